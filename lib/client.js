@@ -1,0 +1,264 @@
+"use strict";
+// RedisClient: a command connection and a subscriber connection to one Redis endpoint (the
+// subscriber may point elsewhere, e.g. a replica), both native sockets on Node's own loop.
+const { EventEmitter } = require("node:events");
+const debug = require("debug")("socket.io-hiredis-adapter:client");
+const binding = require("./binding");
+const { resolveTarget } = require("./target");
+
+const C = binding.constants;
+
+function makeError(code, message, extra) {
+  const err = new Error(message);
+  err.code = code;
+  return Object.assign(err, extra);
+}
+
+class NativeConnection {
+  constructor(owner, role, endpoint) {
+    this._owner = owner;
+    this._role = role;
+    this._endpoint = endpoint;
+    this._handle = {};
+    this._pending = new Map();
+    this._nextId = 1;
+    this._ready = false;
+    this._closed = false;
+    this._closePromise = null;
+    this._closeResolve = null;
+    binding.conn_init(this._handle, this, endpoint);
+  }
+
+  start() {
+    binding.conn_start(this._handle);
+  }
+
+  get ready() {
+    return this._ready;
+  }
+
+  // Resolves with the reply; rejects at once with code ENOTCONN while not connected.
+  command(args) {
+    if (this._closed) return Promise.reject(makeError("ECLOSED", "the Redis client is closed"));
+    const id = this._nextId++;
+    if (this._nextId > 0xfffffff0) this._nextId = 1;
+    return new Promise((resolve, reject) => {
+      if (!binding.conn_command(this._handle, args, id)) {
+        reject(makeError("ENOTCONN", `not connected to Redis (${this._describe()}): command ${args[0]} not sent`));
+        return;
+      }
+      this._pending.set(id, { resolve, reject });
+    });
+  }
+
+  publish(channel, payload) {
+    return !this._closed && binding.conn_publish(this._handle, channel, payload);
+  }
+
+  stats() {
+    return binding.conn_stats(this._handle);
+  }
+
+  close() {
+    if (!this._closePromise) {
+      this._closePromise = new Promise((resolve) => (this._closeResolve = resolve));
+      if (!binding.conn_close(this._handle)) this._finishClose();
+    }
+    return this._closePromise;
+  }
+
+  ref() {
+    binding.conn_ref(this._handle);
+  }
+
+  unref() {
+    binding.conn_unref(this._handle);
+  }
+
+  _describe() {
+    const e = this._endpoint;
+    return e.path ? e.path : `${e.host}:${e.port}`;
+  }
+
+  _finishClose() {
+    this._closed = true;
+    this._ready = false;
+    if (this._closeResolve) this._closeResolve();
+  }
+
+  // Called by native code.
+  _onevent(type, code, message, value) {
+    switch (type) {
+      case C.EV_CLOSED:
+        this._finishClose();
+        this._owner._onconnclosed(this);
+        break;
+      case C.EV_CONNECT:
+        this._owner._onconnevent(this, "connect");
+        break;
+      case C.EV_READY:
+        this._ready = true;
+        this._owner._onconnevent(this, "ready");
+        break;
+      case C.EV_DISCONNECT:
+        this._ready = false;
+        this._owner._onconnevent(this, "disconnect");
+        break;
+      case C.EV_RECONNECTING:
+        this._ready = false;
+        this._owner._onconnevent(this, "reconnecting", value);
+        break;
+      case C.EV_ERROR:
+        this._owner._onconnerror(this, makeError(code || "ERR", message || "Redis connection error", { role: this._role }));
+        break;
+    }
+  }
+
+  _onreply(id, err, value) {
+    const p = this._pending.get(id);
+    if (!p) return;
+    this._pending.delete(id);
+    if (err) p.reject(err);
+    else p.resolve(value);
+  }
+
+  _onbatch(buf, words) {
+    this._owner._onbatch(buf, words);
+  }
+}
+
+class RedisClient extends EventEmitter {
+  /**
+   * @param target URL string or options ({host, port, path, username, password, db, name, ...})
+   * @param subTarget optional endpoint for the subscriber connection (defaults to target)
+   */
+  constructor(target, subTarget) {
+    super();
+    const cmd = resolveTarget(target);
+    const sub = subTarget === undefined || subTarget === null ? { ...cmd } : resolveTarget(subTarget);
+    this.cmd = new NativeConnection(this, "command", withName(cmd, "cmd"));
+    this.sub = new NativeConnection(this, "subscriber", withName(sub, "sub"));
+    this._adapters = new Map();
+    this._nextAdapterId = 1;
+    this._closing = null;
+    this._warned = false;
+    this.publishDropped = 0;
+    this.cmd.start();
+    this.sub.start();
+  }
+
+  get isReady() {
+    return this.cmd.ready && this.sub.ready;
+  }
+
+  command(args) {
+    return this.cmd.command(args);
+  }
+
+  // Fire and forget, like upstream; while disconnected the message is dropped and counted.
+  publish(channel, payload) {
+    if (this.cmd.publish(channel, payload)) return true;
+    this.publishDropped++;
+    return false;
+  }
+
+  stats() {
+    return { publishDropped: this.publishDropped, command: this.cmd.stats(), subscriber: this.sub.stats() };
+  }
+
+  ref() {
+    this.cmd.ref();
+    this.sub.ref();
+    return this;
+  }
+
+  unref() {
+    this.cmd.unref();
+    this.sub.unref();
+    return this;
+  }
+
+  close() {
+    if (!this._closing) {
+      this._closing = Promise.all([this.cmd.close(), this.sub.close()]).then(() => {
+        this.emit("end");
+      });
+    }
+    return this._closing;
+  }
+
+  _register(adapter) {
+    const id = this._nextAdapterId++;
+    this._adapters.set(id, adapter);
+    return id;
+  }
+
+  _unregister(id) {
+    this._adapters.delete(id);
+  }
+
+  _onconnevent(conn, event, value) {
+    debug("%s %s %s", conn._role, event, value === undefined ? "" : value);
+    if (event === "connect") this.emit("connect", conn._role);
+    else if (event === "ready") {
+      if (this.isReady) this.emit("ready");
+    } else if (event === "reconnecting") this.emit("reconnecting", { role: conn._role, delay: value });
+    else if (event === "disconnect") this.emit("disconnect", conn._role);
+  }
+
+  _onconnerror(conn, err) {
+    debug("%s error %s %s", conn._role, err.code, err.message);
+    if (this.listenerCount("error") > 0) {
+      this.emit("error", err);
+    } else if (!this._warned) {
+      // Never crash the process for a Redis hiccup nobody listens to (upstream's friendly handler).
+      this._warned = true;
+      console.warn(`socket.io-hiredis-adapter: missing 'error' handler on this Redis client (${err.code}: ${err.message})`);
+    }
+  }
+
+  _onconnclosed() {}
+
+  _onbatch(buf, words) {
+    const adapters = this._adapters;
+    let i = 0;
+    while (i < words.length) {
+      const kind = words[i];
+      const adapter = adapters.get(words[i + 1]);
+      if (kind === C.REC_BROADCAST) {
+        const natt = words[i + 5];
+        const n = words[i + 6 + 2 * natt];
+        const next = i + 7 + 2 * natt + n;
+        if (adapter !== undefined) {
+          try {
+            adapter._deliver(buf, words, i);
+          } catch (err) {
+            debug("delivery failed: %s", err && err.stack);
+          }
+        }
+        i = next;
+      } else {
+        if (adapter !== undefined) {
+          try {
+            adapter._onraw(kind, buf.subarray(words[i + 2], words[i + 2] + words[i + 3]));
+          } catch (err) {
+            debug("request handling failed: %s", err && err.stack);
+          }
+        }
+        i += 4;
+      }
+    }
+  }
+}
+
+function withName(ep, role) {
+  const out = { ...ep };
+  if (out.name) out.name = `${out.name}`;
+  return out;
+}
+
+function createClient(target, subTarget) {
+  return new RedisClient(target, subTarget);
+}
+
+module.exports = { RedisClient, createClient };

@@ -1,0 +1,84 @@
+"use strict";
+const { RedisAdapter } = require("./adapter");
+const { RedisClient, createClient } = require("./client");
+
+const RequestType = {
+  SOCKETS: 0,
+  ALL_ROOMS: 1,
+  REMOTE_JOIN: 2,
+  REMOTE_LEAVE: 3,
+  REMOTE_DISCONNECT: 4,
+  REMOTE_FETCH: 5,
+  SERVER_SIDE_EMIT: 6,
+  BROADCAST: 7,
+  BROADCAST_CLIENT_COUNT: 8,
+  BROADCAST_ACK: 9,
+};
+
+function isPlainOptions(x) {
+  return (
+    x !== null &&
+    typeof x === "object" &&
+    !(x instanceof RedisClient) &&
+    x.constructor === Object &&
+    !("host" in x) &&
+    !("port" in x) &&
+    !("path" in x) &&
+    !("url" in x)
+  );
+}
+
+// The connections a factory shares between its namespaces. Connections we open ourselves (from a
+// URL, options, or a node-redis/ioredis client's settings) are closed when the last adapter closes;
+// a RedisClient the user passed stays the user's.
+class Shared {
+  constructor(target, subTarget) {
+    this.target = target;
+    this.subTarget = subTarget;
+    this.client = null;
+    this.users = 0;
+    this.owned = !(target instanceof RedisClient);
+    if (!this.owned) this.client = target;
+  }
+
+  acquire() {
+    if (this.client === null) {
+      this.client = new RedisClient(this.target, this.subTarget);
+    }
+    this.users++;
+    return this.client;
+  }
+
+  release() {
+    this.users--;
+    if (this.users > 0 || !this.owned || this.client === null) return Promise.resolve();
+    const client = this.client;
+    this.client = null;
+    return client.close();
+  }
+}
+
+/**
+ * Returns a Socket.IO adapter factory, like @socket.io/redis-adapter's createAdapter.
+ *
+ *   createAdapter(pubClient, subClient, opts)   node-redis v4/v5 or ioredis clients (drop-in)
+ *   createAdapter("redis://host:6379", opts)    a URL (or options object, or createClient() object)
+ *   createAdapter(target, subTarget, opts)      a separate endpoint for the subscriber
+ */
+function createAdapter(target, subTarget, opts) {
+  if (opts === undefined && isPlainOptions(subTarget)) {
+    opts = subTarget;
+    subTarget = undefined;
+  }
+  opts = Object.assign({}, opts);
+  if (target instanceof RedisClient) subTarget = undefined;
+  const shared = new Shared(target, subTarget === target ? undefined : subTarget);
+  // A plain function: socket.io calls it with `new`.
+  const factory = function (nsp) {
+    return new RedisAdapter(nsp, shared, opts);
+  };
+  Object.defineProperty(factory, "client", { get: () => shared.client });
+  return factory;
+}
+
+module.exports = { createAdapter, createClient, RedisAdapter, RedisClient, RequestType };

@@ -1,0 +1,915 @@
+// Module init and the Node-API glue for connections and adapters. Native objects are attached to
+// plain JS "handle" objects with napi_wrap and a type tag; while a connection is open it holds a
+// strong reference to its JS owner, so native code never calls into a collected object.
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "adapter.h"
+#include "conn.h"
+#include "napi_util.h"
+
+napi_status
+hra_test_exports (napi_env env, napi_value exports);
+
+typedef struct instance_s instance_t;
+typedef struct js_adapter_s js_adapter_t;
+
+typedef struct js_conn_s {
+  napi_env env;
+  instance_t *inst;
+  hra_conn_t *conn;
+  napi_ref self;
+  napi_ref fn_event;
+  napi_ref fn_batch;
+  napi_ref fn_reply;
+  napi_async_context ctx;
+  int open;  // from init until the native close completed
+  int finalized;
+  js_adapter_t *adapters;
+  struct js_conn_s *next;
+  struct js_conn_s *prev;
+} js_conn_t;
+
+struct js_adapter_s {
+  js_conn_t *sub;
+  hra_adapter_t *a;
+  int64_t memory;
+  js_adapter_t *next;
+};
+
+struct instance_s {
+  js_conn_t *conns;
+  size_t nconns;
+  hra_batch_t batch;
+  napi_async_cleanup_hook_handle hook;
+  int exiting;
+};
+
+static const napi_type_tag conn_tag = { 0x8f2a4c1d6e3b5a70ULL, 0x1c9e7d3f2b4a6c81ULL };
+static const napi_type_tag adapter_tag = { 0x3d7b1e9c5a2f4d60ULL, 0x9a4c2e6b8d1f3a57ULL };
+
+// ---------------------------------------------------------------------------------------------------
+// Helpers
+
+static napi_status
+unwrap_tagged (napi_env env, napi_value obj, const napi_type_tag *tag, void **out) {
+  bool ok = false;
+  napi_valuetype t;
+  napi_status s = napi_typeof(env, obj, &t);
+  if (s != napi_ok) return s;
+  if (t == napi_object) {
+    s = napi_check_object_type_tag(env, obj, tag, &ok);
+    if (s != napi_ok) return s;
+  }
+  if (!ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "not a handle of the expected kind");
+    return napi_object_expected;
+  }
+  return napi_unwrap(env, obj, out);
+}
+
+static js_conn_t *
+get_conn (napi_env env, napi_value obj) {
+  void *p = NULL;
+  if (unwrap_tagged(env, obj, &conn_tag, &p) != napi_ok) return NULL;
+  return p;
+}
+
+static js_adapter_t *
+get_adapter (napi_env env, napi_value obj) {
+  void *p = NULL;
+  if (unwrap_tagged(env, obj, &adapter_tag, &p) != napi_ok) return NULL;
+  return p;
+}
+
+static napi_value
+get_undefined (napi_env env) {
+  napi_value u = NULL;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value
+make_bool (napi_env env, bool v) {
+  napi_value r = NULL;
+  napi_get_boolean(env, v, &r);
+  return r;
+}
+
+static napi_status
+set_number (napi_env env, napi_value obj, const char *name, double v) {
+  napi_value n;
+  napi_status s = napi_create_double(env, v, &n);
+  if (s != napi_ok) return s;
+  return napi_set_named_property(env, obj, name, n);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Calls into JS
+
+static void
+call_method (js_conn_t *jc, napi_ref fn_ref, size_t argc, const napi_value *argv) {
+  napi_env env = jc->env;
+  napi_value self, fn;
+  if (napi_get_reference_value(env, jc->self, &self) != napi_ok || self == NULL) return;
+  if (napi_get_reference_value(env, fn_ref, &fn) != napi_ok || fn == NULL) return;
+  hra_napi_call(env, jc->ctx, self, fn, argc, argv);
+}
+
+static napi_value
+reply_to_js (napi_env env, const hra_reply_t *r, size_t *i, int depth) {
+  const hra_reply_node_t *n = &r->nodes[*i];
+  napi_value v = NULL;
+  (*i)++;
+  switch (n->type) {
+    case HRA_R_INTEGER:
+      if (napi_create_int64(env, n->integer, &v) != napi_ok) return NULL;
+      return v;
+    case HRA_R_NIL:
+      if (napi_get_null(env, &v) != napi_ok) return NULL;
+      return v;
+    case HRA_R_BOOL:
+      return make_bool(env, n->integer != 0);
+    case HRA_R_ARRAY: {
+      if (depth > 16 || napi_create_array_with_length(env, n->len, &v) != napi_ok) return NULL;
+      for (uint32_t k = 0; k < n->len && *i < r->count; k++) {
+        napi_value e = reply_to_js(env, r, i, depth + 1);
+        if (e == NULL || napi_set_element(env, v, k, e) != napi_ok) return NULL;
+      }
+      return v;
+    }
+    default:
+      if (napi_create_string_utf8(env, (const char *) r->data + n->off, n->len, &v) != napi_ok) return NULL;
+      return v;
+  }
+}
+
+static void
+on_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data) {
+  js_conn_t *jc = hra_conn_data(conn);
+  if (jc->inst->exiting || jc->self == NULL) return;
+  napi_env env = jc->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[3];
+  argv[0] = NULL;
+  if (napi_create_uint32(env, (uint32_t) (uintptr_t) data, &argv[0]) != napi_ok) goto done;
+  argv[1] = get_undefined(env);
+  argv[2] = get_undefined(env);
+  if (reply == NULL) {
+    argv[1] = hra_napi_error(env, err == HRA_ECLOSED ? "ECLOSED" : "ENOTCONN", err == HRA_ECLOSED ? "the connection was closed before Redis replied" : "the connection to Redis was lost before it replied");
+  } else if (reply->count > 0 && reply->nodes[0].type == HRA_R_ERROR) {
+    hra_slice_t m = hra_reply_str(reply, 0);
+    char text[512];
+    size_t n = m.len < sizeof(text) - 1 ? m.len : sizeof(text) - 1;
+    memcpy(text, m.base, n);
+    text[n] = 0;
+    argv[1] = hra_napi_error(env, "EREPLY", text);
+  } else if (reply->count > 0) {
+    size_t i = 0;
+    argv[2] = reply_to_js(env, reply, &i, 0);
+    if (argv[2] == NULL) argv[1] = hra_napi_error(env, "ENOMEM", "could not convert the reply");
+  }
+  if (argv[1] == NULL || argv[2] == NULL) goto done;
+  call_method(jc, jc->fn_reply, 3, argv);
+done:
+  napi_close_handle_scope(env, scope);
+}
+
+static void
+on_event (hra_conn_t *conn, int event, const char *code, const char *message, int64_t value) {
+  js_conn_t *jc = hra_conn_data(conn);
+  if (jc->inst->exiting || jc->self == NULL) return;
+  napi_env env = jc->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[4];
+  if (napi_create_int32(env, event, &argv[0]) != napi_ok) goto done;
+  if (code == NULL)
+    napi_get_null(env, &argv[1]);
+  else if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1]) != napi_ok)
+    goto done;
+  if (message == NULL)
+    napi_get_null(env, &argv[2]);
+  else if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2]) != napi_ok)
+    goto done;
+  if (napi_create_double(env, (double) value, &argv[3]) != napi_ok) goto done;
+  call_method(jc, jc->fn_event, 4, argv);
+done:
+  napi_close_handle_scope(env, scope);
+}
+
+static void
+on_message (hra_conn_t *conn, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
+  js_conn_t *jc = hra_conn_data(conn);
+  for (js_adapter_t *ja = jc->adapters; ja != NULL; ja = ja->next) {
+    hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &jc->inst->batch);
+  }
+}
+
+static void
+reset_batch (hra_batch_t *b) {
+  b->bytes.len = 0;
+  b->words.len = 0;
+  b->records = 0;
+  // Do not keep a huge buffer around after one burst.
+  if (b->bytes.cap > (8u << 20)) hra_buf_free(&b->bytes);
+  if (b->words.cap > (8u << 20)) hra_buf_free(&b->words);
+}
+
+static void
+on_flush (hra_conn_t *conn) {
+  js_conn_t *jc = hra_conn_data(conn);
+  hra_batch_t *b = &jc->inst->batch;
+  if (b->records == 0) return;
+  if (jc->inst->exiting || jc->self == NULL) {
+    reset_batch(b);
+    return;
+  }
+  napi_env env = jc->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) {
+    reset_batch(b);
+    return;
+  }
+  napi_value argv[2];
+  void *data = NULL;
+  napi_value ab;
+  // A fresh Buffer per batch: engine.io may still hold attachment slices of an earlier one.
+  if (napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) != napi_ok) goto done;
+  if (napi_create_arraybuffer(env, b->words.len, &data, &ab) != napi_ok) goto done;
+  if (b->words.len) memcpy(data, b->words.data, b->words.len);
+  if (napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) != napi_ok) goto done;
+  reset_batch(b);
+  call_method(jc, jc->fn_batch, 2, argv);
+done:
+  reset_batch(b);
+  napi_close_handle_scope(env, scope);
+}
+
+static void
+instance_maybe_release_hook (instance_t *inst) {
+  if (inst->exiting && inst->nconns == 0 && inst->hook != NULL) {
+    napi_async_cleanup_hook_handle h = inst->hook;
+    inst->hook = NULL;
+    napi_remove_async_cleanup_hook(h);
+  }
+}
+
+static void
+adapter_release (js_adapter_t *ja) {
+  if (ja->a == NULL) return;
+  hra_adapter_free(ja->a);
+  ja->a = NULL;
+}
+
+static void
+on_closed (hra_conn_t *conn) {
+  js_conn_t *jc = hra_conn_data(conn);
+  napi_env env = jc->env;
+  instance_t *inst = jc->inst;
+  // Adapters still attached lose their subscriber; they keep working for local delivery.
+  for (js_adapter_t *ja = jc->adapters; ja != NULL;) {
+    js_adapter_t *next = ja->next;
+    ja->sub = NULL;
+    ja->next = NULL;
+    ja = next;
+  }
+  jc->adapters = NULL;
+  if (jc->prev)
+    jc->prev->next = jc->next;
+  else
+    inst->conns = jc->next;
+  if (jc->next) jc->next->prev = jc->prev;
+  inst->nconns--;
+  hra_conn_free(jc->conn);
+  jc->conn = NULL;
+  jc->open = 0;
+  if (!inst->exiting) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env, &scope) == napi_ok) {
+      napi_value argv[4];
+      if (napi_create_int32(env, 0, &argv[0]) == napi_ok && napi_get_null(env, &argv[1]) == napi_ok &&
+        napi_get_null(env, &argv[2]) == napi_ok && napi_create_int32(env, 0, &argv[3]) == napi_ok) {
+        call_method(jc, jc->fn_event, 4, argv);
+      }
+      napi_close_handle_scope(env, scope);
+    }
+  }
+  // Release the references last: the self reference keeps the wrapper (and so jc) alive.
+  napi_async_context ctx = jc->ctx;
+  jc->ctx = NULL;
+  if (ctx != NULL && !inst->exiting) napi_async_destroy(env, ctx);
+  napi_ref refs[4] = { jc->fn_event, jc->fn_batch, jc->fn_reply, jc->self };
+  jc->fn_event = jc->fn_batch = jc->fn_reply = jc->self = NULL;
+  int finalized = jc->finalized;
+  for (int i = 0; i < 4; i++) {
+    if (refs[i] != NULL) napi_delete_reference(env, refs[i]);
+  }
+  if (finalized) free(jc);
+  instance_maybe_release_hook(inst);
+}
+
+static void
+conn_finalize (napi_env env, void *data, void *hint) {
+  js_conn_t *jc = data;
+  // While open, the strong self reference prevents this; at environment teardown the async cleanup
+  // hook closes the connection and on_closed frees jc.
+  if (jc->open) {
+    jc->finalized = 1;
+    return;
+  }
+  free(jc);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Connection entry points
+
+static const hra_conn_cbs_t conn_cbs = { on_event, on_message, on_flush, on_closed };
+
+// conn_init(handle, owner, opts)
+static napi_value
+hra_js_conn_init (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result = NULL;
+  instance_t *inst = NULL;
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **) &inst));
+  if (argc < 3) return hra_napi_type_error(env, "conn_init(handle, owner, opts)");
+  hra_conn_opts_t o;
+  memset(&o, 0, sizeof(o));
+  js_conn_t *jc = NULL;
+  napi_status s;
+  int32_t port = 0, db = 0;
+  if ((s = hra_napi_get_named_string(env, argv[2], "host", &o.host)) != napi_ok ||
+    (s = hra_napi_get_named_string(env, argv[2], "path", &o.path)) != napi_ok ||
+    (s = hra_napi_get_named_string(env, argv[2], "username", &o.username)) != napi_ok ||
+    (s = hra_napi_get_named_string(env, argv[2], "password", &o.password)) != napi_ok ||
+    (s = hra_napi_get_named_string(env, argv[2], "name", &o.name)) != napi_ok ||
+    (s = hra_napi_get_named_int32(env, argv[2], "port", 6379, &port)) != napi_ok ||
+    (s = hra_napi_get_named_int32(env, argv[2], "db", 0, &db)) != napi_ok ||
+    (s = hra_napi_get_named_uint32(env, argv[2], "connectTimeout", 10000, &o.connect_timeout_ms)) != napi_ok ||
+    (s = hra_napi_get_named_uint32(env, argv[2], "retryBase", 50, &o.retry_base_ms)) != napi_ok ||
+    (s = hra_napi_get_named_uint32(env, argv[2], "retryMax", 1000, &o.retry_max_ms)) != napi_ok ||
+    (s = hra_napi_get_named_uint32(env, argv[2], "healthInterval", 5000, &o.health_interval_ms)) != napi_ok ||
+    (s = hra_napi_get_named_uint32(env, argv[2], "healthTimeout", 5000, &o.health_timeout_ms)) != napi_ok ||
+    (s = hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s)) != napi_ok) {
+    goto fail;
+  }
+  uint32_t max_reply_mb = 0;
+  if ((s = hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb)) != napi_ok) goto fail;
+  o.port = port;
+  o.db = db;
+  o.max_reply_bytes = (size_t) max_reply_mb * 1024 * 1024;
+  if (port < 0 || port > 65535 || db < 0) {
+    hra_napi_type_error(env, "invalid port or db");
+    goto fail;
+  }
+  jc = calloc(1, sizeof(*jc));
+  if (jc == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto fail;
+  }
+  jc->env = env;
+  jc->inst = inst;
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) goto fail_napi;
+  napi_value fn, name;
+  if (napi_get_named_property(env, argv[1], "_onevent", &fn) != napi_ok ||
+    napi_create_reference(env, fn, 1, &jc->fn_event) != napi_ok ||
+    napi_get_named_property(env, argv[1], "_onbatch", &fn) != napi_ok ||
+    napi_create_reference(env, fn, 1, &jc->fn_batch) != napi_ok ||
+    napi_get_named_property(env, argv[1], "_onreply", &fn) != napi_ok ||
+    napi_create_reference(env, fn, 1, &jc->fn_reply) != napi_ok ||
+    napi_create_string_utf8(env, "RedisConnection", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+    napi_async_init(env, argv[1], name, &jc->ctx) != napi_ok) {
+    goto fail_napi;
+  }
+  jc->conn = hra_conn_new(loop, &o, &conn_cbs, jc);
+  if (jc->conn == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto fail;
+  }
+  if (napi_type_tag_object(env, argv[0], &conn_tag) != napi_ok ||
+    napi_wrap(env, argv[0], jc, conn_finalize, NULL, NULL) != napi_ok) {
+    // The native connection exists but JS cannot reach it: close it; on_closed frees it.
+    jc->open = 1;
+    jc->finalized = 1;
+    if (napi_create_reference(env, argv[1], 1, &jc->self) != napi_ok) jc->self = NULL;
+    jc->next = inst->conns;
+    if (inst->conns) inst->conns->prev = jc;
+    inst->conns = jc;
+    inst->nconns++;
+    hra_conn_close(jc->conn);
+    free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
+    hra_napi_throw_last(env, "napi_wrap");
+    return NULL;
+  }
+  if (napi_create_reference(env, argv[1], 1, &jc->self) != napi_ok) goto fail_napi_wrapped;
+  jc->open = 1;
+  jc->next = inst->conns;
+  if (inst->conns) inst->conns->prev = jc;
+  inst->conns = jc;
+  inst->nconns++;
+  free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
+  napi_get_undefined(env, &result);
+  return result;
+
+fail_napi_wrapped : {
+  void *unused;
+  napi_remove_wrap(env, argv[0], &unused);
+}
+fail_napi:
+  hra_napi_throw_last(env, "conn_init");
+fail:
+  free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
+  if (jc != NULL) {
+    if (jc->conn != NULL) {
+      // Never started: closing completes synchronously (no socket, two timers).
+      jc->open = 1;
+      jc->finalized = 1;
+      jc->next = inst->conns;
+      if (inst->conns) inst->conns->prev = jc;
+      inst->conns = jc;
+      inst->nconns++;
+      hra_conn_close(jc->conn);
+      return NULL;
+    }
+    if (jc->fn_event) napi_delete_reference(env, jc->fn_event);
+    if (jc->fn_batch) napi_delete_reference(env, jc->fn_batch);
+    if (jc->fn_reply) napi_delete_reference(env, jc->fn_reply);
+    if (jc->ctx) napi_async_destroy(env, jc->ctx);
+    free(jc);
+  }
+  return NULL;
+}
+
+static napi_value
+conn_simple (napi_env env, napi_callback_info info, int op) {
+  size_t argc = 1;
+  napi_value argv[1];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_conn_t *jc = get_conn(env, argv[0]);
+  if (jc == NULL) return NULL;
+  if (!jc->open || jc->conn == NULL) return make_bool(env, false);
+  switch (op) {
+    case 0: {
+      int err = hra_conn_start(jc->conn);
+      return make_bool(env, err == 0);
+    }
+    case 1:
+      hra_conn_close(jc->conn);
+      break;
+    case 2:
+      hra_conn_ref(jc->conn);
+      break;
+    case 3:
+      hra_conn_unref(jc->conn);
+      break;
+  }
+  return make_bool(env, true);
+}
+
+static napi_value
+hra_js_conn_start (napi_env env, napi_callback_info info) {
+  return conn_simple(env, info, 0);
+}
+
+static napi_value
+hra_js_conn_close (napi_env env, napi_callback_info info) {
+  return conn_simple(env, info, 1);
+}
+
+static napi_value
+hra_js_conn_ref (napi_env env, napi_callback_info info) {
+  return conn_simple(env, info, 2);
+}
+
+static napi_value
+hra_js_conn_unref (napi_env env, napi_callback_info info) {
+  return conn_simple(env, info, 3);
+}
+
+// Reads a string or Buffer argument. A string is copied into scratch (grown as needed).
+static napi_status
+get_bytes (napi_env env, napi_value v, hra_buf_t *scratch, const char **out, size_t *len) {
+  napi_valuetype t;
+  napi_status s = napi_typeof(env, v, &t);
+  if (s != napi_ok) return s;
+  if (t == napi_string) {
+    size_t n = 0;
+    if ((s = napi_get_value_string_utf8(env, v, NULL, 0, &n)) != napi_ok) return s;
+    size_t at = scratch->len;
+    if (hra_buf_reserve(scratch, n + 1) != 0) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return napi_generic_failure;
+    }
+    if ((s = napi_get_value_string_utf8(env, v, (char *) scratch->data + at, n + 1, &n)) != napi_ok) return s;
+    scratch->len = at + n + 1;
+    // Return an offset disguised as a pointer; the caller rebases after all arguments are read,
+    // because a later reserve may move scratch->data.
+    *out = (const char *) (uintptr_t) at;
+    *len = n;
+    return napi_ok;
+  }
+  bool is_buffer = false;
+  if ((s = napi_is_buffer(env, v, &is_buffer)) != napi_ok) return s;
+  if (!is_buffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "command arguments must be strings or Buffers");
+    return napi_invalid_arg;
+  }
+  void *data = NULL;
+  if ((s = napi_get_buffer_info(env, v, &data, len)) != napi_ok) return s;
+  *out = data;
+  return napi_ok;
+}
+
+#define MAX_ARGS 1024
+
+// conn_command(handle, args[], id) -> true when queued, false when not connected (dropped, counted)
+static napi_value
+hra_js_conn_command (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_conn_t *jc = get_conn(env, argv[0]);
+  if (jc == NULL) return NULL;
+  uint32_t n = 0, id = 0;
+  HRA_NAPI_CALL(env, napi_get_array_length(env, argv[1], &n));
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &id));
+  if (n == 0 || n > MAX_ARGS) return hra_napi_type_error(env, "a command has 1 to 1024 arguments");
+  if (!jc->open || jc->conn == NULL) return make_bool(env, false);
+  const char *ptrs[MAX_ARGS];
+  size_t lens[MAX_ARGS];
+  uint8_t is_off[MAX_ARGS];
+  hra_buf_t scratch = { NULL, 0, 0 };
+  napi_value result = NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    size_t before = scratch.len;
+    if (napi_get_element(env, argv[1], i, &e) != napi_ok || get_bytes(env, e, &scratch, &ptrs[i], &lens[i]) != napi_ok) {
+      hra_napi_throw_last(env, "conn_command");
+      goto done;
+    }
+    is_off[i] = scratch.len != before;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    if (is_off[i]) ptrs[i] = (const char *) scratch.data + (uintptr_t) ptrs[i];
+  }
+  int err = hra_conn_command(jc->conn, (int) n, ptrs, lens, on_reply, (void *) (uintptr_t) id);
+  result = make_bool(env, err == 0);
+done:
+  hra_buf_free(&scratch);
+  return result;
+}
+
+// conn_publish(handle, channel, payload) -> true when queued; no reply callback at all.
+static napi_value
+hra_js_conn_publish (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_conn_t *jc = get_conn(env, argv[0]);
+  if (jc == NULL) return NULL;
+  if (!jc->open || jc->conn == NULL) return make_bool(env, false);
+  char stack[512];
+  char *channel = stack;
+  size_t clen = 0;
+  HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], stack, sizeof(stack), &clen));
+  if (clen >= sizeof(stack) - 1) {
+    HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], NULL, 0, &clen));
+    channel = malloc(clen + 1);
+    if (channel == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+    if (napi_get_value_string_utf8(env, argv[1], channel, clen + 1, &clen) != napi_ok) {
+      free(channel);
+      hra_napi_throw_last(env, "conn_publish");
+      return NULL;
+    }
+  }
+  void *payload = NULL;
+  size_t plen = 0;
+  if (napi_get_buffer_info(env, argv[2], &payload, &plen) != napi_ok) {
+    if (channel != stack) free(channel);
+    return hra_napi_type_error(env, "payload must be a Buffer");
+  }
+  const char *args[3] = { "PUBLISH", channel, payload };
+  size_t lens[3] = { 7, clen, plen };
+  int err = hra_conn_command(jc->conn, 3, args, lens, NULL, NULL);
+  if (channel != stack) free(channel);
+  return make_bool(env, err == 0);
+}
+
+static napi_value
+hra_js_conn_stats (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], o;
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_conn_t *jc = get_conn(env, argv[0]);
+  if (jc == NULL) return NULL;
+  HRA_NAPI_CALL(env, napi_create_object(env, &o));
+  if (jc->conn == NULL) return o;
+  const hra_conn_stats_t *st = hra_conn_stats(jc->conn);
+  HRA_NAPI_CALL(env, set_number(env, o, "state", hra_conn_state(jc->conn)));
+  HRA_NAPI_CALL(env, set_number(env, o, "connects", (double) st->connects));
+  HRA_NAPI_CALL(env, set_number(env, o, "disconnects", (double) st->disconnects));
+  HRA_NAPI_CALL(env, set_number(env, o, "replies", (double) st->replies));
+  HRA_NAPI_CALL(env, set_number(env, o, "messages", (double) st->messages));
+  HRA_NAPI_CALL(env, set_number(env, o, "commandsDropped", (double) st->commands_dropped));
+  HRA_NAPI_CALL(env, set_number(env, o, "bytesRead", (double) st->bytes_read));
+  HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
+  HRA_NAPI_CALL(env, set_number(env, o, "channels", (double) hra_conn_subscription_count(jc->conn, 'c')));
+  HRA_NAPI_CALL(env, set_number(env, o, "patterns", (double) hra_conn_subscription_count(jc->conn, 'p')));
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Adapter entry points
+
+static void
+adapter_finalize (napi_env env, void *data, void *hint) {
+  js_adapter_t *ja = data;
+  // The JS adapter was collected without close(): detach and free (no JS, no uv work here beyond
+  // queueing the unsubscribe commands on a still-open connection).
+  if (ja->sub != NULL && ja->a != NULL) {
+    js_conn_t *jc = ja->sub;
+    js_adapter_t **pp = &jc->adapters;
+    while (*pp != NULL && *pp != ja)
+      pp = &(*pp)->next;
+    if (*pp == ja) *pp = ja->next;
+  }
+  adapter_release(ja);
+  free(ja);
+}
+
+static void
+adapter_subscriptions (js_adapter_t *ja, int subscribe) {
+  if (ja->sub == NULL || ja->sub->conn == NULL) return;
+  hra_conn_t *c = ja->sub->conn;
+  const char *chans[3] = { hra_adapter_request_channel(ja->a), hra_adapter_response_channel(ja->a), hra_adapter_specific_channel(ja->a) };
+  const char *pat = hra_adapter_pattern(ja->a);
+  if (subscribe) {
+    hra_conn_subscribe(c, 'p', pat, strlen(pat));
+    for (int i = 0; i < 3; i++)
+      hra_conn_subscribe(c, 'c', chans[i], strlen(chans[i]));
+  } else {
+    hra_conn_unsubscribe(c, 'p', pat, strlen(pat));
+    for (int i = 0; i < 3; i++)
+      hra_conn_unsubscribe(c, 'c', chans[i], strlen(chans[i]));
+  }
+}
+
+// adapter_init(handle, subConnHandle, {key, nsp, uid, id, maxDepth, maxMessageBytes, seed})
+static napi_value
+hra_js_adapter_init (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return hra_napi_type_error(env, "adapter_init(handle, sub, opts)");
+  js_conn_t *jc = get_conn(env, argv[1]);
+  if (jc == NULL) return NULL;
+  char *key = NULL, *nsp = NULL, *uid = NULL;
+  hra_adapter_opts_t o;
+  memset(&o, 0, sizeof(o));
+  uint32_t seed_lo = 0, seed_hi = 0;
+  js_adapter_t *ja = NULL;
+  if (hra_napi_get_named_string(env, argv[2], "key", &key) != napi_ok ||
+    hra_napi_get_named_string(env, argv[2], "nsp", &nsp) != napi_ok ||
+    hra_napi_get_named_string(env, argv[2], "uid", &uid) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "id", 0, &o.id) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "maxDepth", 100, &o.max_depth) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "maxMessageBytes", 64u << 20, &o.max_message_bytes) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "seedLo", 0, &seed_lo) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "seedHi", 0, &seed_hi) != napi_ok) {
+    hra_napi_throw_last(env, "adapter_init");
+    goto done;
+  }
+  if (key == NULL || nsp == NULL || uid == NULL) {
+    hra_napi_type_error(env, "key, nsp and uid are required strings");
+    goto done;
+  }
+  o.key = key;
+  o.nsp = nsp;
+  o.uid = uid;
+  o.seed = ((uint64_t) seed_hi << 32) | seed_lo;
+  ja = calloc(1, sizeof(*ja));
+  if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
+    free(ja);
+    ja = NULL;
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    goto done;
+  }
+  if (napi_type_tag_object(env, argv[0], &adapter_tag) != napi_ok ||
+    napi_wrap(env, argv[0], ja, adapter_finalize, NULL, NULL) != napi_ok) {
+    adapter_release(ja);
+    free(ja);
+    ja = NULL;
+    hra_napi_throw_last(env, "adapter_init");
+    goto done;
+  }
+  if (jc->open && jc->conn != NULL) {
+    ja->sub = jc;
+    ja->next = jc->adapters;
+    jc->adapters = ja;
+    adapter_subscriptions(ja, 1);
+  }
+done:
+  free(key);
+  free(nsp);
+  free(uid);
+  if (ja == NULL) return NULL;
+  napi_get_undefined(env, &result);
+  return result;
+}
+
+static void
+adapter_detach (js_adapter_t *ja) {
+  if (ja->sub == NULL) return;
+  js_conn_t *jc = ja->sub;
+  adapter_subscriptions(ja, 0);
+  js_adapter_t **pp = &jc->adapters;
+  while (*pp != NULL && *pp != ja)
+    pp = &(*pp)->next;
+  if (*pp == ja) *pp = ja->next;
+  ja->sub = NULL;
+  ja->next = NULL;
+}
+
+static napi_value
+hra_js_adapter_close (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  adapter_detach(ja);
+  return make_bool(env, true);
+}
+
+// adapter_room(handle, op, slot, room, numeric): op 1 join, 2 leave, 3 leave all (room ignored).
+// Number rooms arrive as their JS String(room) text with numeric = true.
+static napi_value
+hra_js_adapter_room (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  if (ja->a == NULL) return make_bool(env, false);
+  uint32_t op = 0, slot = 0;
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &op));
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &slot));
+  int r = 0;
+  if (op == 3) {
+    r = hra_adapter_leave_all(ja->a, slot);
+  } else {
+    napi_valuetype t;
+    HRA_NAPI_CALL(env, napi_typeof(env, argv[3], &t));
+    char stack[256];
+    char *name = stack;
+    size_t len = 0;
+    int kind = 0;
+    if (t == napi_string) {
+      HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[3], stack, sizeof(stack), &len));
+      if (len >= sizeof(stack) - 1) {
+        HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[3], NULL, 0, &len));
+        name = malloc(len + 1);
+        if (name == NULL) {
+          napi_throw_error(env, "ENOMEM", "out of memory");
+          return NULL;
+        }
+        if (napi_get_value_string_utf8(env, argv[3], name, len + 1, &len) != napi_ok) {
+          free(name);
+          hra_napi_throw_last(env, "adapter_room");
+          return NULL;
+        }
+      }
+    } else {
+      return make_bool(env, false);  // symbols and objects are not mirrored natively
+    }
+    bool numeric = false;
+    if (argc >= 5 && napi_get_value_bool(env, argv[4], &numeric) != napi_ok) numeric = false;
+    kind = numeric ? 1 : 0;
+    if (op == 1)
+      r = hra_adapter_join(ja->a, slot, kind, (const uint8_t *) name, len);
+    else
+      r = hra_adapter_leave(ja->a, slot, kind, (const uint8_t *) name, len);
+    if (name != stack) free(name);
+  }
+  if (r < 0) {
+    napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
+    return NULL;
+  }
+  int64_t mem = (int64_t) hra_adapter_memory(ja->a), delta = mem - ja->memory, adjusted;
+  if (delta > 65536 || delta < -65536) {
+    if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
+  }
+  return make_bool(env, r > 0);
+}
+
+static napi_value
+hra_js_adapter_stats (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], o;
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  HRA_NAPI_CALL(env, napi_create_object(env, &o));
+  if (ja->a == NULL) return o;
+  const hra_adapter_stats_t *st = hra_adapter_stats(ja->a);
+  HRA_NAPI_CALL(env, set_number(env, o, "received", (double) st->received));
+  HRA_NAPI_CALL(env, set_number(env, o, "delivered", (double) st->delivered));
+  HRA_NAPI_CALL(env, set_number(env, o, "deliveries", (double) st->deliveries));
+  HRA_NAPI_CALL(env, set_number(env, o, "ignoredRoom", (double) st->ignored_room));
+  HRA_NAPI_CALL(env, set_number(env, o, "ignoredOwn", (double) st->ignored_own));
+  HRA_NAPI_CALL(env, set_number(env, o, "ignoredNamespace", (double) st->ignored_nsp));
+  HRA_NAPI_CALL(env, set_number(env, o, "ignoredNoTarget", (double) st->ignored_no_target));
+  HRA_NAPI_CALL(env, set_number(env, o, "invalid", (double) st->invalid));
+  HRA_NAPI_CALL(env, set_number(env, o, "requests", (double) st->requests));
+  HRA_NAPI_CALL(env, set_number(env, o, "responses", (double) st->responses));
+  HRA_NAPI_CALL(env, set_number(env, o, "lastError", (double) st->last_error));
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Environment teardown (worker_threads terminate, process end): close what is still open without
+// calling into JS, and tell Node when the last handle is gone.
+
+static void
+on_env_teardown (napi_async_cleanup_hook_handle handle, void *arg) {
+  instance_t *inst = arg;
+  inst->exiting = 1;
+  if (inst->nconns == 0) {
+    inst->hook = NULL;
+    napi_remove_async_cleanup_hook(handle);
+    return;
+  }
+  for (js_conn_t *jc = inst->conns; jc != NULL; jc = jc->next) {
+    if (jc->conn != NULL) hra_conn_close(jc->conn);
+  }
+}
+
+static void
+instance_finalize (napi_env env, void *data, void *hint) {
+  instance_t *inst = data;
+  hra_buf_free(&inst->batch.bytes);
+  hra_buf_free(&inst->batch.words);
+  // Connections still listed here belong to an environment that is going away with its loop.
+  if (inst->nconns == 0) free(inst);
+}
+
+NAPI_MODULE_INIT() {
+  instance_t *inst = calloc(1, sizeof(*inst));
+  if (inst == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, inst, instance_finalize, NULL) != napi_ok) {
+    free(inst);
+    hra_napi_throw_last(env, "napi_set_instance_data");
+    return NULL;
+  }
+  HRA_NAPI_CALL(env, napi_add_async_cleanup_hook(env, on_env_teardown, inst, &inst->hook));
+  napi_property_descriptor props[] = {
+    { "conn_init", NULL, hra_js_conn_init, NULL, NULL, NULL, napi_default, inst },
+    { "conn_start", NULL, hra_js_conn_start, NULL, NULL, NULL, napi_default, inst },
+    { "conn_close", NULL, hra_js_conn_close, NULL, NULL, NULL, napi_default, inst },
+    { "conn_ref", NULL, hra_js_conn_ref, NULL, NULL, NULL, napi_default, inst },
+    { "conn_unref", NULL, hra_js_conn_unref, NULL, NULL, NULL, napi_default, inst },
+    { "conn_command", NULL, hra_js_conn_command, NULL, NULL, NULL, napi_default, inst },
+    { "conn_publish", NULL, hra_js_conn_publish, NULL, NULL, NULL, napi_default, inst },
+    { "conn_stats", NULL, hra_js_conn_stats, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_stats", NULL, hra_js_adapter_stats, NULL, NULL, NULL, napi_default, inst },
+  };
+  HRA_NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
+  napi_value constants;
+  HRA_NAPI_CALL(env, napi_create_object(env, &constants));
+  const struct {
+    const char *name;
+    int value;
+  } consts[] = {
+    { "EV_CLOSED", 0 },
+    { "EV_CONNECT", HRA_EV_CONNECT },
+    { "EV_READY", HRA_EV_READY },
+    { "EV_ERROR", HRA_EV_ERROR },
+    { "EV_RECONNECTING", HRA_EV_RECONNECTING },
+    { "EV_DISCONNECT", HRA_EV_DISCONNECT },
+    { "REC_BROADCAST", HRA_REC_BROADCAST },
+    { "REC_REQUEST", HRA_REC_REQUEST },
+    { "REC_RESPONSE", HRA_REC_RESPONSE },
+    { "BFLAG_VOLATILE", HRA_BFLAG_VOLATILE },
+    { "BFLAG_COMPRESS_FALSE", HRA_BFLAG_COMPRESS_FALSE },
+    { "STATE_READY", HRA_CONN_READY },
+  };
+  for (size_t i = 0; i < sizeof(consts) / sizeof(consts[0]); i++) {
+    HRA_NAPI_CALL(env, set_number(env, constants, consts[i].name, consts[i].value));
+  }
+  HRA_NAPI_CALL(env, napi_set_named_property(env, exports, "constants", constants));
+  HRA_NAPI_CALL(env, hra_test_exports(env, exports));
+  return exports;
+}

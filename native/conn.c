@@ -1,0 +1,1166 @@
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+#define READ_CHUNK (64 * 1024)
+#define SUB_CHUNK 512  // channels per SUBSCRIBE command when restoring subscriptions
+#define CLOSE_FLUSH_MS 250
+
+typedef struct {
+  hra_reply_cb cb;
+  void *data;
+  uint32_t expect;  // subscription confirmations still expected (0: a plain command)
+  uint8_t internal;  // an internal command whose cb gets the conn itself as data
+} fifo_entry_t;
+
+typedef struct {
+  char *name;
+  size_t len;
+  uint32_t refs;
+  uint8_t kind;
+  uint8_t confirmed;
+} sub_entry_t;
+
+struct hra_conn_s {
+  uv_loop_t *loop;
+  hra_conn_opts_t opts;
+  hra_conn_cbs_t cbs;
+  void *data;
+  int state;
+  int closing;
+  int close_flushing;
+  int refed;
+  int pending;  // handles being closed and requests in flight that still point at us
+  int subscriber_mode;
+
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } sock;
+  int sock_open;
+  int sock_connected;
+  int after_close;  // what on_sock_close does next: AC_RETRY or AC_NEXT_ADDR
+
+  uv_connect_t connect_req;
+  uv_getaddrinfo_t gai_req;
+  int gai_active;
+  struct addrinfo *ai_list;
+  struct addrinfo *ai_next;
+
+  uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
+  uv_timer_t health;
+  uint64_t last_read_ms;
+  uint64_t ping_sent_ms;
+  int ping_outstanding;
+  unsigned attempt;
+  uint64_t rng;
+
+  redisReader *reader;
+  hra_reply_node_t *nodes;
+  size_t nnodes;
+  size_t cap_nodes;
+  hra_buf_t strs;
+  int reader_oom;
+
+  hra_buf_t out;
+  hra_buf_t inflight;
+  uv_write_t write_req;
+  int writing;
+
+  fifo_entry_t *fifo;
+  size_t fifo_cap;
+  size_t fifo_head;
+  size_t fifo_len;
+
+  sub_entry_t *subs;
+  size_t nsubs;
+  size_t cap_subs;
+
+  int handshake_left;
+  hra_conn_stats_t stats;
+  char rbuf[READ_CHUNK];
+};
+
+enum { AC_RETRY = 1,
+  AC_NEXT_ADDR };
+
+static void
+start_connect (hra_conn_t *c);
+static void
+fail_connection (hra_conn_t *c, const char *code, const char *message);
+static void
+flush (hra_conn_t *c);
+static void
+finish_close (hra_conn_t *c);
+
+// ---------------------------------------------------------------------------------------------------
+// Reply arena: hiredis's reader calls these while parsing. Strings are copied into our arena at once,
+// because the reader compacts its buffer (moving the bytes) before redisReaderGetReply returns.
+
+static void *
+push_node (hra_conn_t *c, int type, uint32_t len, int64_t integer) {
+  if (c->nnodes == c->cap_nodes) {
+    size_t cap = c->cap_nodes ? c->cap_nodes * 2 : 64;
+    hra_reply_node_t *n = realloc(c->nodes, cap * sizeof(*n));
+    if (n == NULL) {
+      c->reader_oom = 1;
+      return NULL;
+    }
+    c->nodes = n;
+    c->cap_nodes = cap;
+  }
+  hra_reply_node_t *node = &c->nodes[c->nnodes];
+  node->type = (uint8_t) type;
+  node->len = len;
+  node->integer = integer;
+  node->off = c->strs.len;
+  c->nnodes++;
+  // Never NULL: hiredis takes NULL for out-of-memory.
+  return (void *) (uintptr_t) c->nnodes;
+}
+
+static void *
+on_create_string (const redisReadTask *task, char *str, size_t len) {
+  hra_conn_t *c = task->privdata;
+  if (len > UINT32_MAX) {
+    c->reader_oom = 1;
+    return NULL;
+  }
+  int type = task->type == REDIS_REPLY_ERROR ? HRA_R_ERROR : task->type == REDIS_REPLY_STATUS ? HRA_R_STATUS
+                                                                                              : HRA_R_STRING;
+  void *obj = push_node(c, type, (uint32_t) len, 0);
+  if (obj == NULL) return NULL;
+  if (hra_buf_append(&c->strs, str, len) != 0) {
+    c->reader_oom = 1;
+    return NULL;
+  }
+  return obj;
+}
+
+#if HIREDIS_MAJOR >= 1
+static void *
+on_create_array (const redisReadTask *task, size_t n) {
+#else
+static void *
+on_create_array (const redisReadTask *task, int n) {
+#endif
+  hra_conn_t *c = task->privdata;
+  // The count is only recorded, never used to allocate: a hostile count costs nothing.
+#if HIREDIS_MAJOR >= 1
+  if ((uint64_t) n > UINT32_MAX) return NULL;
+#else
+  if (n < 0) return NULL;
+#endif
+  return push_node(c, HRA_R_ARRAY, (uint32_t) n, 0);
+}
+
+static void *
+on_create_integer (const redisReadTask *task, long long value) {
+  return push_node(task->privdata, HRA_R_INTEGER, 0, value);
+}
+
+static void *
+on_create_nil (const redisReadTask *task) {
+  return push_node(task->privdata, HRA_R_NIL, 0, 0);
+}
+
+#if HIREDIS_MAJOR >= 1
+static void *
+on_create_double (const redisReadTask *task, double value, char *str, size_t len) {
+  return on_create_string(task, str, len);
+}
+
+static void *
+on_create_bool (const redisReadTask *task, int value) {
+  return push_node(task->privdata, HRA_R_BOOL, 0, value);
+}
+#endif
+
+static void
+on_free_object (void *obj) {
+  // The arena is reset after every complete reply; nothing to free per object.
+}
+
+static redisReplyObjectFunctions reply_fns = {
+  .createString = on_create_string,
+  .createArray = on_create_array,
+  .createInteger = on_create_integer,
+#if HIREDIS_MAJOR >= 1
+  .createDouble = on_create_double,
+  .createBool = on_create_bool,
+#endif
+  .createNil = on_create_nil,
+  .freeObject = on_free_object,
+};
+
+static int
+reader_reset (hra_conn_t *c) {
+  if (c->reader != NULL) redisReaderFree(c->reader);
+  c->reader = redisReaderCreateWithFunctions(&reply_fns);
+  if (c->reader == NULL) return HRA_ENOMEM;
+  c->reader->privdata = c;
+  c->nnodes = 0;
+  c->strs.len = 0;
+  c->reader_oom = 0;
+  return HRA_OK;
+}
+
+size_t
+hra_reply_next (const hra_reply_t *r, size_t i) {
+  // Walk forward counting the elements still owed by the arrays opened inside the subtree.
+  size_t owed = 1;
+  while (owed > 0 && i < r->count) {
+    owed--;
+    if (r->nodes[i].type == HRA_R_ARRAY) owed += r->nodes[i].len;
+    i++;
+  }
+  return i;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Command FIFO
+
+static int
+fifo_push (hra_conn_t *c, hra_reply_cb cb, void *data, uint32_t expect, int internal) {
+  if (c->fifo_len == c->fifo_cap) {
+    size_t cap = c->fifo_cap ? c->fifo_cap * 2 : 32;
+    fifo_entry_t *f = malloc(cap * sizeof(*f));
+    if (f == NULL) return HRA_ENOMEM;
+    for (size_t i = 0; i < c->fifo_len; i++)
+      f[i] = c->fifo[(c->fifo_head + i) % c->fifo_cap];
+    free(c->fifo);
+    c->fifo = f;
+    c->fifo_cap = cap;
+    c->fifo_head = 0;
+  }
+  fifo_entry_t *e = &c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap];
+  e->cb = cb;
+  e->data = data;
+  e->expect = expect;
+  e->internal = (uint8_t) internal;
+  c->fifo_len++;
+  return HRA_OK;
+}
+
+static fifo_entry_t *
+fifo_front (hra_conn_t *c) {
+  return c->fifo_len ? &c->fifo[c->fifo_head] : NULL;
+}
+
+static fifo_entry_t
+fifo_pop (hra_conn_t *c) {
+  fifo_entry_t e = c->fifo[c->fifo_head];
+  c->fifo_head = (c->fifo_head + 1) % c->fifo_cap;
+  c->fifo_len--;
+  return e;
+}
+
+// Every pending callback gets err and no reply. Callbacks may queue new commands (refused while we
+// are not ready) or close the connection, so entries are popped one at a time.
+static void
+fifo_fail_all (hra_conn_t *c, int err) {
+  size_t n = c->fifo_len;
+  while (n-- > 0 && c->fifo_len > 0) {
+    fifo_entry_t e = fifo_pop(c);
+    if (e.cb != NULL) e.cb(c, NULL, err, e.internal ? (void *) c : e.data);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+static int
+queue_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen) {
+  char *cmd = NULL;
+  int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
+  if (len < 0 || cmd == NULL) return HRA_ENOMEM;
+  int err = hra_buf_append(&c->out, cmd, (size_t) len);
+  redisFreeCommand(cmd);
+  if (err) return err;
+  flush(c);
+  return HRA_OK;
+}
+
+static void
+on_write (uv_write_t *req, int status) {
+  hra_conn_t *c = req->data;
+  c->writing = 0;
+  c->inflight.len = 0;
+  if (status < 0) {
+    if (status != UV_ECANCELED && !c->closing) fail_connection(c, uv_err_name(status), uv_strerror(status));
+    return;
+  }
+  flush(c);
+  if (c->close_flushing && !c->writing && c->out.len == 0) finish_close(c);
+}
+
+static void
+flush (hra_conn_t *c) {
+  if (c->writing || c->out.len == 0 || !c->sock_connected) return;
+  hra_buf_t tmp = c->inflight;
+  c->inflight = c->out;
+  c->out = tmp;
+  c->out.len = 0;
+  uv_buf_t b = uv_buf_init((char *) c->inflight.data, (unsigned int) c->inflight.len);
+  c->write_req.data = c;
+  int err = uv_write(&c->write_req, &c->sock.stream, &b, 1, on_write);
+  if (err) {
+    c->inflight.len = 0;
+    fail_connection(c, uv_err_name(err), uv_strerror(err));
+    return;
+  }
+  c->stats.bytes_written += b.len;
+  c->writing = 1;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Subscriptions
+
+static sub_entry_t *
+sub_find (hra_conn_t *c, int kind, const char *name, size_t len) {
+  for (size_t i = 0; i < c->nsubs; i++) {
+    sub_entry_t *s = &c->subs[i];
+    if (s->kind == kind && s->len == len && memcmp(s->name, name, len) == 0) return s;
+  }
+  return NULL;
+}
+
+static const char *
+sub_command (int kind, int subscribe) {
+  switch (kind) {
+    case 'p':
+      return subscribe ? "PSUBSCRIBE" : "PUNSUBSCRIBE";
+    case 's':
+      return subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE";
+    default:
+      return subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE";
+  }
+}
+
+static int
+send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, const size_t *lens, size_t n) {
+  const char *argv[SUB_CHUNK + 1];
+  size_t argvlen[SUB_CHUNK + 1];
+  size_t done = 0;
+  while (done < n) {
+    size_t k = n - done < SUB_CHUNK ? n - done : SUB_CHUNK;
+    argv[0] = sub_command(kind, subscribe);
+    argvlen[0] = strlen(argv[0]);
+    for (size_t i = 0; i < k; i++) {
+      argv[i + 1] = names[done + i];
+      argvlen[i + 1] = lens[done + i];
+    }
+    int err = fifo_push(c, NULL, NULL, (uint32_t) k, 0);
+    if (err) return err;
+    err = queue_command(c, (int) k + 1, argv, argvlen);
+    if (err) return err;
+    done += k;
+  }
+  c->subscriber_mode = 1;
+  return HRA_OK;
+}
+
+int
+hra_conn_subscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
+  if (c->closing) return HRA_ECLOSED;
+  sub_entry_t *s = sub_find(c, kind, name, len);
+  if (s != NULL) {
+    s->refs++;
+    return HRA_OK;
+  }
+  if (c->nsubs == c->cap_subs) {
+    size_t cap = c->cap_subs ? c->cap_subs * 2 : 16;
+    sub_entry_t *subs = realloc(c->subs, cap * sizeof(*subs));
+    if (subs == NULL) return HRA_ENOMEM;
+    c->subs = subs;
+    c->cap_subs = cap;
+  }
+  char *copy = malloc(len ? len : 1);
+  if (copy == NULL) return HRA_ENOMEM;
+  memcpy(copy, name, len);
+  s = &c->subs[c->nsubs++];
+  s->name = copy;
+  s->len = len;
+  s->refs = 1;
+  s->kind = (uint8_t) kind;
+  s->confirmed = 0;
+  if (c->state == HRA_CONN_READY) {
+    const char *names[1] = { copy };
+    size_t lens[1] = { len };
+    int err = send_sub_command(c, kind, 1, names, lens, 1);
+    if (err) fail_connection(c, "ENOMEM", "out of memory while subscribing");
+  }
+  return HRA_OK;
+}
+
+int
+hra_conn_unsubscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
+  sub_entry_t *s = sub_find(c, kind, name, len);
+  if (s == NULL) return HRA_OK;
+  if (--s->refs > 0) return HRA_OK;
+  if (c->state == HRA_CONN_READY && !c->closing) {
+    const char *names[1] = { s->name };
+    size_t lens[1] = { s->len };
+    if (send_sub_command(c, kind, 0, names, lens, 1) != 0) fail_connection(c, "ENOMEM", "out of memory while unsubscribing");
+  }
+  // The entry may have moved if fail_connection ran callbacks that subscribed: look it up again.
+  s = sub_find(c, kind, name, len);
+  if (s != NULL && s->refs == 0) {
+    free(s->name);
+    *s = c->subs[--c->nsubs];
+  }
+  return HRA_OK;
+}
+
+size_t
+hra_conn_subscription_count (hra_conn_t *c, int kind) {
+  size_t n = 0;
+  for (size_t i = 0; i < c->nsubs; i++) {
+    if (c->subs[i].kind == kind && c->subs[i].confirmed) n++;
+  }
+  return n;
+}
+
+static int
+restore_subscriptions (hra_conn_t *c) {
+  static const int kinds[3] = { 'c', 'p', 's' };
+  if (c->nsubs == 0) return HRA_OK;
+  const char **names = malloc(c->nsubs * sizeof(*names));
+  size_t *lens = malloc(c->nsubs * sizeof(*lens));
+  int err = HRA_OK;
+  if (names == NULL || lens == NULL) {
+    err = HRA_ENOMEM;
+    goto done;
+  }
+  for (int k = 0; k < 3 && err == HRA_OK; k++) {
+    size_t n = 0;
+    for (size_t i = 0; i < c->nsubs; i++) {
+      if (c->subs[i].kind != kinds[k]) continue;
+      c->subs[i].confirmed = 0;
+      names[n] = c->subs[i].name;
+      lens[n] = c->subs[i].len;
+      n++;
+    }
+    if (n > 0) err = send_sub_command(c, kinds[k], 1, names, lens, n);
+  }
+done:
+  free(names);
+  free(lens);
+  return err;
+}
+
+static void
+mark_confirmed (hra_conn_t *c, int kind, hra_slice_t name, int subscribed) {
+  sub_entry_t *s = sub_find(c, kind, (const char *) name.base, name.len);
+  if (s != NULL) s->confirmed = (uint8_t) subscribed;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reply dispatch
+
+static int
+slice_eq (hra_slice_t s, const char *lit) {
+  size_t n = strlen(lit);
+  return s.len == n && memcmp(s.base, lit, n) == 0;
+}
+
+static void
+deliver_to_fifo (hra_conn_t *c, const hra_reply_t *reply) {
+  if (c->fifo_len == 0) {
+    // A reply nobody asked for: the stream is out of step with our FIFO; start over.
+    fail_connection(c, "EPROTO", "unexpected reply from Redis");
+    return;
+  }
+  fifo_entry_t e = fifo_pop(c);
+  if (e.expect > 0 && hra_reply_is(reply, 0, HRA_R_ERROR)) {
+    hra_slice_t msg = hra_reply_str(reply, 0);
+    char text[256];
+    snprintf(text, sizeof(text), "%s failed: %.*s", "subscription", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
+    c->cbs.on_event(c, HRA_EV_ERROR, "ESUBSCRIBE", text, 0);
+  }
+  if (e.cb != NULL) e.cb(c, reply, 0, e.internal ? (void *) c : e.data);
+}
+
+static void
+dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
+  c->stats.replies++;
+  if (c->subscriber_mode && r->count >= 2 && r->nodes[0].type == HRA_R_ARRAY && r->nodes[1].type == HRA_R_STRING) {
+    hra_slice_t kind = hra_reply_str(r, 1);
+    uint32_t n = r->nodes[0].len;
+    if (kind.len >= 7 && n >= 3) {
+      if (n == 3 && slice_eq(kind, "message") && hra_reply_is(r, 2, HRA_R_STRING) && hra_reply_is(r, 3, HRA_R_STRING)) {
+        hra_slice_t none = { NULL, 0 };
+        c->stats.messages++;
+        c->cbs.on_message(c, 'm', none, hra_reply_str(r, 2), hra_reply_str(r, 3));
+        return;
+      }
+      if (n == 4 && slice_eq(kind, "pmessage") && hra_reply_is(r, 2, HRA_R_STRING) && hra_reply_is(r, 3, HRA_R_STRING) && hra_reply_is(r, 4, HRA_R_STRING)) {
+        c->stats.messages++;
+        c->cbs.on_message(c, 'p', hra_reply_str(r, 2), hra_reply_str(r, 3), hra_reply_str(r, 4));
+        return;
+      }
+      if (n == 3 && slice_eq(kind, "smessage") && hra_reply_is(r, 2, HRA_R_STRING) && hra_reply_is(r, 3, HRA_R_STRING)) {
+        hra_slice_t none = { NULL, 0 };
+        c->stats.messages++;
+        c->cbs.on_message(c, 's', none, hra_reply_str(r, 2), hra_reply_str(r, 3));
+        return;
+      }
+      int sub = -1, skind = 0;
+      if (slice_eq(kind, "subscribe"))
+        sub = 1, skind = 'c';
+      else if (slice_eq(kind, "psubscribe"))
+        sub = 1, skind = 'p';
+      else if (slice_eq(kind, "ssubscribe"))
+        sub = 1, skind = 's';
+      else if (slice_eq(kind, "unsubscribe"))
+        sub = 0, skind = 'c';
+      else if (slice_eq(kind, "punsubscribe"))
+        sub = 0, skind = 'p';
+      else if (slice_eq(kind, "sunsubscribe"))
+        sub = 0, skind = 's';
+      if (sub >= 0) {
+        if (hra_reply_is(r, 2, HRA_R_STRING)) mark_confirmed(c, skind, hra_reply_str(r, 2), sub);
+        fifo_entry_t *head = fifo_front(c);
+        if (head != NULL && head->expect > 0) {
+          if (--head->expect == 0) {
+            fifo_entry_t e = fifo_pop(c);
+            if (e.cb != NULL) e.cb(c, r, 0, e.internal ? (void *) c : e.data);
+          }
+        }
+        // A confirmation we did not ask for (a server-side sunsubscribe on slot migration) is only
+        // recorded above.
+        return;
+      }
+    }
+  }
+  deliver_to_fifo(c, r);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+
+static void
+on_alloc (uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
+  hra_conn_t *c = handle->data;
+  buf->base = c->rbuf;
+  buf->len = sizeof(c->rbuf);
+}
+
+static void
+on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  hra_conn_t *c = stream->data;
+  if (nread == 0) return;
+  if (nread < 0) {
+    if (nread == UV_EOF)
+      fail_connection(c, "ECONNRESET", "connection closed by Redis");
+    else
+      fail_connection(c, uv_err_name((int) nread), uv_strerror((int) nread));
+    return;
+  }
+  c->stats.bytes_read += (uint64_t) nread;
+  c->last_read_ms = uv_now(c->loop);
+  c->ping_outstanding = 0;  // any byte proves the peer is alive; the PING reply still pops its entry
+  if (redisReaderFeed(c->reader, buf->base, (size_t) nread) != REDIS_OK) {
+    fail_connection(c, "ENOMEM", "out of memory while reading");
+    return;
+  }
+  int any = 0;
+  for (;;) {
+    void *obj = NULL;
+    if (redisReaderGetReply(c->reader, &obj) != REDIS_OK) {
+      fail_connection(c, c->reader_oom ? "ENOMEM" : "EPROTO", c->reader_oom ? "out of memory while parsing a reply" : "protocol error in a reply from Redis");
+      break;
+    }
+    if (obj == NULL) {
+      // An incomplete reply stays in the reader: bound how much of it we are willing to buffer.
+      if (c->reader->len - c->reader->pos > c->opts.max_reply_bytes) {
+        fail_connection(c, "EMSGSIZE", "a reply from Redis exceeds maxReplyBytes");
+      }
+      break;
+    }
+    hra_reply_t reply = { c->nodes, c->nnodes, c->strs.data };
+    any = 1;
+    dispatch_reply(c, &reply);
+    c->nnodes = 0;
+    c->strs.len = 0;
+    if (c->closing || (c->state != HRA_CONN_READY && c->state != HRA_CONN_HANDSHAKE)) break;
+  }
+  // Messages parsed before a failure are still good: hand them over in any case.
+  if (any) c->cbs.on_flush(c);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Connection lifecycle
+
+static uint32_t
+next_random (hra_conn_t *c) {
+  // xorshift64*: jitter only, no security role.
+  c->rng ^= c->rng >> 12;
+  c->rng ^= c->rng << 25;
+  c->rng ^= c->rng >> 27;
+  return (uint32_t) ((c->rng * 2685821657736338717ULL) >> 32);
+}
+
+static void
+on_timer_retry (uv_timer_t *t) {
+  hra_conn_t *c = t->data;
+  if (c->closing) return;
+  start_connect(c);
+}
+
+static void
+schedule_retry (hra_conn_t *c) {
+  if (c->closing) return;
+  uint64_t delay = c->opts.retry_base_ms;
+  unsigned shift = c->attempt < 20 ? c->attempt : 20;
+  delay <<= shift;
+  if (delay > c->opts.retry_max_ms) delay = c->opts.retry_max_ms;
+  // Full jitter on the upper half, so a fleet does not reconnect in lockstep.
+  delay = delay / 2 + (delay / 2 ? next_random(c) % (delay / 2 + 1) : 0);
+  c->attempt++;
+  c->state = HRA_CONN_WAIT_RETRY;
+  c->cbs.on_event(c, HRA_EV_RECONNECTING, NULL, NULL, (int64_t) delay);
+  if (c->closing) return;
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_timer_retry, delay, 0);
+}
+
+static void
+on_sock_close (uv_handle_t *handle) {
+  hra_conn_t *c = handle->data;
+  c->sock_open = 0;
+  c->pending--;
+  if (c->closing) {
+    finish_close(c);
+    return;
+  }
+  if (c->after_close == AC_NEXT_ADDR && c->ai_next != NULL) {
+    start_connect(c);
+    return;
+  }
+  schedule_retry(c);
+}
+
+static void
+close_socket (hra_conn_t *c, int after) {
+  c->after_close = after;
+  if (c->sock_open && !uv_is_closing(&c->sock.handle)) {
+    c->sock_connected = 0;
+    c->pending++;
+    uv_close(&c->sock.handle, on_sock_close);
+  } else if (!c->sock_open) {
+    if (after == AC_NEXT_ADDR && c->ai_next != NULL)
+      start_connect(c);
+    else
+      schedule_retry(c);
+  }
+}
+
+static void
+free_addresses (hra_conn_t *c) {
+  if (c->ai_list != NULL) uv_freeaddrinfo(c->ai_list);
+  c->ai_list = NULL;
+  c->ai_next = NULL;
+}
+
+static void
+fail_connection (hra_conn_t *c, const char *code, const char *message) {
+  if (c->closing) return;
+  int was = c->state;
+  if (was == HRA_CONN_WAIT_RETRY || was == HRA_CONN_IDLE) return;
+  uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->health);
+  c->state = HRA_CONN_WAIT_RETRY;
+  if (was == HRA_CONN_READY || was == HRA_CONN_HANDSHAKE) c->stats.disconnects++;
+  c->out.len = 0;
+  c->ping_outstanding = 0;
+  c->subscriber_mode = 0;
+  for (size_t i = 0; i < c->nsubs; i++)
+    c->subs[i].confirmed = 0;
+  int retry_next = (was == HRA_CONN_CONNECTING && c->ai_next != NULL);
+  if (!retry_next) free_addresses(c);
+  if (reader_reset(c) != 0) c->reader_oom = 1;
+  // Report first, then fail the pending commands: callbacks see a consistent "not connected" state.
+  if (code != NULL) c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
+  if (c->closing) return;
+  if (was == HRA_CONN_READY || was == HRA_CONN_HANDSHAKE) c->cbs.on_event(c, HRA_EV_DISCONNECT, code, message, 0);
+  if (c->closing) return;
+  fifo_fail_all(c, HRA_ENOTCONN);
+  if (c->closing) return;
+  close_socket(c, retry_next ? AC_NEXT_ADDR : AC_RETRY);
+}
+
+static void
+on_health (uv_timer_t *t);
+
+static void
+on_ready (hra_conn_t *c) {
+  c->state = HRA_CONN_READY;
+  c->attempt = 0;
+  int err = restore_subscriptions(c);
+  if (err) {
+    fail_connection(c, "ENOMEM", "out of memory while restoring subscriptions");
+    return;
+  }
+  c->last_read_ms = uv_now(c->loop);
+  if (c->opts.health_interval_ms > 0) {
+    uint64_t period = c->opts.health_interval_ms < c->opts.health_timeout_ms ? c->opts.health_interval_ms : c->opts.health_timeout_ms;
+    period = period / 2 > 50 ? period / 2 : 50;
+    uv_timer_start(&c->health, on_health, period, period);
+  }
+  c->cbs.on_event(c, HRA_EV_READY, NULL, NULL, 0);
+}
+
+static void
+on_handshake_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply == NULL) return;  // the connection failed; fail_connection already reported it
+  if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
+    hra_slice_t msg = hra_reply_str(reply, 0);
+    char code[32] = "ERR";
+    size_t i = 0;
+    while (i < msg.len && i < sizeof(code) - 1 && msg.base[i] != ' ') {
+      code[i] = (char) msg.base[i];
+      i++;
+    }
+    code[i] = 0;
+    char text[256];
+    snprintf(text, sizeof(text), "Redis refused the connection handshake: %.*s", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
+    fail_connection(c, code, text);
+    return;
+  }
+  if (--c->handshake_left == 0) on_ready(c);
+}
+
+static void
+on_setname_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply == NULL) return;
+  // CLIENT SETNAME is a courtesy: an ACL user may not be allowed it, which must not stop us.
+  if (--c->handshake_left == 0) on_ready(c);
+}
+
+static void
+start_handshake (hra_conn_t *c) {
+  const char *argv[3];
+  size_t lens[3];
+  int err = 0;
+  c->state = HRA_CONN_HANDSHAKE;
+  c->handshake_left = 0;
+  if (c->opts.password != NULL) {
+    int n = 0;
+    argv[n] = "AUTH", lens[n++] = 4;
+    if (c->opts.username != NULL) argv[n] = c->opts.username, lens[n] = strlen(c->opts.username), n++;
+    argv[n] = c->opts.password, lens[n] = strlen(c->opts.password), n++;
+    c->handshake_left++;
+    err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, n, argv, lens);
+  }
+  if (c->opts.db > 0) {
+    char db[16];
+    snprintf(db, sizeof(db), "%d", c->opts.db);
+    argv[0] = "SELECT", lens[0] = 6;
+    argv[1] = db, lens[1] = strlen(db);
+    c->handshake_left++;
+    err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, 2, argv, lens);
+  }
+  if (c->opts.name != NULL) {
+    argv[0] = "CLIENT", lens[0] = 6;
+    argv[1] = "SETNAME", lens[1] = 7;
+    argv[2] = c->opts.name, lens[2] = strlen(c->opts.name);
+    c->handshake_left++;
+    err = err || fifo_push(c, on_setname_reply, NULL, 0, 1) || queue_command(c, 3, argv, lens);
+  }
+  if (err) {
+    fail_connection(c, "ENOMEM", "out of memory during the handshake");
+    return;
+  }
+  if (c->handshake_left == 0) on_ready(c);
+}
+
+static void
+on_connect (uv_connect_t *req, int status) {
+  hra_conn_t *c = req->data;
+  c->pending--;
+  if (c->closing) {
+    finish_close(c);
+    return;
+  }
+  if (status == UV_ECANCELED) return;
+  uv_timer_stop(&c->timer);
+  if (status < 0) {
+    char text[160];
+    snprintf(text, sizeof(text), "connect to %s%s%d failed: %s", c->opts.path ? c->opts.path : c->opts.host, c->opts.path ? "" : ":", c->opts.path ? 0 : c->opts.port, uv_strerror(status));
+    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(status), text, 0);
+    if (c->closing) return;
+    c->state = HRA_CONN_WAIT_RETRY;
+    int next = c->ai_next != NULL;
+    if (!next) free_addresses(c);
+    close_socket(c, next ? AC_NEXT_ADDR : AC_RETRY);
+    return;
+  }
+  free_addresses(c);
+  c->sock_connected = 1;
+  c->stats.connects++;
+  if (c->sock.handle.type == UV_TCP) {
+    uv_tcp_nodelay(&c->sock.tcp, 1);
+    if (c->opts.keepalive_s > 0) uv_tcp_keepalive(&c->sock.tcp, 1, c->opts.keepalive_s);
+  }
+  int err = uv_read_start(&c->sock.stream, on_alloc, on_read);
+  if (err) {
+    c->state = HRA_CONN_CONNECTING;
+    fail_connection(c, uv_err_name(err), uv_strerror(err));
+    return;
+  }
+  c->cbs.on_event(c, HRA_EV_CONNECT, NULL, NULL, 0);
+  if (c->closing) return;
+  start_handshake(c);
+}
+
+static void
+on_connect_timeout (uv_timer_t *t) {
+  hra_conn_t *c = t->data;
+  if (c->state != HRA_CONN_CONNECTING && c->state != HRA_CONN_RESOLVING) return;
+  char text[96];
+  snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);
+  c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
+  if (c->closing) return;
+  if (c->state == HRA_CONN_RESOLVING) return;  // the resolver's callback retries
+  c->state = HRA_CONN_WAIT_RETRY;
+  free_addresses(c);
+  close_socket(c, AC_RETRY);
+}
+
+static void
+connect_addr (hra_conn_t *c, const struct sockaddr *addr) {
+  int err = uv_tcp_init(c->loop, &c->sock.tcp);
+  if (err) {
+    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
+    schedule_retry(c);
+    return;
+  }
+  c->sock.handle.data = c;
+  c->sock_open = 1;
+  if (!c->refed) uv_unref(&c->sock.handle);
+  c->connect_req.data = c;
+  err = uv_tcp_connect(&c->connect_req, &c->sock.tcp, addr, on_connect);
+  if (err) {
+    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
+    if (c->closing) return;
+    close_socket(c, c->ai_next != NULL ? AC_NEXT_ADDR : AC_RETRY);
+    return;
+  }
+  c->pending++;
+  c->state = HRA_CONN_CONNECTING;
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
+}
+
+static void
+on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  hra_conn_t *c = req->data;
+  c->gai_active = 0;
+  c->pending--;
+  if (c->closing) {
+    if (res != NULL) uv_freeaddrinfo(res);
+    finish_close(c);
+    return;
+  }
+  if (status < 0 || res == NULL) {
+    if (res != NULL) uv_freeaddrinfo(res);
+    char text[160];
+    snprintf(text, sizeof(text), "cannot resolve %s: %s", c->opts.host, uv_strerror(status));
+    c->cbs.on_event(c, HRA_EV_ERROR, status == UV_EAI_NONAME ? "ENOTFOUND" : uv_err_name(status), text, 0);
+    schedule_retry(c);
+    return;
+  }
+  free_addresses(c);
+  c->ai_list = res;
+  c->ai_next = res;
+  start_connect(c);
+}
+
+static void
+start_connect (hra_conn_t *c) {
+  if (c->closing) return;
+  if (reader_reset(c) != 0) {
+    c->cbs.on_event(c, HRA_EV_ERROR, "ENOMEM", "out of memory", 0);
+    schedule_retry(c);
+    return;
+  }
+  c->out.len = 0;
+  c->subscriber_mode = 0;
+  if (c->opts.path != NULL) {
+    int err = uv_pipe_init(c->loop, &c->sock.pipe, 0);
+    if (err) {
+      c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
+      schedule_retry(c);
+      return;
+    }
+    c->sock.handle.data = c;
+    c->sock_open = 1;
+    if (!c->refed) uv_unref(&c->sock.handle);
+    c->connect_req.data = c;
+    uv_pipe_connect(&c->connect_req, &c->sock.pipe, c->opts.path, on_connect);
+    c->pending++;
+    c->state = HRA_CONN_CONNECTING;
+    c->timer.data = c;
+    uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
+    return;
+  }
+  if (c->ai_next != NULL) {
+    struct addrinfo *ai = c->ai_next;
+    c->ai_next = ai->ai_next;
+    connect_addr(c, ai->ai_addr);
+    return;
+  }
+  // IP literals need no resolver round trip through the thread pool.
+  struct sockaddr_storage ss;
+  if (uv_ip4_addr(c->opts.host, c->opts.port, (struct sockaddr_in *) &ss) == 0 ||
+    uv_ip6_addr(c->opts.host, c->opts.port, (struct sockaddr_in6 *) &ss) == 0) {
+    connect_addr(c, (const struct sockaddr *) &ss);
+    return;
+  }
+  char port[16];
+  snprintf(port, sizeof(port), "%d", c->opts.port);
+  struct addrinfo hints;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  c->gai_req.data = c;
+  int err = uv_getaddrinfo(c->loop, &c->gai_req, on_resolved, c->opts.host, port, &hints);
+  if (err) {
+    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
+    schedule_retry(c);
+    return;
+  }
+  c->gai_active = 1;
+  c->pending++;
+  c->state = HRA_CONN_RESOLVING;
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
+}
+
+static void
+on_ping_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply != NULL) c->ping_outstanding = 0;
+}
+
+static void
+on_health (uv_timer_t *t) {
+  hra_conn_t *c = t->data;
+  if (c->state != HRA_CONN_READY || c->closing) return;
+  uint64_t now = uv_now(c->loop);
+  if (c->ping_outstanding) {
+    if (now - c->ping_sent_ms >= c->opts.health_timeout_ms && now - c->last_read_ms >= c->opts.health_timeout_ms) {
+      char text[128];
+      snprintf(text, sizeof(text), "no reply from Redis within %u ms: the connection is considered dead", c->opts.health_timeout_ms);
+      fail_connection(c, "ETIMEDOUT", text);
+    }
+    return;
+  }
+  if (now - c->last_read_ms < c->opts.health_interval_ms) return;
+  const char *argv[1] = { "PING" };
+  size_t lens[1] = { 4 };
+  if (fifo_push(c, on_ping_reply, NULL, 0, 1) != 0 || queue_command(c, 1, argv, lens) != 0) {
+    fail_connection(c, "ENOMEM", "out of memory");
+    return;
+  }
+  c->ping_outstanding = 1;
+  c->ping_sent_ms = now;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Public API
+
+static char *
+dup_or_null (const char *s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s);
+  char *d = malloc(n + 1);
+  if (d != NULL) memcpy(d, s, n + 1);
+  return d;
+}
+
+static void
+free_opts (hra_conn_opts_t *o) {
+  free(o->host);
+  free(o->path);
+  free(o->username);
+  free(o->password);
+  free(o->name);
+}
+
+hra_conn_t *
+hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data) {
+  hra_conn_t *c = calloc(1, sizeof(*c));
+  if (c == NULL) return NULL;
+  c->loop = loop;
+  c->opts = *opts;
+  c->opts.host = dup_or_null(opts->host ? opts->host : "127.0.0.1");
+  c->opts.path = dup_or_null(opts->path);
+  c->opts.username = dup_or_null(opts->username);
+  c->opts.password = dup_or_null(opts->password);
+  c->opts.name = dup_or_null(opts->name);
+  if (c->opts.host == NULL || (opts->path && !c->opts.path) || (opts->username && !c->opts.username) ||
+    (opts->password && !c->opts.password) || (opts->name && !c->opts.name)) {
+    free_opts(&c->opts);
+    free(c);
+    return NULL;
+  }
+  if (c->opts.port <= 0) c->opts.port = 6379;
+  if (c->opts.connect_timeout_ms == 0) c->opts.connect_timeout_ms = 10000;
+  if (c->opts.retry_base_ms == 0) c->opts.retry_base_ms = 50;
+  if (c->opts.retry_max_ms == 0) c->opts.retry_max_ms = 1000;
+  if (c->opts.health_timeout_ms == 0) c->opts.health_timeout_ms = 5000;
+  if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = 512u * 1024 * 1024;
+  c->cbs = *cbs;
+  c->data = data;
+  c->refed = 1;
+  c->rng = uv_hrtime() ^ (uint64_t) (uintptr_t) c;
+  if (c->rng == 0) c->rng = 0x9e3779b97f4a7c15ULL;
+  uv_timer_init(loop, &c->timer);
+  uv_timer_init(loop, &c->health);
+  c->timer.data = c;
+  c->health.data = c;
+  // The health timer never keeps the process alive by itself.
+  uv_unref((uv_handle_t *) &c->health);
+  c->state = HRA_CONN_IDLE;
+  return c;
+}
+
+void *
+hra_conn_data (hra_conn_t *c) {
+  return c->data;
+}
+
+int
+hra_conn_state (hra_conn_t *c) {
+  return c->state;
+}
+
+const hra_conn_stats_t *
+hra_conn_stats (hra_conn_t *c) {
+  return &c->stats;
+}
+
+int
+hra_conn_start (hra_conn_t *c) {
+  if (c->closing) return HRA_ECLOSED;
+  if (c->state != HRA_CONN_IDLE) return HRA_OK;
+  start_connect(c);
+  return HRA_OK;
+}
+
+int
+hra_conn_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen, hra_reply_cb cb, void *data) {
+  if (c->closing) return HRA_ECLOSED;
+  if (c->state != HRA_CONN_READY) {
+    c->stats.commands_dropped++;
+    return HRA_ENOTCONN;
+  }
+  int err = fifo_push(c, cb, data, 0, 0);
+  if (err) return err;
+  err = queue_command(c, argc, argv, argvlen);
+  if (err) {
+    // Take the entry back: it was the last one pushed.
+    c->fifo_len--;
+    return err;
+  }
+  return HRA_OK;
+}
+
+static void
+on_handle_close (uv_handle_t *h) {
+  hra_conn_t *c = h->data;
+  c->pending--;
+  finish_close(c);
+}
+
+static void
+finish_close (hra_conn_t *c) {
+  if (c->close_flushing) {
+    // hra_conn_close() asked to flush first; now really close.
+    c->close_flushing = 0;
+    uv_timer_stop(&c->timer);
+    if (c->sock_open && !uv_is_closing(&c->sock.handle)) {
+      c->sock_connected = 0;
+      c->pending++;
+      uv_close(&c->sock.handle, on_sock_close);
+    }
+    c->pending += 2;
+    uv_close((uv_handle_t *) &c->timer, on_handle_close);
+    uv_close((uv_handle_t *) &c->health, on_handle_close);
+    return;
+  }
+  if (c->pending > 0 || c->state == HRA_CONN_CLOSED) return;
+  c->state = HRA_CONN_CLOSED;
+  c->cbs.on_closed(c);
+}
+
+static void
+on_close_flush_timeout (uv_timer_t *t) {
+  hra_conn_t *c = t->data;
+  if (c->close_flushing) finish_close(c);
+}
+
+void
+hra_conn_close (hra_conn_t *c) {
+  if (c->closing) return;
+  c->closing = 1;
+  int was = c->state;
+  c->state = HRA_CONN_CLOSING;
+  uv_timer_stop(&c->timer);
+  uv_timer_stop(&c->health);
+  fifo_fail_all(c, HRA_ECLOSED);
+  if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
+  free_addresses(c);
+  c->close_flushing = 1;
+  if (was == HRA_CONN_READY && c->sock_connected && (c->writing || c->out.len > 0)) {
+    // Let queued commands (the last publishes, the unsubscribes) reach Redis, for a short while.
+    flush(c);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, on_close_flush_timeout, CLOSE_FLUSH_MS, 0);
+    return;
+  }
+  finish_close(c);
+}
+
+void
+hra_conn_free (hra_conn_t *c) {
+  if (c == NULL) return;
+  free_addresses(c);
+  if (c->reader != NULL) redisReaderFree(c->reader);
+  for (size_t i = 0; i < c->nsubs; i++)
+    free(c->subs[i].name);
+  free(c->subs);
+  free(c->fifo);
+  free(c->nodes);
+  hra_buf_free(&c->strs);
+  hra_buf_free(&c->out);
+  hra_buf_free(&c->inflight);
+  free_opts(&c->opts);
+  free(c);
+}
+
+void
+hra_conn_ref (hra_conn_t *c) {
+  c->refed = 1;
+  if (c->sock_open) uv_ref(&c->sock.handle);
+  uv_ref((uv_handle_t *) &c->timer);
+}
+
+void
+hra_conn_unref (hra_conn_t *c) {
+  c->refed = 0;
+  if (c->sock_open) uv_unref(&c->sock.handle);
+  uv_unref((uv_handle_t *) &c->timer);
+}

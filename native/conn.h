@@ -1,0 +1,178 @@
+// One Redis connection on Node's libuv loop. It owns its socket (uv_tcp_t, or uv_pipe_t for a unix
+// socket), resolves names with uv_getaddrinfo, parses replies with hiredis's reader (through reply
+// functions of our own that allocate nothing per reply), formats commands with hiredis's formatter and
+// pipelines them. It reconnects with capped exponential backoff and jitter and restores its
+// subscriptions. hra_conn_close() is asynchronous; the owner frees the struct in on_closed.
+#ifndef HRA_CONN_H
+#define HRA_CONN_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "common.h"
+
+typedef struct hra_conn_s hra_conn_t;
+
+enum {
+  HRA_CONN_IDLE = 0,
+  HRA_CONN_RESOLVING,
+  HRA_CONN_CONNECTING,
+  HRA_CONN_HANDSHAKE,
+  HRA_CONN_READY,
+  HRA_CONN_WAIT_RETRY,
+  HRA_CONN_CLOSING,
+  HRA_CONN_CLOSED
+};
+
+// Events reported to the owner through on_event.
+enum {
+  HRA_EV_CONNECT = 1,  // the socket is connected (the handshake starts)
+  HRA_EV_READY,  // the handshake is done; subscriptions have been re-sent
+  HRA_EV_ERROR,  // something failed; code and message say what
+  HRA_EV_RECONNECTING,  // a reconnect is scheduled; value is the delay in ms
+  HRA_EV_DISCONNECT  // the connection was lost (a reconnect follows unless closing)
+};
+
+// Reply nodes, in pre-order: an array node is followed by its elements (each with its subtree).
+enum {
+  HRA_R_STRING = 1,
+  HRA_R_STATUS,
+  HRA_R_ERROR,
+  HRA_R_INTEGER,
+  HRA_R_NIL,
+  HRA_R_ARRAY,
+  HRA_R_DOUBLE,
+  HRA_R_BOOL
+};
+
+typedef struct {
+  uint8_t type;
+  uint32_t len;  // string length, or element count of an array
+  int64_t integer;
+  size_t off;  // offset of the string bytes in the reply's data
+} hra_reply_node_t;
+
+typedef struct {
+  const hra_reply_node_t *nodes;
+  size_t count;
+  const uint8_t *data;
+} hra_reply_t;
+
+// The reply callback gets reply == NULL and err < 0 (HRA_E* or a libuv code) when the command never
+// got an answer (connection lost or closed). An error reply from Redis comes as a HRA_R_ERROR node.
+typedef void (*hra_reply_cb)(hra_conn_t *conn, const hra_reply_t *reply, int err, void *data);
+
+typedef struct {
+  // A connection event (HRA_EV_*). code is a short upper-case code such as "ECONNREFUSED", message is
+  // human readable; both may be NULL. Neither contains credentials.
+  void (*on_event)(hra_conn_t *conn, int event, const char *code, const char *message, int64_t value);
+  // A pub/sub message: kind is 'm' (message), 'p' (pmessage) or 's' (smessage). pattern is empty unless 'p'.
+  void (*on_message)(hra_conn_t *conn, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload);
+  // Called once after every read wakeup that parsed at least one reply: the batch flush point.
+  void (*on_flush)(hra_conn_t *conn);
+  // The close started by hra_conn_close() is complete: no callback follows, the owner may free.
+  void (*on_closed)(hra_conn_t *conn);
+} hra_conn_cbs_t;
+
+typedef struct {
+  char *host;  // NULL with path set for a unix socket
+  int port;
+  char *path;
+  char *username;
+  char *password;
+  int db;
+  char *name;  // CLIENT SETNAME (NULL: none)
+  uint32_t connect_timeout_ms;
+  uint32_t retry_base_ms;
+  uint32_t retry_max_ms;
+  uint32_t health_interval_ms;  // PING when idle this long; 0 disables
+  uint32_t health_timeout_ms;  // a PING unanswered this long means the connection is dead
+  uint32_t keepalive_s;  // TCP keepalive delay; 0 disables
+  size_t max_reply_bytes;  // largest reply buffered before the connection is dropped
+} hra_conn_opts_t;
+
+typedef struct {
+  uint64_t connects;
+  uint64_t disconnects;
+  uint64_t replies;
+  uint64_t messages;
+  uint64_t commands_dropped;  // commands refused while not connected
+  uint64_t bytes_read;
+  uint64_t bytes_written;
+} hra_conn_stats_t;
+
+struct hra_conn_s;
+
+// Creates a connection (not yet connecting). Copies the strings of opts. Returns NULL on ENOMEM.
+hra_conn_t *
+hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data);
+
+void *
+hra_conn_data (hra_conn_t *conn);
+
+int
+hra_conn_state (hra_conn_t *conn);
+
+const hra_conn_stats_t *
+hra_conn_stats (hra_conn_t *conn);
+
+int
+hra_conn_start (hra_conn_t *conn);
+
+// Starts closing: pending commands get err = HRA_ECLOSED, then on_closed fires. Idempotent.
+void
+hra_conn_close (hra_conn_t *conn);
+
+// Frees a connection whose on_closed has fired (a connection that never started must be closed too:
+// its timers are registered with the loop from hra_conn_new on).
+void
+hra_conn_free (hra_conn_t *conn);
+
+void
+hra_conn_ref (hra_conn_t *conn);
+
+void
+hra_conn_unref (hra_conn_t *conn);
+
+// Queues a command (argv with explicit lengths). cb may be NULL. Returns HRA_ENOTCONN when the
+// connection is not ready (the command is not queued and cb is not called).
+int
+hra_conn_command (hra_conn_t *conn, int argc, const char **argv, const size_t *argvlen, hra_reply_cb cb, void *data);
+
+// Subscription bookkeeping, reference counted: kind is 'c' (SUBSCRIBE), 'p' (PSUBSCRIBE) or 's'
+// (SSUBSCRIBE). The command is sent when the count goes from 0 to 1 (or 1 to 0), now if ready,
+// otherwise when the next connection is ready.
+int
+hra_conn_subscribe (hra_conn_t *conn, int kind, const char *name, size_t len);
+
+int
+hra_conn_unsubscribe (hra_conn_t *conn, int kind, const char *name, size_t len);
+
+// Number of subscriptions of a kind that Redis has confirmed on the current connection.
+size_t
+hra_conn_subscription_count (hra_conn_t *conn, int kind);
+
+// Reply helpers.
+static inline int
+hra_reply_is (const hra_reply_t *r, size_t i, int type) {
+  return r != NULL && i < r->count && r->nodes[i].type == type;
+}
+
+static inline hra_slice_t
+hra_reply_str (const hra_reply_t *r, size_t i) {
+  hra_slice_t s = { NULL, 0 };
+  if (r != NULL && i < r->count) {
+    int t = r->nodes[i].type;
+    if (t == HRA_R_STRING || t == HRA_R_STATUS || t == HRA_R_ERROR) {
+      s.base = r->data + r->nodes[i].off;
+      s.len = r->nodes[i].len;
+    }
+  }
+  return s;
+}
+
+// Index of the node that follows the subtree rooted at i.
+size_t
+hra_reply_next (const hra_reply_t *r, size_t i);
+
+#endif  // HRA_CONN_H

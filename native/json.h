@@ -1,0 +1,60 @@
+// A validating, zero-allocation JSON scanner for request and response payloads (RFC 8259, as
+// JSON.parse accepts it). It finds members and skips values; it never builds a tree. Slices point
+// into the caller's bytes.
+#ifndef HRA_JSON_H
+#define HRA_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+typedef struct {
+  const uint8_t *p;
+  const uint8_t *end;
+  unsigned max_depth;
+} hra_json_t;
+
+enum {
+  HRA_JSON_NULL = 1,
+  HRA_JSON_FALSE,
+  HRA_JSON_TRUE,
+  HRA_JSON_NUMBER,
+  HRA_JSON_STRING,
+  HRA_JSON_ARRAY,
+  HRA_JSON_OBJECT
+};
+
+// Skips one value (after leading white space) and returns its type, or a negative HRA_E* code.
+// *value (optional) receives the exact bytes of the value.
+int
+hra_json_skip (hra_json_t *j, hra_slice_t *value);
+
+// 1 when only white space is left.
+int
+hra_json_at_end (hra_json_t *j);
+
+// Iterates the members of the object that starts at j->p. Call begin once, then next until it returns
+// 0 (end of object) or a negative error. key is the raw key bytes between the quotes (escapes kept).
+int
+hra_json_object_begin (hra_json_t *j);
+
+int
+hra_json_object_next (hra_json_t *j, hra_slice_t *key, hra_slice_t *value, int *type);
+
+// The same for arrays: next returns 1 with an element, 0 at the end, or an error.
+int
+hra_json_array_begin (hra_json_t *j);
+
+int
+hra_json_array_next (hra_json_t *j, hra_slice_t *value, int *type);
+
+// Parses a JSON number slice as a double (JSON.parse semantics). Returns HRA_OK or HRA_EINVAL.
+int
+hra_json_number (hra_slice_t s, double *out);
+
+// 1 when the raw key equals the given ASCII name (keys with escapes never match).
+int
+hra_json_key_is (hra_slice_t key, const char *name);
+
+#endif  // HRA_JSON_H

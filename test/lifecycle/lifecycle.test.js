@@ -1,0 +1,35 @@
+"use strict";
+// Lifecycle scripts run in child processes: each must print "ok" and exit by itself, without any
+// process.exit(), within the time limit (a leaked handle shows up as a hang).
+const assert = require("node:assert/strict");
+const path = require("node:path");
+const { execFile } = require("node:child_process");
+const { startRedis } = require("../helpers/redis");
+
+function run(script, args, timeoutMs) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    execFile(process.execPath, [path.join(__dirname, "scripts", script), ...args], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      resolve({ err, stdout, stderr, ms: Date.now() - t0 });
+    });
+  });
+}
+
+describe("lifecycle (child processes exit on their own)", function () {
+  this.timeout(60000);
+  let redis;
+  before(async () => (redis = await startRedis()));
+  after(async () => redis && (await redis.stop()));
+
+  for (const [script, args] of [
+    ["client-loop.js", ["20"]],
+    ["adapter-loop.js", ["4"]],
+    ["worker-terminate.js", []],
+  ]) {
+    it(`${script} exits cleanly`, async function () {
+      const r = await run(script, [redis.url, ...args], 40000);
+      assert.equal(r.err, null, `${script} failed: ${r.err && r.err.message}\n${r.stderr}`);
+      assert.match(r.stdout, /^ok$/m);
+    });
+  }
+});
