@@ -12,6 +12,7 @@
         "native/rooms.c",
         "native/conn.c",
         "native/json.c",
+        "native/requests.c",
         "native/adapter.c",
         "native/napi_util.c",
         "native/binding_test.c",

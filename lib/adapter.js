@@ -1,7 +1,9 @@
 "use strict";
-// RedisAdapter: socket.io-adapter's in-memory Adapter, plus the classic Redis adapter protocol.
-// Publishing goes through notepack.io (byte-identical to upstream by construction); receiving,
-// filtering, target selection and packet encoding happen in C, and JS gets one batch per read.
+// RedisAdapter: socket.io-adapter's in-memory Adapter plus the classic Redis adapter protocol of
+// @socket.io/redis-adapter 8.x. Broadcasts are published with notepack.io (byte-identical to upstream
+// by construction). Receiving, filtering, target selection, packet encoding and the bookkeeping of
+// requests and acknowledgements happen in C; JS gets one batch per read wakeup and one callback per
+// finished request, and supplies only what only JS knows (sockets, handshakes, local operations).
 const { createRequire } = require("node:module");
 const { randomBytes } = require("node:crypto");
 const { Adapter } = require("socket.io-adapter");
@@ -11,18 +13,30 @@ const binding = require("./binding");
 
 const C = binding.constants;
 
-// ws comes with socket.io-adapter; use the same copy it uses to pre-frame WebSocket messages.
+const RequestType = {
+  SOCKETS: 0,
+  ALL_ROOMS: 1,
+  REMOTE_JOIN: 2,
+  REMOTE_LEAVE: 3,
+  REMOTE_DISCONNECT: 4,
+  REMOTE_FETCH: 5,
+  SERVER_SIDE_EMIT: 6,
+  BROADCAST: 7,
+  BROADCAST_CLIENT_COUNT: 8,
+  BROADCAST_ACK: 9,
+};
+
+// ws and socket.io-parser come with socket.io-adapter and socket.io: use the copies they use.
 let WebSocket = null;
 let parserModule = null;
 try {
-  const req = createRequire(require.resolve("socket.io-adapter"));
-  WebSocket = req("ws");
+  WebSocket = createRequire(require.resolve("socket.io-adapter"))("ws");
 } catch {}
 try {
-  const req = createRequire(require.resolve("socket.io"));
-  parserModule = req("socket.io-parser");
+  parserModule = createRequire(require.resolve("socket.io"))("socket.io-parser");
 } catch {}
 const canPreComputeFrame = !!(WebSocket && WebSocket.Sender && typeof WebSocket.Sender.frame === "function");
+const FRAME_OPTS = { readOnly: false, mask: false, rsv1: false, opcode: 1, fin: true };
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 function uid2(len) {
@@ -32,14 +46,23 @@ function uid2(len) {
   return s;
 }
 
+// The C encoder reproduces socket.io-parser's default Encoder only.
 function usesDefaultEncoder(encoder) {
-  return (
-    parserModule !== null &&
-    encoder instanceof parserModule.Encoder &&
-    encoder.replacer === undefined &&
-    encoder.constructor === parserModule.Encoder
-  );
+  return parserModule !== null && encoder instanceof parserModule.Encoder && encoder.constructor === parserModule.Encoder && encoder.replacer === undefined;
 }
+
+function codedError(code, message, extra) {
+  const err = new Error(message);
+  err.code = code;
+  return Object.assign(err, extra);
+}
+
+const TIMEOUT_MESSAGES = {
+  [RequestType.ALL_ROOMS]: "timeout reached while waiting for allRooms response",
+  [RequestType.REMOTE_FETCH]: "timeout reached while waiting for fetchSockets response",
+};
+
+const KIND_ACK = -1;
 
 class RedisAdapter extends Adapter {
   constructor(nsp, shared, opts) {
@@ -53,7 +76,6 @@ class RedisAdapter extends Adapter {
     this.requestChannel = `${key}-request#${nsp.name}#`;
     this.responseChannel = `${key}-response#${nsp.name}#`;
     this.specificResponseChannel = `${this.responseChannel}${this.uid}#`;
-    this.parser = opts.parser || notepack;
     this._shared = shared;
     this._client = shared.acquire();
     this._closed = false;
@@ -61,32 +83,41 @@ class RedisAdapter extends Adapter {
     this._slotIds = [];
     this._freeSlots = [];
     this._publishDropped = 0;
+    this._lastServerCount = 0;
+    this._pending = new Map(); // token -> { kind, resolve, reject } or ack callbacks
+    this._token = 0;
     this._nativeEncode = usesDefaultEncoder(this.encoder);
     this._id = this._client._register(this);
     this._handle = {};
     const seed = randomBytes(8);
-    binding.adapter_init(this._handle, this._client.sub._handle, {
-      key,
-      nsp: nsp.name,
-      uid: this.uid,
-      id: this._id,
-      maxDepth: opts.maxDepth || 100,
-      maxMessageBytes: opts.maxMessageBytes || 64 * 1024 * 1024,
-      seedLo: seed.readUInt32LE(0),
-      seedHi: seed.readUInt32LE(4),
-    });
-    if (!this._nativeEncode) {
-      debug("namespace %s: custom parser in use, remote broadcasts are re-encoded by server.encoder", nsp.name);
-    }
+    binding.adapter_init(
+      this._handle,
+      this._client.sub._handle,
+      {
+        key,
+        nsp: nsp.name,
+        uid: this.uid,
+        id: this._id,
+        maxDepth: opts.maxDepth || 100,
+        maxMessageBytes: opts.maxMessageBytes || 64 * 1024 * 1024,
+        seedLo: seed.readUInt32LE(0),
+        seedHi: seed.readUInt32LE(4),
+        specificResponseChannel: this.publishOnSpecificResponseChannel,
+        rawBroadcasts: !this._nativeEncode,
+      },
+      this._client.cmd._handle,
+    );
+    if (!this._nativeEncode) debug("namespace %s: custom parser, remote packets are encoded by server.encoder", nsp.name);
   }
 
   get stats() {
     const s = binding.adapter_stats(this._handle);
+    s.ignored = s.ignoredRoom + s.ignoredOwn + s.ignoredNamespace + s.ignoredNoTarget;
     s.publishDropped = this._publishDropped;
     return s;
   }
 
-  // --- membership: keep socket.io-adapter's Maps and the native index in step -------------------
+  // --- membership: socket.io-adapter's Maps and the native index, in step --------------------
 
   _slotFor(id) {
     let slot = this._slots.get(id);
@@ -126,18 +157,28 @@ class RedisAdapter extends Adapter {
     this._freeSlots.push(slot);
   }
 
-  // --- broadcast ---------------------------------------------------------------------------------
+  // --- publishing ------------------------------------------------------------------------------
+
+  _publish(channel, msg) {
+    if (this._closed) return false;
+    const buf = typeof msg === "string" || Buffer.isBuffer(msg) ? msg : Buffer.from(msg);
+    if (this._client.publish(channel, typeof buf === "string" ? Buffer.from(buf) : buf)) return true;
+    this._publishDropped++;
+    debug("not connected to Redis: publish to %s dropped", channel);
+    return false;
+  }
+
+  _nextToken() {
+    this._token = (this._token + 1) >>> 0 || 1;
+    return this._token;
+  }
 
   broadcast(packet, opts) {
     packet.nsp = this.nsp.name;
     const onlyLocal = opts && opts.flags && opts.flags.local;
     if (!onlyLocal && !this._closed) {
-      const rawOpts = {
-        rooms: [...opts.rooms],
-        except: [...new Set(opts.except)],
-        flags: opts.flags,
-      };
-      const msg = this.parser.encode([this.uid, packet, rawOpts]);
+      const rawOpts = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags };
+      const msg = notepack.encode([this.uid, packet, rawOpts]);
       let channel = this.channel;
       if (opts.rooms && opts.rooms.size === 1) channel += rawOpts.rooms[0] + "#";
       this._publish(channel, msg);
@@ -145,15 +186,174 @@ class RedisAdapter extends Adapter {
     super.broadcast(packet, opts);
   }
 
-  _publish(channel, msg) {
-    const buf = Buffer.isBuffer(msg) ? msg : Buffer.from(msg);
-    if (!this._client.publish(channel, buf)) {
-      this._publishDropped++;
-      debug("not connected to Redis: publish to %s dropped", channel);
+  broadcastWithAck(packet, opts, clientCountCallback, ack) {
+    packet.nsp = this.nsp.name;
+    const onlyLocal = opts && opts.flags && opts.flags.local;
+    if (!onlyLocal && !this._closed) {
+      const rawOpts = { rooms: [...opts.rooms], except: [...opts.except], flags: opts.flags };
+      const token = this._nextToken();
+      const timeout = (opts.flags && opts.flags.timeout) >>> 0;
+      const status = binding.adapter_broadcast_ack(this._handle, token, notepack.encode(packet), notepack.encode(rawOpts), timeout);
+      if (status === 0) this._pending.set(token, { kind: KIND_ACK, clientCountCallback, ack });
+      else this._publishDropped++;
+    }
+    super.broadcastWithAck(packet, opts, clientCountCallback, ack);
+  }
+
+  // --- requests to the other servers -----------------------------------------------------------
+
+  _request(type, fragment) {
+    return new Promise((resolve, reject) => {
+      if (this._closed) return reject(codedError("ECLOSED", "the adapter is closed"));
+      const token = this._nextToken();
+      const status = binding.adapter_request(this._handle, type, token, fragment, this.requestsTimeout);
+      if (status !== 0) {
+        reject(
+          status === C.ENOTCONN
+            ? codedError("ENOTCONN", "not connected to Redis: the request was not sent")
+            : codedError("EREQUEST", `the request could not be sent (${status})`),
+        );
+        return;
+      }
+      this._pending.set(token, { kind: type, resolve, reject });
+    });
+  }
+
+  // Called by native code once per finished, failed or timed-out request.
+  _onrequestdone(token, status, payload, received, expected) {
+    const p = this._pending.get(token);
+    if (p === undefined) return;
+    this._pending.delete(token);
+    if (p.kind === KIND_ACK) return; // the ack broadcast's deadline passed: late acks are dropped
+    let responses;
+    try {
+      responses = JSON.parse(payload);
+    } catch {
+      responses = [];
+    }
+    if (status === C.DONE_OK) {
+      p.resolve(responses);
+    } else if (status === C.DONE_TIMEOUT) {
+      const message = TIMEOUT_MESSAGES[p.kind] || `timeout reached: only ${received} responses received out of ${expected}`;
+      p.reject(codedError("ETIMEDOUT", message, { responses }));
+    } else {
+      p.reject(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }));
     }
   }
 
-  // Called from the client's batch loop for one HRA_REC_BROADCAST record.
+  async allRooms() {
+    const rooms = new Set(this.rooms.keys());
+    const remote = await this._request(RequestType.ALL_ROOMS, undefined);
+    for (const room of remote) rooms.add(room);
+    return rooms;
+  }
+
+  async fetchSockets(opts) {
+    const localSockets = await super.fetchSockets(opts);
+    if (opts.flags && opts.flags.local) return localSockets;
+    const fragment = JSON.stringify({ rooms: [...(opts.rooms || [])], except: [...(opts.except || [])] });
+    const remote = await this._request(RequestType.REMOTE_FETCH, fragment);
+    return localSockets.concat(remote);
+  }
+
+  serverSideEmit(packet) {
+    const withAck = typeof packet[packet.length - 1] === "function";
+    if (!withAck) {
+      this._publish(this.requestChannel, JSON.stringify({ uid: this.uid, type: RequestType.SERVER_SIDE_EMIT, data: packet }));
+      return;
+    }
+    const ack = packet.pop();
+    this._request(RequestType.SERVER_SIDE_EMIT, JSON.stringify(packet)).then(
+      (responses) => ack(null, responses),
+      (err) => ack(err, err.responses || []),
+    );
+  }
+
+  _remote(type, opts, extra) {
+    const request = { uid: this.uid, type, opts: { rooms: [...(opts.rooms || [])], except: [...(opts.except || [])] }, ...extra };
+    this._publish(this.requestChannel, JSON.stringify(request));
+  }
+
+  // Applied here at once (also while Redis is unreachable); other servers apply the published
+  // request, and our own copy coming back from Redis is dropped in C by its uid.
+  addSockets(opts, rooms) {
+    if (!(opts.flags && opts.flags.local)) this._remote(RequestType.REMOTE_JOIN, opts, { rooms: [...rooms] });
+    return super.addSockets(opts, rooms);
+  }
+
+  delSockets(opts, rooms) {
+    if (!(opts.flags && opts.flags.local)) this._remote(RequestType.REMOTE_LEAVE, opts, { rooms: [...rooms] });
+    return super.delSockets(opts, rooms);
+  }
+
+  disconnectSockets(opts, close) {
+    if (!(opts.flags && opts.flags.local)) this._remote(RequestType.REMOTE_DISCONNECT, opts, { close });
+    return super.disconnectSockets(opts, close);
+  }
+
+  serverCount() {
+    // socket.io does not catch a rejection here (broadcast with acks), so an unreachable Redis must
+    // not reject. The last count we saw stands in for it, so an ack broadcast then times out with an
+    // error instead of completing as if this node were alone (unknown: nothing can complete).
+    return this._client.command(["PUBSUB", "NUMSUB", this.requestChannel]).then(
+      (res) => (this._lastServerCount = parseInt(res[1], 10) || 0),
+      (err) => {
+        debug("serverCount: %s", err.message);
+        return this._lastServerCount || Number.MAX_SAFE_INTEGER;
+      },
+    );
+  }
+
+  // --- records from the native receive path ----------------------------------------------------
+
+  _onrecord(kind, buf, words, i) {
+    switch (kind) {
+      case C.REC_BROADCAST:
+        return this._deliver(buf, words, i);
+      case C.REC_RAW_BROADCAST:
+        return this._deliverRaw(buf, words, i);
+      case C.REC_BCAST_ACK:
+        return this._deliverWithAck(buf, words, i);
+      case C.REC_ACK_COUNT: {
+        const p = this._pending.get(words[i + 2]);
+        if (p !== undefined && p.kind === KIND_ACK) p.clientCountCallback(words[i + 3]);
+        return;
+      }
+      case C.REC_ACK_VALUE: {
+        const p = this._pending.get(words[i + 2]);
+        if (p !== undefined && p.kind === KIND_ACK) {
+          // C has checked lengths, depth and that no map key is "__proto__".
+          const value = notepack.decode(buf.subarray(words[i + 3], words[i + 3] + words[i + 4]));
+          p.ack(value);
+        }
+        return;
+      }
+      case C.REC_REQUEST:
+        return this._onrequest(buf.subarray(words[i + 2], words[i + 2] + words[i + 3]));
+    }
+  }
+
+  _write(encoded, packetOpts, words, p, n, lazyPacket, onTarget) {
+    const sockets = this.nsp.sockets;
+    let packet = null;
+    let count = 0;
+    for (let k = 0; k < n; k++) {
+      const id = this._slotIds[words[p + k]];
+      if (id === undefined) continue;
+      const socket = sockets.get(id);
+      if (socket === undefined) continue;
+      count++;
+      if (onTarget !== undefined) onTarget(socket);
+      const listeners = socket._anyOutgoingListeners;
+      if (listeners !== undefined && listeners.length > 0 && typeof socket.notifyOutgoingListeners === "function") {
+        if (packet === null) packet = lazyPacket();
+        socket.notifyOutgoingListeners(packet);
+      }
+      socket.client.writeToEngine(encoded, packetOpts);
+    }
+    return count;
+  }
+
   _deliver(buf, words, i) {
     const flags = words[i + 2];
     const off = words[i + 3];
@@ -168,28 +368,69 @@ class RedisAdapter extends Adapter {
       volatile: flags & C.BFLAG_VOLATILE ? true : undefined,
       compress: flags & C.BFLAG_COMPRESS_FALSE ? false : undefined,
     };
-    if (natt === 0 && canPreComputeFrame) {
-      packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(buf.subarray(off, off + len), {
-        readOnly: false,
-        mask: false,
-        rsv1: false,
-        opcode: 1,
-        fin: true,
-      });
-    }
-    const sockets = this.nsp.sockets;
+    if (natt === 0 && canPreComputeFrame) packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(buf.subarray(off, off + len), FRAME_OPTS);
+    this._write(encoded, packetOpts, words, p, n, () => this._decodeForListeners(encoded));
+  }
+
+  // A custom parser is in use: decode the packet data and let server.encoder encode it.
+  _deliverRaw(buf, words, i) {
+    const flags = words[i + 2];
+    const packet = { type: words[i + 3], data: notepack.decode(buf.subarray(words[i + 4], words[i + 4] + words[i + 5])), nsp: this.nsp.name };
+    if (words[i + 7] > 0) packet.id = notepack.decode(buf.subarray(words[i + 6], words[i + 6] + words[i + 7]));
+    const packetOpts = {
+      preEncoded: true,
+      volatile: flags & C.BFLAG_VOLATILE ? true : undefined,
+      compress: flags & C.BFLAG_COMPRESS_FALSE ? false : undefined,
+    };
+    const encoded = this._encode(packet, packetOpts);
+    this._write(encoded, packetOpts, words, i + 9, words[i + 8], () => packet);
+  }
+
+  // Another server's broadcast with acks, run on our sockets with our own ack id.
+  _deliverWithAck(buf, words, i) {
+    const off = words[i + 2];
+    const len = words[i + 3];
+    const split = words[i + 4];
+    const natt = words[i + 5];
+    let p = i + 6;
+    const attachments = [];
+    for (let k = 0; k < natt; k++, p += 2) attachments.push(buf.subarray(words[p], words[p] + words[p + 1]));
+    const n = words[p++];
+    const slots = p;
+    p += n;
+    const requestId = buf.toString("utf8", words[p], words[p] + words[p + 1]);
+    const requesterUid = buf.toString("utf8", words[p + 2], words[p + 2] + words[p + 3]);
+    const id = this.nsp._ids++;
+    const packetOpts = { preEncoded: true, volatile: undefined, compress: undefined };
+    let encoded;
     let packet = null;
-    for (let k = 0; k < n; k++) {
-      const id = this._slotIds[words[p + k]];
-      if (id === undefined) continue;
-      const socket = sockets.get(id);
-      if (socket === undefined) continue;
-      const listeners = socket._anyOutgoingListeners;
-      if (listeners !== undefined && listeners.length > 0 && typeof socket.notifyOutgoingListeners === "function") {
-        if (packet === null) packet = this._decodeForListeners(encoded);
-        socket.notifyOutgoingListeners(packet);
+    if (split === 0xffffffff) {
+      packet = { type: 2, data: notepack.decode(buf.subarray(off, off + len)), nsp: this.nsp.name, id };
+      encoded = this._encode(packet, packetOpts);
+    } else {
+      encoded = [buf.toString("utf8", off, off + split) + id + buf.toString("utf8", off + split, off + len), ...attachments];
+      if (natt === 0 && canPreComputeFrame) packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(Buffer.from("4" + encoded[0]), FRAME_OPTS);
+    }
+    const ack = (arg) => {
+      let payload;
+      try {
+        payload = notepack.encode(arg);
+      } catch (err) {
+        debug("cannot encode an ack argument: %s", err.message);
+        return;
       }
-      socket.client.writeToEngine(encoded, packetOpts);
+      this._respond(RequestType.BROADCAST_ACK, requestId, requesterUid, payload);
+    };
+    const count = this._write(encoded, packetOpts, words, slots, n, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
+    this._respond(RequestType.BROADCAST_CLIENT_COUNT, requestId, requesterUid, String(count));
+  }
+
+  _respond(type, requestId, requesterUid, payload) {
+    if (this._closed) return;
+    const status = binding.adapter_respond(this._handle, type, requestId, requesterUid, payload);
+    if (status !== 0) {
+      this._publishDropped++;
+      debug("response to %s not sent (%d)", requestId, status);
     }
   }
 
@@ -212,24 +453,107 @@ class RedisAdapter extends Adapter {
     return packet;
   }
 
-  // Request and response channel messages: handled by the requests layer (see requests work).
-  _onraw(kind, payload) {
-    debug("%s message of %d bytes on %s", kind === C.REC_REQUEST ? "request" : "response", payload.length, this.nsp.name);
+  // A JSON request from another server (C has validated it and dropped our own).
+  async _onrequest(payload) {
+    let request;
+    try {
+      request = JSON.parse(payload.toString());
+    } catch {
+      return;
+    }
+    if (request === null || typeof request !== "object") return;
+    try {
+      await this._handleRequest(request);
+    } catch (err) {
+      debug("request of type %s failed: %s", request.type, err && err.message);
+    }
   }
 
-  // --- cluster-wide queries --------------------------------------------------------------------
-
-  serverCount() {
-    return this._client.command(["PUBSUB", "NUMSUB", this.requestChannel]).then((res) => parseInt(res[1], 10) || 0);
+  async _handleRequest(request) {
+    const { requestId, uid } = request;
+    const opts = request.opts && typeof request.opts === "object" ? request.opts : null;
+    const decodedOpts = opts ? { rooms: new Set(toArray(opts.rooms)), except: new Set(toArray(opts.except)) } : null;
+    switch (request.type) {
+      case RequestType.SOCKETS: {
+        if (typeof requestId !== "string") return;
+        const sockets = await super.sockets(new Set(toArray(request.rooms)));
+        this._respond(RequestType.SOCKETS, requestId, uid, JSON.stringify([...sockets]));
+        return;
+      }
+      case RequestType.ALL_ROOMS:
+        if (typeof requestId !== "string") return;
+        this._respond(RequestType.ALL_ROOMS, requestId, uid, JSON.stringify([...this.rooms.keys()]));
+        return;
+      case RequestType.REMOTE_JOIN:
+      case RequestType.REMOTE_LEAVE: {
+        const join = request.type === RequestType.REMOTE_JOIN;
+        if (decodedOpts) {
+          const rooms = toArray(request.rooms);
+          return join ? super.addSockets(decodedOpts, rooms) : super.delSockets(decodedOpts, rooms);
+        }
+        const socket = this.nsp.sockets.get(request.sid);
+        if (!socket) return;
+        if (join) socket.join(request.room);
+        else socket.leave(request.room);
+        if (typeof requestId === "string") this._respond(request.type, requestId, uid);
+        return;
+      }
+      case RequestType.REMOTE_DISCONNECT: {
+        if (decodedOpts) return super.disconnectSockets(decodedOpts, request.close);
+        const socket = this.nsp.sockets.get(request.sid);
+        if (!socket) return;
+        socket.disconnect(request.close);
+        if (typeof requestId === "string") this._respond(request.type, requestId, uid);
+        return;
+      }
+      case RequestType.REMOTE_FETCH: {
+        if (typeof requestId !== "string" || !decodedOpts) return;
+        const localSockets = await super.fetchSockets(decodedOpts);
+        const sockets = localSockets.map((socket) => {
+          // sessionStore may hold circular references; upstream leaves it out too
+          const { sessionStore, ...handshake } = socket.handshake;
+          return { id: socket.id, handshake, rooms: [...socket.rooms], data: socket.data };
+        });
+        this._respond(RequestType.REMOTE_FETCH, requestId, uid, JSON.stringify(sockets));
+        return;
+      }
+      case RequestType.SERVER_SIDE_EMIT: {
+        if (!Array.isArray(request.data) || request.data.length === 0) return;
+        if (typeof requestId !== "string") {
+          this.nsp._onServerSideEmit(request.data);
+          return;
+        }
+        let called = false;
+        const callback = (arg) => {
+          // only the first call counts, and only its first argument is forwarded
+          if (called) return;
+          called = true;
+          this._respond(RequestType.SERVER_SIDE_EMIT, requestId, uid, arg === undefined ? undefined : JSON.stringify(arg));
+        };
+        this.nsp._onServerSideEmit([...request.data, callback]);
+        return;
+      }
+    }
   }
+
+  // --- close -----------------------------------------------------------------------------------
 
   close() {
     if (this._closed) return;
     this._closed = true;
     binding.adapter_close(this._handle);
     this._client._unregister(this._id);
+    const pending = [...this._pending.values()];
+    this._pending.clear();
+    for (const p of pending) {
+      if (p.reject) p.reject(codedError("ECLOSED", "the adapter was closed before the request completed"));
+    }
     return this._shared.release();
   }
 }
 
-module.exports = { RedisAdapter, uid2 };
+function toArray(x) {
+  return Array.isArray(x) ? x : [];
+}
+
+module.exports = { RedisAdapter, RequestType, uid2 };

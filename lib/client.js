@@ -125,6 +125,11 @@ class NativeConnection {
   _onbatch(buf, words) {
     this._owner._onbatch(buf, words);
   }
+
+  _onrequestdone(adapterId, token, status, payload, received, expected) {
+    const adapter = this._owner._adapters.get(adapterId);
+    if (adapter !== undefined) adapter._onrequestdone(token, status, payload, received, expected);
+  }
 }
 
 class RedisClient extends EventEmitter {
@@ -219,34 +224,48 @@ class RedisClient extends EventEmitter {
 
   _onconnclosed() {}
 
+  // One call per read wakeup: every record of the batch, in order (see native/adapter.h).
   _onbatch(buf, words) {
     const adapters = this._adapters;
     let i = 0;
     while (i < words.length) {
       const kind = words[i];
       const adapter = adapters.get(words[i + 1]);
-      if (kind === C.REC_BROADCAST) {
-        const natt = words[i + 5];
-        const n = words[i + 6 + 2 * natt];
-        const next = i + 7 + 2 * natt + n;
-        if (adapter !== undefined) {
-          try {
-            adapter._deliver(buf, words, i);
-          } catch (err) {
-            debug("delivery failed: %s", err && err.stack);
-          }
+      let next;
+      switch (kind) {
+        case C.REC_BROADCAST: {
+          const natt = words[i + 5];
+          next = i + 7 + 2 * natt + words[i + 6 + 2 * natt];
+          break;
         }
-        i = next;
-      } else {
-        if (adapter !== undefined) {
-          try {
-            adapter._onraw(kind, buf.subarray(words[i + 2], words[i + 2] + words[i + 3]));
-          } catch (err) {
-            debug("request handling failed: %s", err && err.stack);
-          }
+        case C.REC_BCAST_ACK: {
+          const natt = words[i + 5];
+          next = i + 7 + 2 * natt + words[i + 6 + 2 * natt] + 4;
+          break;
         }
-        i += 4;
+        case C.REC_RAW_BROADCAST:
+          next = i + 9 + words[i + 8];
+          break;
+        case C.REC_ACK_COUNT:
+        case C.REC_REQUEST:
+        case C.REC_RESPONSE:
+          next = i + 4;
+          break;
+        case C.REC_ACK_VALUE:
+          next = i + 5;
+          break;
+        default:
+          debug("unknown batch record %d", kind);
+          return;
       }
+      if (adapter !== undefined) {
+        try {
+          adapter._onrecord(kind, buf, words, i);
+        } catch (err) {
+          debug("batch record %d failed: %s", kind, err && err.stack);
+        }
+      }
+      i = next;
     }
   }
 }

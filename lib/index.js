@@ -1,19 +1,7 @@
 "use strict";
-const { RedisAdapter } = require("./adapter");
+const { RedisAdapter, RequestType } = require("./adapter");
 const { RedisClient, createClient } = require("./client");
 
-const RequestType = {
-  SOCKETS: 0,
-  ALL_ROOMS: 1,
-  REMOTE_JOIN: 2,
-  REMOTE_LEAVE: 3,
-  REMOTE_DISCONNECT: 4,
-  REMOTE_FETCH: 5,
-  SERVER_SIDE_EMIT: 6,
-  BROADCAST: 7,
-  BROADCAST_CLIENT_COUNT: 8,
-  BROADCAST_ACK: 9,
-};
 
 function isPlainOptions(x) {
   return (
@@ -71,6 +59,11 @@ function createAdapter(target, subTarget, opts) {
     subTarget = undefined;
   }
   opts = Object.assign({}, opts);
+  if (opts.parser !== undefined && opts.parser !== require("notepack.io")) {
+    const err = new TypeError("socket.io-hiredis-adapter speaks notepack.io msgpack only: the `parser` option is not supported");
+    err.code = "ERR_UNSUPPORTED_OPTION";
+    throw err;
+  }
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   // A plain function: socket.io calls it with `new`.

@@ -6,7 +6,9 @@
 #include "encoder.h"
 #include "envelope.h"
 #include "jsnum.h"
+#include "json.h"
 #include "mp.h"
+#include "requests.h"
 #include "rooms.h"
 
 struct hra_adapter_s {
@@ -32,6 +34,14 @@ struct hra_adapter_s {
   hra_slices_t attachments;
   hra_encoder_t enc;
   hra_adapter_stats_t stats;
+  hra_adapter_host_t host;
+  int has_host;
+  int specific_responses;
+  int raw_broadcasts;
+  hra_requests_t reqs;
+  uint64_t rng;
+  hra_buf_t msg;  // a request or response being composed
+  hra_buf_t chan;  // a response channel name being composed
 };
 
 static char *
@@ -69,6 +79,10 @@ hra_adapter_new (const hra_adapter_opts_t *o) {
   a->id = o->id;
   a->max_depth = o->max_depth ? o->max_depth : 100;
   a->max_message_bytes = o->max_message_bytes ? o->max_message_bytes : 64u << 20;
+  a->specific_responses = o->specific_response_channel;
+  a->raw_broadcasts = o->raw_broadcasts;
+  a->rng = o->seed ^ 0x6a09e667f3bcc909ULL;
+  if (a->rng == 0) a->rng = 1;
   return a;
 }
 
@@ -89,6 +103,9 @@ hra_adapter_free (hra_adapter_t *a) {
   hra_buf_free(&a->out);
   hra_slices_free(&a->attachments);
   hra_encoder_free(&a->enc);
+  hra_requests_free(&a->reqs);
+  hra_buf_free(&a->msg);
+  hra_buf_free(&a->chan);
   free(a);
 }
 
@@ -240,6 +257,34 @@ packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth) {
   return HRA_OK;
 }
 
+static int
+has_proto_key (hra_slice_t v, unsigned max_depth);
+
+// Target selection and encoding shared by plain broadcasts and broadcasts with acks: fills
+// a->targets, a->out and a->attachments. Returns 1 when no local socket matches (nothing encoded).
+static int
+prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data) {
+  size_t nrooms = 0, nall = 0;
+  int err;
+  a->numtext.len = 0;
+  if ((err = collect_keys(a, rooms, &nrooms)) != 0) return err;
+  nall = nrooms;
+  if ((err = collect_keys(a, except, &nall)) != 0) return err;
+  for (size_t i = 0; i < nall; i++) {
+    if (a->keys[i].kind & 0x100) {
+      a->keys[i].kind &= 0xff;
+      a->keys[i].base = a->numtext.data + (uintptr_t) a->keys[i].base;
+    }
+  }
+  if (hra_rooms_targets(a->rooms, a->keys, nrooms, a->keys + nrooms, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
+  if (a->targets.len == 0) return 1;
+  if (a->raw_broadcasts) return has_proto_key(data, a->max_depth) ? HRA_ENOTSUP : HRA_OK;
+  hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };
+  a->out.len = 0;
+  a->attachments.len = 0;
+  return hra_encode_packet(&a->enc, &a->out, &a->attachments, type, nsp, id, data, a->max_depth);
+}
+
 static void
 on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
   a->stats.received++;
@@ -276,37 +321,38 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
     invalid(a, err);
     return;
   }
-  size_t nrooms = 0, nall = 0;
-  a->numtext.len = 0;
-  if ((err = collect_keys(a, env.rooms, &nrooms)) != 0) {
-    invalid(a, err);
-    return;
-  }
-  nall = nrooms;
-  if ((err = collect_keys(a, env.except, &nall)) != 0) {
-    invalid(a, err);
-    return;
-  }
-  for (size_t i = 0; i < nall; i++) {
-    if (a->keys[i].kind & 0x100) {
-      a->keys[i].kind &= 0xff;
-      a->keys[i].base = a->numtext.data + (uintptr_t) a->keys[i].base;
-    }
-  }
-  if (hra_rooms_targets(a->rooms, a->keys, nrooms, a->keys + nrooms, nall - nrooms, &a->targets) != 0) {
-    invalid(a, HRA_ENOMEM);
-    return;
-  }
-  if (a->targets.len == 0) {
+  err = prepare_delivery(a, env.rooms, env.except, (int) env.type, env.has_id ? &env.id : NULL, env.data);
+  if (err == 1) {
     a->stats.ignored_no_target++;
     return;
   }
-  hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };
-  a->out.len = 0;
-  a->attachments.len = 0;
-  err = hra_encode_packet(&a->enc, &a->out, &a->attachments, (int) env.type, nsp, env.has_id ? &env.id : NULL, env.data, a->max_depth);
   if (err) {
     invalid(a, err);
+    return;
+  }
+  uint32_t flags = (env.is_volatile ? HRA_BFLAG_VOLATILE : 0) | (env.compress_false ? HRA_BFLAG_COMPRESS_FALSE : 0);
+  if (a->raw_broadcasts) {
+    size_t need_raw = env.data.len + (env.has_id ? env.id.len : 0);
+    if (batch->bytes.len + need_raw > UINT32_MAX || hra_buf_reserve(&batch->bytes, need_raw) != 0 ||
+      hra_buf_reserve(&batch->words, 4 * (10 + a->targets.len)) != 0) {
+      invalid(a, HRA_ENOMEM);
+      return;
+    }
+    put_word(batch, HRA_REC_RAW_BROADCAST);
+    put_word(batch, a->id);
+    put_word(batch, flags);
+    put_word(batch, (uint32_t) env.type);
+    put_word(batch, (uint32_t) batch->bytes.len);
+    put_word(batch, (uint32_t) env.data.len);
+    hra_buf_append(&batch->bytes, env.data.base, env.data.len);
+    put_word(batch, (uint32_t) batch->bytes.len);
+    put_word(batch, env.has_id ? (uint32_t) env.id.len : 0);
+    if (env.has_id) hra_buf_append(&batch->bytes, env.id.base, env.id.len);
+    put_word(batch, (uint32_t) a->targets.len);
+    hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
+    batch->records++;
+    a->stats.delivered++;
+    a->stats.deliveries += a->targets.len;
     return;
   }
   size_t need = 1 + a->out.len;
@@ -318,7 +364,6 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
     invalid(a, HRA_ENOMEM);
     return;
   }
-  uint32_t flags = (env.is_volatile ? HRA_BFLAG_VOLATILE : 0) | (env.compress_false ? HRA_BFLAG_COMPRESS_FALSE : 0);
   uint32_t off = (uint32_t) batch->bytes.len;
   hra_buf_putc(&batch->bytes, '4');
   hra_buf_append(&batch->bytes, a->out.data, a->out.len);
@@ -340,14 +385,298 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
   a->stats.deliveries += a->targets.len;
 }
 
+static int
+put_str_mp (hra_buf_t *b, const uint8_t *p, size_t len) {
+  uint8_t h[5];
+  size_t hl;
+  if (len < 32) {
+    h[0] = (uint8_t) (0xa0 | len);
+    hl = 1;
+  } else if (len < 256) {
+    h[0] = 0xd9;
+    h[1] = (uint8_t) len;
+    hl = 2;
+  } else if (len < 65536) {
+    h[0] = 0xda;
+    h[1] = (uint8_t) (len >> 8);
+    h[2] = (uint8_t) len;
+    hl = 3;
+  } else {
+    if ((uint64_t) len > UINT32_MAX) return HRA_ELIMIT;
+    h[0] = 0xdb;
+    h[1] = (uint8_t) (len >> 24);
+    h[2] = (uint8_t) (len >> 16);
+    h[3] = (uint8_t) (len >> 8);
+    h[4] = (uint8_t) len;
+    hl = 5;
+  }
+  if (hra_buf_append(b, h, hl) != 0 || hra_buf_append(b, p, len) != 0) return HRA_ENOMEM;
+  return HRA_OK;
+}
+
+// JSON.stringify of a string given as UTF-8 (invalid sequences become U+FFFD first, as a JS string
+// decoded from those bytes would hold them).
+static int
+put_str_json (hra_buf_t *b, const uint8_t *p, size_t len) {
+  hra_buf_t clean = { NULL, 0, 0 };
+  if (!hra_encoder_utf8_valid(p, len)) {
+    if (hra_encoder_utf8_sanitize(&clean, p, len) != 0) {
+      hra_buf_free(&clean);
+      return HRA_ENOMEM;
+    }
+    p = clean.data;
+    len = clean.len;
+  }
+  static const char hex[] = "0123456789abcdef";
+  int err = hra_buf_putc(b, '"');
+  for (size_t i = 0; i < len && err == 0; i++) {
+    uint8_t c = p[i];
+    if (c == '"' || c == '\\') {
+      err = hra_buf_putc(b, '\\') || hra_buf_putc(b, c);
+    } else if (c < 0x20) {
+      const char *short_form = c == '\b' ? "\\b" : c == '\f' ? "\\f"
+        : c == '\n'                                          ? "\\n"
+        : c == '\r'                                          ? "\\r"
+        : c == '\t'                                          ? "\\t"
+                                                             : NULL;
+      if (short_form)
+        err = hra_buf_puts(b, short_form);
+      else {
+        char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+        err = hra_buf_puts(b, u);
+      }
+    } else {
+      err = hra_buf_putc(b, c);
+    }
+  }
+  if (err == 0) err = hra_buf_putc(b, '"');
+  hra_buf_free(&clean);
+  return err ? HRA_ENOMEM : HRA_OK;
+}
+
 static void
-raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
-  if (payload.len > a->max_message_bytes || batch->bytes.len + payload.len > UINT32_MAX) {
-    invalid(a, HRA_ELIMIT);
+gen_request_id (hra_adapter_t *a, uint8_t id[6]) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  do {
+    for (int i = 0; i < 6; i++) {
+      a->rng ^= a->rng >> 12;
+      a->rng ^= a->rng << 25;
+      a->rng ^= a->rng >> 27;
+      id[i] = (uint8_t) alphabet[((a->rng * 2685821657736338717ULL) >> 58) & 63];
+    }
+  } while (hra_requests_find(&a->reqs, id, 6) >= 0);
+}
+
+void
+hra_adapter_set_host (hra_adapter_t *a, const hra_adapter_host_t *host) {
+  a->host = *host;
+  a->has_host = 1;
+}
+
+static uint64_t
+now_ms (hra_adapter_t *a) {
+  return a->host.now(a->host.data);
+}
+
+// Removes request i and reports it to JS. The entry is gone before JS runs, since JS may start new
+// requests (moving entries) or close the adapter from inside done.
+static void
+finish (hra_adapter_t *a, size_t i, int status) {
+  hra_request_t *r = &a->reqs.items[i];
+  hra_buf_t acc = r->acc;
+  r->acc.data = NULL;
+  r->acc.len = r->acc.cap = 0;
+  uint32_t token = r->token;
+  int64_t received = r->received, expected = r->expected;
+  if (r->state != HRA_REQ_PENDING || acc.len == 0) {
+    acc.len = 0;
+    if (hra_buf_putc(&acc, '[') != 0) acc.len = 0;
+  }
+  int ok = hra_buf_putc(&acc, ']') == 0;
+  hra_requests_remove(&a->reqs, i);
+  a->stats.pending = a->reqs.len;
+  if (a->has_host) a->host.done(a->host.data, a, token, status, ok ? acc.data : (const uint8_t *) "[]", ok ? acc.len : 2, received, expected);
+  hra_buf_free(&acc);
+}
+
+int
+hra_adapter_request (hra_adapter_t *a, int kind, uint32_t token, const uint8_t *fragment, size_t flen, uint32_t timeout_ms) {
+  if (!a->has_host) return HRA_ENOTCONN;
+  int rkind = kind == HRA_RT_ALL_ROOMS ? HRA_REQ_ALL_ROOMS : kind == HRA_RT_REMOTE_FETCH ? HRA_REQ_FETCH
+    : kind == HRA_RT_SERVER_SIDE_EMIT                                                    ? HRA_REQ_SSE
+                                                                                         : 0;
+  if (rkind == 0) return HRA_EINVAL;
+  uint8_t id[6];
+  gen_request_id(a, id);
+  uint64_t deadline = now_ms(a) + timeout_ms;
+  int i = hra_requests_add(&a->reqs, id, 6, rkind, token, deadline);
+  if (i < 0) return i;
+  hra_request_t *r = &a->reqs.items[i];
+  r->state = HRA_REQ_WAIT_COUNT;
+  // The request text waits in acc until NUMSUB has answered. Field order is upstream's.
+  hra_buf_t *b = &r->acc;
+  char type[4];
+  snprintf(type, sizeof(type), "%d", kind);
+  int err = hra_buf_puts(b, "{\"uid\":\"") || hra_buf_append(b, a->uid, a->uid_len) ||
+    hra_buf_puts(b, "\",\"requestId\":\"") || hra_buf_append(b, id, 6) || hra_buf_puts(b, "\",\"type\":") ||
+    hra_buf_puts(b, type);
+  if (!err && kind == HRA_RT_REMOTE_FETCH) err = hra_buf_puts(b, ",\"opts\":") || hra_buf_append(b, fragment, flen);
+  if (!err && kind == HRA_RT_SERVER_SIDE_EMIT) err = hra_buf_puts(b, ",\"data\":") || hra_buf_append(b, fragment, flen);
+  if (!err) err = hra_buf_putc(b, '}');
+  if (err) {
+    hra_requests_remove(&a->reqs, (size_t) i);
+    return HRA_ENOMEM;
+  }
+  a->stats.pending = a->reqs.len;
+  a->host.schedule(a->host.data, deadline);
+  err = a->host.numsub(a->host.data, a, a->request, token);
+  if (err) {
+    i = -1;
+    for (size_t k = 0; k < a->reqs.len; k++) {
+      if (a->reqs.items[k].token == token && a->reqs.items[k].state == HRA_REQ_WAIT_COUNT) i = (int) k;
+    }
+    if (i >= 0) hra_requests_remove(&a->reqs, (size_t) i);
+    a->stats.pending = a->reqs.len;
+    return err;
+  }
+  return HRA_OK;
+}
+
+void
+hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count) {
+  size_t i = 0;
+  for (; i < a->reqs.len; i++) {
+    if (a->reqs.items[i].token == token && a->reqs.items[i].state == HRA_REQ_WAIT_COUNT && a->reqs.items[i].kind != HRA_REQ_ACK) break;
+  }
+  if (i == a->reqs.len) return;  // timed out or forgotten meanwhile
+  if (count < 0) {
+    finish(a, i, HRA_DONE_NOTCONN);
     return;
   }
+  hra_request_t *r = &a->reqs.items[i];
+  // Every node but this one answers (upstream counts itself as the first answer).
+  r->expected = count - 1;
+  r->received = 0;
+  if (r->expected <= 0) {
+    finish(a, i, HRA_DONE_OK);
+    return;
+  }
+  int err = a->host.publish(a->host.data, a->request, strlen(a->request), r->acc.data, r->acc.len);
+  if (err) {
+    finish(a, i, HRA_DONE_NOTCONN);
+    return;
+  }
+  r->state = HRA_REQ_PENDING;
+  r->acc.len = 0;
+  if (hra_buf_putc(&r->acc, '[') != 0) r->acc.len = 0;
+}
+
+int
+hra_adapter_broadcast_ack (hra_adapter_t *a, uint32_t token, const uint8_t *packet, size_t plen, const uint8_t *opts, size_t olen, uint32_t timeout_ms) {
+  if (!a->has_host) return HRA_ENOTCONN;
+  uint8_t id[6];
+  gen_request_id(a, id);
+  // Without a timeout upstream forgets the request at once (about 1 ms): late acks are dropped.
+  uint64_t deadline = now_ms(a) + (timeout_ms ? timeout_ms : 1);
+  hra_buf_t *b = &a->msg;
+  b->len = 0;
+  // notepack.encode({uid, requestId, type: 7, packet, opts}): a map is the concatenation of its parts.
+  int err = hra_buf_putc(b, 0x85) || hra_buf_append(b, "\xa3uid", 4) || put_str_mp(b, (const uint8_t *) a->uid, a->uid_len) ||
+    hra_buf_append(b, "\xa9requestId", 10) || put_str_mp(b, id, 6) || hra_buf_append(b, "\xa4type\x07", 6) ||
+    hra_buf_append(b, "\xa6packet", 7) || hra_buf_append(b, packet, plen) || hra_buf_append(b, "\xa4opts", 5) ||
+    hra_buf_append(b, opts, olen);
+  if (err) return HRA_ENOMEM;
+  int i = hra_requests_add(&a->reqs, id, 6, HRA_REQ_ACK, token, deadline);
+  if (i < 0) return i;
+  a->reqs.items[i].state = HRA_REQ_PENDING;
+  a->stats.pending = a->reqs.len;
+  err = a->host.publish(a->host.data, a->request, strlen(a->request), b->data, b->len);
+  if (err) {
+    hra_requests_remove(&a->reqs, (size_t) i);
+    a->stats.pending = a->reqs.len;
+    return err;
+  }
+  a->host.schedule(a->host.data, deadline);
+  return HRA_OK;
+}
+
+uint64_t
+hra_adapter_expire (hra_adapter_t *a, uint64_t now) {
+  for (;;) {
+    size_t i = 0;
+    while (i < a->reqs.len && a->reqs.items[i].deadline > now)
+      i++;
+    if (i == a->reqs.len) break;
+    // Ack broadcasts end here too (socket.io times the operation out itself); JS forgets its entry.
+    finish(a, i, HRA_DONE_TIMEOUT);
+  }
+  return hra_requests_next_deadline(&a->reqs);
+}
+
+void
+hra_adapter_forget_requests (hra_adapter_t *a) {
+  hra_requests_free(&a->reqs);
+  a->stats.pending = 0;
+}
+
+static int
+publish_response (hra_adapter_t *a, int common, const uint8_t *uid, size_t uid_len) {
+  const char *channel = a->response;
+  size_t clen = strlen(a->response);
+  if (!common && a->specific_responses) {
+    a->chan.len = 0;
+    if (hra_buf_append(&a->chan, a->response, clen) != 0 || hra_buf_append(&a->chan, uid, uid_len) != 0 || hra_buf_putc(&a->chan, '#') != 0) return HRA_ENOMEM;
+    channel = (const char *) a->chan.data;
+    clen = a->chan.len;
+  }
+  return a->host.publish(a->host.data, channel, clen, a->msg.data, a->msg.len);
+}
+
+int
+hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_len, const uint8_t *uid, size_t uid_len, const uint8_t *payload, size_t plen, int has_payload) {
+  if (!a->has_host) return HRA_ENOTCONN;
+  hra_buf_t *b = &a->msg;
+  b->len = 0;
+  int err = 0;
+  switch (kind) {
+    case HRA_RT_SOCKETS:
+    case HRA_RT_REMOTE_FETCH:
+    case HRA_RT_ALL_ROOMS:
+      err = hra_buf_puts(b, "{\"requestId\":") || put_str_json(b, rid, rid_len) ||
+        hra_buf_puts(b, kind == HRA_RT_ALL_ROOMS ? ",\"rooms\":" : ",\"sockets\":") ||
+        (has_payload ? hra_buf_append(b, payload, plen) : hra_buf_puts(b, "[]")) || hra_buf_putc(b, '}');
+      break;
+    case HRA_RT_REMOTE_JOIN:
+    case HRA_RT_REMOTE_LEAVE:
+    case HRA_RT_REMOTE_DISCONNECT:
+      err = hra_buf_puts(b, "{\"requestId\":") || put_str_json(b, rid, rid_len) || hra_buf_putc(b, '}');
+      break;
+    case HRA_RT_SERVER_SIDE_EMIT:
+      // serverSideEmit acks always go to the common channel; an undefined answer leaves data out.
+      err = hra_buf_puts(b, "{\"type\":6,\"requestId\":") || put_str_json(b, rid, rid_len) ||
+        (has_payload && (hra_buf_puts(b, ",\"data\":") || hra_buf_append(b, payload, plen))) || hra_buf_putc(b, '}');
+      if (err) return HRA_ENOMEM;
+      return publish_response(a, 1, uid, uid_len);
+    case HRA_RT_BROADCAST_CLIENT_COUNT:
+      err = hra_buf_puts(b, "{\"type\":8,\"requestId\":") || put_str_json(b, rid, rid_len) || hra_buf_puts(b, ",\"clientCount\":") ||
+        (has_payload ? hra_buf_append(b, payload, plen) : hra_buf_putc(b, '0')) || hra_buf_putc(b, '}');
+      break;
+    case HRA_RT_BROADCAST_ACK:
+      err = hra_buf_putc(b, 0x83) || hra_buf_append(b, "\xa4type\x09", 6) || hra_buf_append(b, "\xa9requestId", 10) ||
+        put_str_mp(b, rid, rid_len) || hra_buf_append(b, "\xa6packet", 7) ||
+        (has_payload ? hra_buf_append(b, payload, plen) : hra_buf_putc(b, 0xc0));
+      break;
+    default:
+      return HRA_EINVAL;
+  }
+  if (err) return HRA_ENOMEM;
+  return publish_response(a, 0, uid, uid_len);
+}
+
+static void
+raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
   uint32_t off = (uint32_t) batch->bytes.len;
-  if (hra_buf_append(&batch->bytes, payload.base, payload.len) != 0 || hra_buf_reserve(&batch->words, 16) != 0) {
+  if (batch->bytes.len + payload.len > UINT32_MAX || hra_buf_append(&batch->bytes, payload.base, payload.len) != 0 || hra_buf_reserve(&batch->words, 16) != 0) {
     batch->bytes.len = off;
     invalid(a, HRA_ENOMEM);
     return;
@@ -357,10 +686,384 @@ raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch)
   put_word(batch, off);
   put_word(batch, (uint32_t) payload.len);
   batch->records++;
-  if (kind == HRA_REC_REQUEST)
-    a->stats.requests++;
-  else
-    a->stats.responses++;
+}
+
+// Strips the brackets of a JSON array text and appends its elements to acc ("[" + elements...).
+static int
+append_elements (hra_buf_t *acc, hra_slice_t arr) {
+  const uint8_t *p = arr.base + 1, *e = arr.base + arr.len - 1;
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+    e--;
+  if (p == e) return HRA_OK;
+  if (acc->len > 1 && hra_buf_putc(acc, ',') != 0) return HRA_ENOMEM;
+  return hra_buf_append(acc, p, (size_t) (e - p));
+}
+
+// 1 when any map inside the msgpack value has a "__proto__" key (notepack would set a prototype),
+// or when the value is malformed or nested deeper than max_depth.
+static int
+has_proto_key (hra_slice_t v, unsigned max_depth) {
+  struct {
+    uint32_t left;
+    uint8_t is_map;
+  } st[HRA_MP_MAX_DEPTH + 1];
+  hra_mp_reader_t r;
+  hra_mp_obj_t o;
+  unsigned d = 0;
+  if (max_depth > HRA_MP_MAX_DEPTH) max_depth = HRA_MP_MAX_DEPTH;
+  st[0].left = 1;
+  st[0].is_map = 0;
+  hra_mp_reader_init(&r, v.base, v.len);
+  for (;;) {
+    while (st[d].left == 0) {
+      if (d == 0) return r.p != r.end;
+      d--;
+    }
+    int is_key = st[d].is_map && st[d].left % 2 == 0;
+    if (hra_mp_read(&r, &o) != 0) return 1;
+    st[d].left--;
+    if (is_key && hra_mp_str_is(&o, "__proto__")) return 1;
+    if (o.type == HRA_MP_ARRAY || o.type == HRA_MP_MAP) {
+      if (d + 1 > max_depth) return 1;
+      d++;
+      st[d].left = o.type == HRA_MP_MAP ? o.count * 2 : o.count;
+      st[d].is_map = o.type == HRA_MP_MAP;
+    }
+  }
+}
+
+static int
+is_integer_in (double d, double lo, double hi) {
+  return d >= lo && d <= hi && d == (double) (int64_t) d;
+}
+
+static void
+on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
+  hra_slice_t rid = { NULL, 0 }, rooms = { NULL, 0 }, sockets = { NULL, 0 }, data = { NULL, 0 }, packet = { NULL, 0 };
+  double type = -1, count = -1;
+  int has_rooms = 0, has_sockets = 0, has_data = 0, has_count = 0, has_packet = 0;
+  if (payload.len == 0 || payload.len > a->max_message_bytes) {
+    invalid(a, payload.len ? HRA_ELIMIT : HRA_EINVAL);
+    return;
+  }
+  if (payload.base[0] == '{') {
+    hra_json_t j = { payload.base, payload.base + payload.len, a->max_depth };
+    hra_slice_t key, value;
+    int t, rc = hra_json_object_begin(&j);
+    while (rc == 0 || rc == 1) {
+      rc = hra_json_object_next(&j, &key, &value, &t);
+      if (rc != 1) break;
+      if (hra_json_key_is(key, "requestId")) {
+        rid.base = t == HRA_JSON_STRING ? value.base + 1 : NULL;
+        rid.len = t == HRA_JSON_STRING ? value.len - 2 : 0;
+      } else if (hra_json_key_is(key, "rooms")) {
+        has_rooms = t == HRA_JSON_ARRAY;
+        rooms = value;
+      } else if (hra_json_key_is(key, "sockets")) {
+        has_sockets = t == HRA_JSON_ARRAY;
+        sockets = value;
+      } else if (hra_json_key_is(key, "data")) {
+        has_data = 1;
+        data = value;
+      } else if (hra_json_key_is(key, "type")) {
+        if (t != HRA_JSON_NUMBER || hra_json_number(value, &type) != 0) type = -1;
+      } else if (hra_json_key_is(key, "clientCount")) {
+        has_count = t == HRA_JSON_NUMBER && hra_json_number(value, &count) == 0;
+      }
+    }
+    if (rc < 0 || !hra_json_at_end(&j)) {
+      invalid(a, rc < 0 ? rc : HRA_EINVAL);
+      return;
+    }
+  } else {
+    int err = hra_mp_validate(payload.base, payload.len, a->max_depth);
+    hra_mp_reader_t r;
+    hra_mp_obj_t o, k;
+    hra_mp_reader_init(&r, payload.base, payload.len);
+    if (err == 0 && (hra_mp_read(&r, &o) != 0 || o.type != HRA_MP_MAP)) err = HRA_ETYPE;
+    for (uint32_t i = 0; err == 0 && i < o.count; i++) {
+      const uint8_t *vstart;
+      if ((err = hra_mp_read(&r, &k)) != 0) break;
+      vstart = r.p;
+      hra_mp_obj_t v;
+      if ((err = hra_mp_read(&r, &v)) != 0) break;
+      r.p = vstart;
+      if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
+      hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+      if (hra_mp_str_is(&k, "requestId")) {
+        rid = v.type == HRA_MP_STR ? v.s : (hra_slice_t){ NULL, 0 };
+      } else if (hra_mp_str_is(&k, "type")) {
+        if (!hra_mp_number(&v, &type)) type = -1;
+      } else if (hra_mp_str_is(&k, "packet")) {
+        packet = raw;
+        has_packet = 1;
+      }
+    }
+    if (err) {
+      invalid(a, err);
+      return;
+    }
+  }
+  int i = rid.base ? hra_requests_find(&a->reqs, rid.base, rid.len) : -1;
+  if (i < 0) {
+    // The common response channel carries every node's answers: most are not for us.
+    a->stats.responses_ignored++;
+    return;
+  }
+  hra_request_t *r = &a->reqs.items[i];
+  a->stats.responses++;
+  if (r->kind == HRA_REQ_ACK) {
+    if (type == HRA_RT_BROADCAST_CLIENT_COUNT && has_count && is_integer_in(count, 0, 1e9)) {
+      if (hra_buf_reserve(&batch->words, 16) != 0) return;
+      put_word(batch, HRA_REC_ACK_COUNT);
+      put_word(batch, a->id);
+      put_word(batch, r->token);
+      put_word(batch, (uint32_t) count);
+      batch->records++;
+    } else if (type == HRA_RT_BROADCAST_ACK && has_packet) {
+      if (has_proto_key(packet, a->max_depth)) {
+        invalid(a, HRA_ENOTSUP);
+        return;
+      }
+      uint32_t off = (uint32_t) batch->bytes.len;
+      if (batch->bytes.len + packet.len > UINT32_MAX || hra_buf_append(&batch->bytes, packet.base, packet.len) != 0 || hra_buf_reserve(&batch->words, 20) != 0) {
+        batch->bytes.len = off;
+        return;
+      }
+      put_word(batch, HRA_REC_ACK_VALUE);
+      put_word(batch, a->id);
+      put_word(batch, r->token);
+      put_word(batch, off);
+      put_word(batch, (uint32_t) packet.len);
+      batch->records++;
+    } else {
+      invalid(a, HRA_ETYPE);
+    }
+    return;
+  }
+  if (r->state != HRA_REQ_PENDING) return;
+  r->received++;
+  int err = 0;
+  if (r->kind == HRA_REQ_SSE) {
+    if (r->acc.len > 1) err = hra_buf_putc(&r->acc, ',');
+    if (!err) err = has_data ? hra_buf_append(&r->acc, data.base, data.len) : hra_buf_puts(&r->acc, "null");
+  } else {
+    // Upstream counts an answer without the list but then does not check for completion.
+    int has = r->kind == HRA_REQ_ALL_ROOMS ? has_rooms : has_sockets;
+    if (!has) return;
+    err = append_elements(&r->acc, r->kind == HRA_REQ_ALL_ROOMS ? rooms : sockets);
+  }
+  if (err) {
+    invalid(a, HRA_ENOMEM);
+    return;
+  }
+  if (r->received == r->expected) finish(a, (size_t) i, HRA_DONE_OK);
+}
+
+// Another server's broadcast with acks (msgpack {uid, requestId, type: 7, packet, opts}): run it on
+// our sockets. The flags are dropped, as upstream does. With no local target the client count (0)
+// is answered from here; otherwise JS assigns the ack id and answers.
+static void
+on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
+  int err = hra_mp_validate(payload.base, payload.len, a->max_depth);
+  hra_slice_t uid = { (const uint8_t *) "", 0 }, rid = { NULL, 0 }, packet = { NULL, 0 }, opts = { NULL, 0 };
+  double type = -1;
+  hra_mp_reader_t r;
+  hra_mp_obj_t o, k, v;
+  hra_mp_reader_init(&r, payload.base, payload.len);
+  if (err == 0 && (hra_mp_read(&r, &o) != 0 || o.type != HRA_MP_MAP)) err = HRA_ETYPE;
+  for (uint32_t i = 0; err == 0 && i < o.count; i++) {
+    if ((err = hra_mp_read(&r, &k)) != 0) break;
+    const uint8_t *vstart = r.p;
+    if ((err = hra_mp_read(&r, &v)) != 0) break;
+    r.p = vstart;
+    if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
+    hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+    if (hra_mp_str_is(&k, "uid") && v.type == HRA_MP_STR)
+      uid = v.s;
+    else if (hra_mp_str_is(&k, "requestId"))
+      rid = v.type == HRA_MP_STR ? v.s : (hra_slice_t){ NULL, 0 };
+    else if (hra_mp_str_is(&k, "type") && !hra_mp_number(&v, &type))
+      type = -1;
+    else if (hra_mp_str_is(&k, "packet"))
+      packet = v.type == HRA_MP_MAP ? raw : (hra_slice_t){ NULL, 0 };
+    else if (hra_mp_str_is(&k, "opts"))
+      opts = v.type == HRA_MP_MAP ? raw : (hra_slice_t){ NULL, 0 };
+    else if (hra_mp_str_is(&k, "__proto__"))
+      err = HRA_ENOTSUP;
+  }
+  if (!err && (type != HRA_RT_BROADCAST || rid.base == NULL || packet.base == NULL)) err = HRA_ETYPE;
+  if (err) {
+    invalid(a, err);
+    return;
+  }
+  if (hra_requests_find(&a->reqs, rid.base, rid.len) >= 0) {
+    a->stats.ignored_own++;
+    return;
+  }
+  // packet {type, data, nsp, id}: the receiving server sets nsp and its own ack id.
+  hra_envelope_t env;
+  memset(&env, 0, sizeof(env));
+  env.type = -1;
+  hra_mp_reader_init(&r, packet.base, packet.len);
+  hra_mp_read(&r, &o);
+  for (uint32_t i = 0; err == 0 && i < o.count; i++) {
+    if ((err = hra_mp_read(&r, &k)) != 0) break;
+    const uint8_t *vstart = r.p;
+    if ((err = hra_mp_read(&r, &v)) != 0) break;
+    r.p = vstart;
+    if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
+    hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+    double t;
+    if (hra_mp_str_is(&k, "type"))
+      env.type = hra_mp_number(&v, &t) && is_integer_in(t, 0, 9) ? (int64_t) t : -1;
+    else if (hra_mp_str_is(&k, "data"))
+      env.data = raw;
+    else if (hra_mp_str_is(&k, "__proto__"))
+      err = HRA_ENOTSUP;
+  }
+  hra_slice_t rooms = { NULL, 0 }, except = { NULL, 0 };
+  if (opts.base != NULL) {
+    hra_mp_reader_init(&r, opts.base, opts.len);
+    hra_mp_read(&r, &o);
+    for (uint32_t i = 0; err == 0 && i < o.count; i++) {
+      if ((err = hra_mp_read(&r, &k)) != 0) break;
+      const uint8_t *vstart = r.p;
+      if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
+      hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+      if (hra_mp_str_is(&k, "rooms"))
+        rooms = raw;
+      else if (hra_mp_str_is(&k, "except"))
+        except = raw;
+      else if (hra_mp_str_is(&k, "__proto__"))
+        err = HRA_ENOTSUP;
+    }
+  }
+  if (!err) err = packet_is_deliverable(&env, a->max_depth);
+  if (!err) err = prepare_delivery(a, rooms, except, (int) env.type, NULL, env.data);
+  if (err == 1) {
+    // Every server must answer with a count, even 0, or the sender waits for its timeout.
+    hra_adapter_respond(a, HRA_RT_BROADCAST_CLIENT_COUNT, rid.base, rid.len, uid.base, uid.len, (const uint8_t *) "0", 1, 1);
+    a->stats.ignored_no_target++;
+    return;
+  }
+  if (err) {
+    invalid(a, err);
+    return;
+  }
+  // The ack id goes after the type digit, the attachment count and the namespace. With a custom
+  // parser the record carries the packet data's msgpack instead, marked by split = UINT32_MAX.
+  size_t natt = a->attachments.len;
+  uint32_t split = 1;
+  if (a->raw_broadcasts) {
+    natt = 0;
+    split = UINT32_MAX;
+    a->out.len = 0;
+    if (hra_buf_append(&a->out, env.data.base, env.data.len) != 0) {
+      invalid(a, HRA_ENOMEM);
+      return;
+    }
+  } else {
+    if (natt > 0) {
+      char digits[24];
+      split += (uint32_t) snprintf(digits, sizeof(digits), "%zu", natt) + 1;
+    }
+    if (!(a->nsp_len == 1 && a->nsp[0] == '/')) split += (uint32_t) a->nsp_len + 1;
+  }
+  size_t need = a->out.len + rid.len + uid.len;
+  for (size_t i = 0; i < natt; i++)
+    need += a->attachments.items[i].len;
+  if (batch->bytes.len + need > UINT32_MAX || hra_buf_reserve(&batch->bytes, need) != 0 ||
+    hra_buf_reserve(&batch->words, 4 * (12 + 2 * natt + a->targets.len)) != 0) {
+    invalid(a, HRA_ENOMEM);
+    return;
+  }
+  uint32_t off = (uint32_t) batch->bytes.len;
+  hra_buf_append(&batch->bytes, a->out.data, a->out.len);
+  put_word(batch, HRA_REC_BCAST_ACK);
+  put_word(batch, a->id);
+  put_word(batch, off);
+  put_word(batch, (uint32_t) a->out.len);
+  put_word(batch, split);
+  put_word(batch, (uint32_t) natt);
+  for (size_t i = 0; i < natt; i++) {
+    put_word(batch, (uint32_t) batch->bytes.len);
+    put_word(batch, (uint32_t) a->attachments.items[i].len);
+    hra_buf_append(&batch->bytes, a->attachments.items[i].base, a->attachments.items[i].len);
+  }
+  put_word(batch, (uint32_t) a->targets.len);
+  hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
+  put_word(batch, (uint32_t) batch->bytes.len);
+  put_word(batch, (uint32_t) rid.len);
+  hra_buf_append(&batch->bytes, rid.base, rid.len);
+  put_word(batch, (uint32_t) batch->bytes.len);
+  put_word(batch, (uint32_t) uid.len);
+  hra_buf_append(&batch->bytes, uid.base, uid.len);
+  batch->records++;
+  a->stats.delivered++;
+  a->stats.deliveries += a->targets.len;
+}
+
+static void
+on_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
+  if (payload.len == 0 || payload.len > a->max_message_bytes) {
+    invalid(a, payload.len ? HRA_ELIMIT : HRA_EINVAL);
+    return;
+  }
+  if (payload.base[0] != '{') {
+    on_broadcast_request(a, payload, batch);
+    return;
+  }
+  hra_json_t j = { payload.base, payload.base + payload.len, a->max_depth };
+  hra_slice_t key, value, rid = { NULL, 0 }, uid = { NULL, 0 };
+  double type = -1;
+  int t, rc = hra_json_object_begin(&j);
+  while (rc == 0 || rc == 1) {
+    rc = hra_json_object_next(&j, &key, &value, &t);
+    if (rc != 1) break;
+    if (hra_json_key_is(key, "type")) {
+      if (t != HRA_JSON_NUMBER || hra_json_number(value, &type) != 0) type = -1;
+    } else if (hra_json_key_is(key, "requestId") && t == HRA_JSON_STRING) {
+      rid.base = value.base + 1;
+      rid.len = value.len - 2;
+    } else if (hra_json_key_is(key, "uid") && t == HRA_JSON_STRING) {
+      uid.base = value.base + 1;
+      uid.len = value.len - 2;
+    }
+  }
+  if (rc < 0 || !hra_json_at_end(&j)) {
+    invalid(a, rc < 0 ? rc : HRA_EINVAL);
+    return;
+  }
+  int own_uid = uid.base != NULL && slice_is(uid, a->uid, a->uid_len);
+  switch ((int) (is_integer_in(type, 0, 9) ? type : -1)) {
+    case HRA_RT_SOCKETS:
+    case HRA_RT_ALL_ROOMS:
+    case HRA_RT_REMOTE_FETCH:
+      // Our own request comes back to us too: upstream recognises it by its pending request id.
+      if (rid.base != NULL && hra_requests_find(&a->reqs, rid.base, rid.len) >= 0) {
+        a->stats.ignored_own++;
+        return;
+      }
+      break;
+    case HRA_RT_SERVER_SIDE_EMIT:
+    case HRA_RT_REMOTE_JOIN:
+    case HRA_RT_REMOTE_LEAVE:
+    case HRA_RT_REMOTE_DISCONNECT:
+      // Joins, leaves and disconnects of ours were applied locally when they were sent.
+      if (own_uid) {
+        a->stats.ignored_own++;
+        return;
+      }
+      break;
+    default:
+      invalid(a, HRA_ETYPE);
+      return;
+  }
+  a->stats.requests++;
+  raw_record(a, HRA_REC_REQUEST, payload, batch);
 }
 
 int
@@ -372,11 +1075,11 @@ hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_sli
   }
   if (kind != 'm') return 0;
   if (slice_is(channel, a->request, strlen(a->request))) {
-    raw_record(a, HRA_REC_REQUEST, payload, batch);
+    on_request(a, payload, batch);
     return 1;
   }
   if (slice_is(channel, a->response, strlen(a->response)) || slice_is(channel, a->specific, strlen(a->specific))) {
-    raw_record(a, HRA_REC_RESPONSE, payload, batch);
+    on_response(a, payload, batch);
     return 1;
   }
   return 0;

@@ -9,17 +9,63 @@
 
 #include "common.h"
 
-typedef struct hra_adapter_s hra_adapter_t;
-
 // A batch is a list of records in `words` (uint32) whose strings and attachments live in `bytes`.
 // HRA_REC_BROADCAST: kind, adapter id, flags, off, len, natt, (off, len) x natt, ntargets, slot x ntargets
 //   bytes[off] is '4' (the engine.io message type) followed by the socket.io packet string.
 // HRA_REC_REQUEST / HRA_REC_RESPONSE: kind, adapter id, off, len (the raw payload)
+// HRA_REC_ACK_COUNT: kind, adapter id, token, count (a server's client count for a broadcast with acks)
+// HRA_REC_ACK_VALUE: kind, adapter id, token, off, len (msgpack of one client's ack argument)
+// HRA_REC_RAW_BROADCAST: kind, adapter id, flags, type, data off, data len, id off, id len (0: none),
+//   ntargets, slot x ntargets: a broadcast for a server with a custom parser (JS encodes it).
+// HRA_REC_BCAST_ACK: kind, adapter id, off, len, split, natt, (off, len) x natt, ntargets, slot x
+//   ntargets, rid off, rid len, uid off, uid len: another server's broadcast with acks, to run
+//   locally. The packet string has no ack id; JS inserts the id at byte `split` of the string.
 enum {
   HRA_REC_BROADCAST = 1,
   HRA_REC_REQUEST = 2,
-  HRA_REC_RESPONSE = 3
+  HRA_REC_RESPONSE = 3,
+  HRA_REC_ACK_COUNT = 5,
+  HRA_REC_ACK_VALUE = 6,
+  HRA_REC_BCAST_ACK = 7,
+  HRA_REC_RAW_BROADCAST = 8
 };
+
+// Request kinds (the upstream RequestType codes) for hra_adapter_request / hra_adapter_respond.
+enum {
+  HRA_RT_SOCKETS = 0,
+  HRA_RT_ALL_ROOMS = 1,
+  HRA_RT_REMOTE_JOIN = 2,
+  HRA_RT_REMOTE_LEAVE = 3,
+  HRA_RT_REMOTE_DISCONNECT = 4,
+  HRA_RT_REMOTE_FETCH = 5,
+  HRA_RT_SERVER_SIDE_EMIT = 6,
+  HRA_RT_BROADCAST = 7,
+  HRA_RT_BROADCAST_CLIENT_COUNT = 8,
+  HRA_RT_BROADCAST_ACK = 9
+};
+
+// Completion statuses passed to host->done.
+enum {
+  HRA_DONE_OK = 0,
+  HRA_DONE_TIMEOUT = 1,
+  HRA_DONE_NOTCONN = 2
+};
+
+typedef struct hra_adapter_s hra_adapter_t;
+
+// What the adapter needs from its environment (the binding): the command connection and the clock.
+typedef struct {
+  void *data;
+  // PUBLISH through the command connection; HRA_OK or HRA_ENOTCONN (dropped).
+  int (*publish)(void *data, const char *channel, size_t clen, const uint8_t *payload, size_t plen);
+  // PUBSUB NUMSUB channel; the answer comes back through hra_adapter_on_count(token, ...).
+  int (*numsub)(void *data, hra_adapter_t *a, const char *channel, uint32_t token);
+  // A request finished: payload is a JSON array text of the merged answers (partial on timeout).
+  void (*done)(void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
+  uint64_t (*now)(void *data);
+  // A deadline was set: make sure hra_adapter_expire runs by then.
+  void (*schedule)(void *data, uint64_t deadline);
+} hra_adapter_host_t;
 
 #define HRA_BFLAG_VOLATILE 1u
 #define HRA_BFLAG_COMPRESS_FALSE 2u
@@ -40,7 +86,9 @@ typedef struct {
   uint64_t ignored_no_target;  // decoded, but no local socket matched
   uint64_t invalid;  // malformed, over a limit, or of a shape we refuse
   uint64_t requests;  // request-channel messages handed to JS
-  uint64_t responses;  // response-channel messages handed to JS
+  uint64_t responses;  // responses matched to a pending request of ours
+  uint64_t responses_ignored;  // responses for requests of other nodes, or finished ones
+  uint64_t pending;  // requests and ack broadcasts currently pending
   int last_error;  // HRA_E* code of the last invalid message
 } hra_adapter_stats_t;
 
@@ -52,6 +100,8 @@ typedef struct {
   uint32_t max_depth;
   uint32_t max_message_bytes;
   uint64_t seed;  // hash seed for the room index
+  int specific_response_channel;  // publishOnSpecificResponseChannel
+  int raw_broadcasts;  // the server uses a custom parser: hand JS the packet data instead of bytes
 } hra_adapter_opts_t;
 
 hra_adapter_t *
@@ -86,6 +136,39 @@ hra_adapter_leave_all (hra_adapter_t *a, uint32_t slot);
 // Routes one pub/sub message. Returns 1 when it belonged to this adapter (whatever became of it).
 int
 hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
+
+void
+hra_adapter_set_host (hra_adapter_t *a, const hra_adapter_host_t *host);
+
+// Starts a request of kind HRA_RT_ALL_ROOMS, HRA_RT_REMOTE_FETCH (fragment: the JSON of opts) or
+// HRA_RT_SERVER_SIDE_EMIT with an ack (fragment: the JSON of the data array): PUBSUB NUMSUB, then
+// PUBLISH, then answers are merged until the count is reached or timeout_ms passes. Completion goes
+// to host->done. Returns HRA_OK, or HRA_ENOTCONN / HRA_ENOMEM (then done is never called).
+int
+hra_adapter_request (hra_adapter_t *a, int kind, uint32_t token, const uint8_t *fragment, size_t flen, uint32_t timeout_ms);
+
+// The NUMSUB answer for a request (count < 0: the command failed).
+void
+hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count);
+
+// Publishes a broadcast-with-acks request: the msgpack map {uid, requestId, type: 7, packet, opts}
+// built from the msgpack of packet and opts; client counts and acks for it come back as batch
+// records until timeout_ms passes.
+int
+hra_adapter_broadcast_ack (hra_adapter_t *a, uint32_t token, const uint8_t *packet, size_t plen, const uint8_t *opts, size_t olen, uint32_t timeout_ms);
+
+// Answers another node's request (kind is the request's type; 8 and 9 for client counts and acks).
+// payload: JSON text (kinds 0, 1, 5, 6), decimal count (8), msgpack (9), or NULL (nothing / undefined).
+int
+hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_len, const uint8_t *uid, size_t uid_len, const uint8_t *payload, size_t plen, int has_payload);
+
+// Completes every request whose deadline has passed; returns the next deadline (UINT64_MAX: none).
+uint64_t
+hra_adapter_expire (hra_adapter_t *a, uint64_t now);
+
+// Forgets every pending request without calling done (close(): JS rejects its own promises).
+void
+hra_adapter_forget_requests (hra_adapter_t *a);
 
 const hra_adapter_stats_t *
 hra_adapter_stats (const hra_adapter_t *a);

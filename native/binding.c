@@ -33,16 +33,30 @@ typedef struct js_conn_s {
 
 struct js_adapter_s {
   js_conn_t *sub;
+  js_conn_t *cmd;
   hra_adapter_t *a;
+  instance_t *inst;
+  uint32_t serial;  // identifies the adapter in NUMSUB callbacks, which may outlive it
+  uint32_t id;  // the JS-side adapter id
   int64_t memory;
-  js_adapter_t *next;
+  js_adapter_t *next;  // in sub->adapters
+  js_adapter_t *all_next;  // in inst->adapters
+  js_adapter_t *all_prev;
 };
 
 struct instance_s {
+  napi_env env;
+  uv_loop_t *loop;
   js_conn_t *conns;
   size_t nconns;
+  js_adapter_t *adapters;
+  uint32_t next_serial;
   hra_batch_t batch;
   napi_async_cleanup_hook_handle hook;
+  uv_timer_t timer;  // request deadlines of every adapter
+  uint64_t timer_due;
+  int timer_open;
+  int timer_closed;
   int exiting;
 };
 
@@ -250,7 +264,7 @@ done:
 
 static void
 instance_maybe_release_hook (instance_t *inst) {
-  if (inst->exiting && inst->nconns == 0 && inst->hook != NULL) {
+  if (inst->exiting && inst->nconns == 0 && inst->timer_closed && inst->hook != NULL) {
     napi_async_cleanup_hook_handle h = inst->hook;
     inst->hook = NULL;
     napi_remove_async_cleanup_hook(h);
@@ -269,7 +283,7 @@ on_closed (hra_conn_t *conn) {
   js_conn_t *jc = hra_conn_data(conn);
   napi_env env = jc->env;
   instance_t *inst = jc->inst;
-  // Adapters still attached lose their subscriber; they keep working for local delivery.
+  // Adapters still attached lose this connection; they keep working for local delivery.
   for (js_adapter_t *ja = jc->adapters; ja != NULL;) {
     js_adapter_t *next = ja->next;
     ja->sub = NULL;
@@ -277,6 +291,10 @@ on_closed (hra_conn_t *conn) {
     ja = next;
   }
   jc->adapters = NULL;
+  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
+    if (ja->cmd == jc) ja->cmd = NULL;
+    if (ja->sub == jc) ja->sub = NULL;
+  }
   if (jc->prev)
     jc->prev->next = jc->next;
   else
@@ -626,6 +644,118 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Requests: the adapter's host (command connection, clock, deadlines) and completion into JS
+
+static js_adapter_t *
+find_adapter (instance_t *inst, uint32_t serial) {
+  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
+    if (ja->serial == serial) return ja;
+  }
+  return NULL;
+}
+
+static int
+host_publish (void *data, const char *channel, size_t clen, const uint8_t *payload, size_t plen) {
+  js_adapter_t *ja = data;
+  if (ja->cmd == NULL || ja->cmd->conn == NULL) return HRA_ENOTCONN;
+  const char *argv[3] = { "PUBLISH", channel, (const char *) payload };
+  size_t lens[3] = { 7, clen, plen };
+  return hra_conn_command(ja->cmd->conn, 3, argv, lens, NULL, NULL);
+}
+
+static void
+on_numsub_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data) {
+  js_conn_t *jc = hra_conn_data(conn);
+  uint64_t packed = (uint64_t) (uintptr_t) data;
+  js_adapter_t *ja = find_adapter(jc->inst, (uint32_t) (packed >> 32));
+  if (ja == NULL || ja->a == NULL) return;
+  int64_t count = -1;
+  // PUBSUB NUMSUB channel -> [channel, count]
+  if (reply != NULL && hra_reply_is(reply, 0, HRA_R_ARRAY) && reply->nodes[0].len == 2 && hra_reply_is(reply, 2, HRA_R_INTEGER)) {
+    count = reply->nodes[2].integer;
+  }
+  hra_adapter_on_count(ja->a, (uint32_t) packed, count);
+}
+
+static int
+host_numsub (void *data, hra_adapter_t *a, const char *channel, uint32_t token) {
+  js_adapter_t *ja = data;
+  if (ja->cmd == NULL || ja->cmd->conn == NULL) return HRA_ENOTCONN;
+  const char *argv[3] = { "PUBSUB", "NUMSUB", channel };
+  size_t lens[3] = { 6, 6, strlen(channel) };
+  uint64_t packed = ((uint64_t) ja->serial << 32) | token;
+  if (sizeof(void *) < 8) return HRA_ENOTSUP;
+  return hra_conn_command(ja->cmd->conn, 3, argv, lens, on_numsub_reply, (void *) (uintptr_t) packed);
+}
+
+static void
+host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
+  js_adapter_t *ja = data;
+  js_conn_t *jc = ja->sub != NULL ? ja->sub : ja->cmd;
+  if (jc == NULL || jc->self == NULL || ja->inst->exiting) return;
+  napi_env env = jc->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[6];
+  if (napi_create_uint32(env, ja->id, &argv[0]) == napi_ok && napi_create_uint32(env, token, &argv[1]) == napi_ok &&
+    napi_create_int32(env, status, &argv[2]) == napi_ok &&
+    napi_create_string_utf8(env, (const char *) payload, len, &argv[3]) == napi_ok &&
+    napi_create_double(env, (double) received, &argv[4]) == napi_ok && napi_create_double(env, (double) expected, &argv[5]) == napi_ok) {
+    napi_value self, fn;
+    if (napi_get_reference_value(env, jc->self, &self) == napi_ok && self != NULL &&
+      napi_get_named_property(env, self, "_onrequestdone", &fn) == napi_ok) {
+      hra_napi_call(env, jc->ctx, self, fn, 6, argv);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static uint64_t
+host_now (void *data) {
+  js_adapter_t *ja = data;
+  return uv_now(ja->inst->loop);
+}
+
+static void
+on_request_timer (uv_timer_t *t);
+
+static void
+arm_timer (instance_t *inst, uint64_t deadline) {
+  if (!inst->timer_open || inst->exiting || deadline == UINT64_MAX) return;
+  if (uv_is_active((uv_handle_t *) &inst->timer) && inst->timer_due <= deadline) return;
+  uint64_t now = uv_now(inst->loop);
+  inst->timer_due = deadline;
+  uv_timer_start(&inst->timer, on_request_timer, deadline > now ? deadline - now : 0, 0);
+}
+
+static void
+host_schedule (void *data, uint64_t deadline) {
+  js_adapter_t *ja = data;
+  arm_timer(ja->inst, deadline);
+}
+
+static void
+on_request_timer (uv_timer_t *t) {
+  instance_t *inst = t->data;
+  uint64_t now = uv_now(inst->loop);
+  // done() runs JS, which may create or close adapters: walk by serial, not by pointer.
+  uint32_t last = inst->next_serial;
+  for (uint32_t serial = 1; serial <= last; serial++) {
+    js_adapter_t *ja = find_adapter(inst, serial);
+    if (ja != NULL && ja->a != NULL) hra_adapter_expire(ja->a, now);
+  }
+  uint64_t next = UINT64_MAX;
+  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
+    if (ja->a == NULL) continue;
+    uint64_t d = hra_adapter_expire(ja->a, 0);
+    if (d < next) next = d;
+  }
+  arm_timer(inst, next);
+}
+
+static const hra_adapter_host_t adapter_host_template = { NULL, host_publish, host_numsub, host_done, host_now, host_schedule };
+
+// ---------------------------------------------------------------------------------------------------
 // Adapter entry points
 
 static void
@@ -640,6 +770,11 @@ adapter_finalize (napi_env env, void *data, void *hint) {
       pp = &(*pp)->next;
     if (*pp == ja) *pp = ja->next;
   }
+  if (ja->all_prev)
+    ja->all_prev->all_next = ja->all_next;
+  else if (ja->inst->adapters == ja)
+    ja->inst->adapters = ja->all_next;
+  if (ja->all_next) ja->all_next->all_prev = ja->all_prev;
   adapter_release(ja);
   free(ja);
 }
@@ -661,15 +796,23 @@ adapter_subscriptions (js_adapter_t *ja, int subscribe) {
   }
 }
 
-// adapter_init(handle, subConnHandle, {key, nsp, uid, id, maxDepth, maxMessageBytes, seed})
+// adapter_init(handle, subConnHandle, opts, cmdConnHandle): opts {key, nsp, uid, id, maxDepth,
+// maxMessageBytes, seedLo, seedHi, specificResponseChannel}
 static napi_value
 hra_js_adapter_init (napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
-  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return hra_napi_type_error(env, "adapter_init(handle, sub, opts)");
+  size_t argc = 4;
+  napi_value argv[4], result;
+  instance_t *inst = NULL;
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, (void **) &inst));
+  if (argc < 4) return hra_napi_type_error(env, "adapter_init(handle, sub, opts, cmd)");
   js_conn_t *jc = get_conn(env, argv[1]);
   if (jc == NULL) return NULL;
+  js_conn_t *cmd = get_conn(env, argv[3]);
+  if (cmd == NULL) return NULL;
+  bool specific = false;
+  napi_value sv;
+  if (napi_get_named_property(env, argv[2], "specificResponseChannel", &sv) != napi_ok) return hra_napi_throw_last(env, "adapter_init"), NULL;
+  if (napi_get_value_bool(env, sv, &specific) != napi_ok) specific = false;
   char *key = NULL, *nsp = NULL, *uid = NULL;
   hra_adapter_opts_t o;
   memset(&o, 0, sizeof(o));
@@ -694,6 +837,11 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   o.nsp = nsp;
   o.uid = uid;
   o.seed = ((uint64_t) seed_hi << 32) | seed_lo;
+  o.specific_response_channel = specific;
+  bool raw = false;
+  napi_value rv;
+  if (napi_get_named_property(env, argv[2], "rawBroadcasts", &rv) == napi_ok && napi_get_value_bool(env, rv, &raw) != napi_ok) raw = false;
+  o.raw_broadcasts = raw;
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);
@@ -709,6 +857,16 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
     hra_napi_throw_last(env, "adapter_init");
     goto done;
   }
+  ja->inst = inst;
+  ja->id = o.id;
+  ja->serial = ++inst->next_serial;
+  ja->cmd = cmd->open && cmd->conn != NULL ? cmd : NULL;
+  ja->all_next = inst->adapters;
+  if (inst->adapters) inst->adapters->all_prev = ja;
+  inst->adapters = ja;
+  hra_adapter_host_t host = adapter_host_template;
+  host.data = ja;
+  hra_adapter_set_host(ja->a, &host);
   if (jc->open && jc->conn != NULL) {
     ja->sub = jc;
     ja->next = jc->adapters;
@@ -745,6 +903,8 @@ hra_js_adapter_close (napi_env env, napi_callback_info info) {
   js_adapter_t *ja = get_adapter(env, argv[0]);
   if (ja == NULL) return NULL;
   adapter_detach(ja);
+  if (ja->a != NULL) hra_adapter_forget_requests(ja->a);
+  ja->cmd = NULL;
   return make_bool(env, true);
 }
 
@@ -809,6 +969,129 @@ hra_js_adapter_room (napi_env env, napi_callback_info info) {
   return make_bool(env, r > 0);
 }
 
+// Reads a string or Buffer argument as bytes into scratch (strings) or in place (Buffers).
+// undefined and null give *present = 0.
+static napi_status
+get_payload (napi_env env, napi_value v, hra_buf_t *scratch, const uint8_t **out, size_t *len, int *present) {
+  napi_valuetype t;
+  napi_status s = napi_typeof(env, v, &t);
+  *present = 0;
+  *out = NULL;
+  *len = 0;
+  if (s != napi_ok) return s;
+  if (t == napi_undefined || t == napi_null) return napi_ok;
+  *present = 1;
+  if (t == napi_string) {
+    size_t n = 0;
+    if ((s = napi_get_value_string_utf8(env, v, NULL, 0, &n)) != napi_ok) return s;
+    if (hra_buf_reserve(scratch, n + 1) != 0) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return napi_generic_failure;
+    }
+    if ((s = napi_get_value_string_utf8(env, v, (char *) scratch->data, n + 1, &n)) != napi_ok) return s;
+    *out = scratch->data;
+    *len = n;
+    return napi_ok;
+  }
+  void *data = NULL;
+  bool is_buffer = false;
+  if ((s = napi_is_buffer(env, v, &is_buffer)) != napi_ok) return s;
+  if (!is_buffer) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a string or a Buffer");
+    return napi_invalid_arg;
+  }
+  if ((s = napi_get_buffer_info(env, v, &data, len)) != napi_ok) return s;
+  *out = data;
+  return napi_ok;
+}
+
+static napi_value
+make_status (napi_env env, int err) {
+  napi_value r = NULL;
+  if (napi_create_int32(env, err, &r) != napi_ok) return NULL;
+  return r;
+}
+
+// adapter_request(handle, kind, token, fragment, timeoutMs) -> 0 or a negative HRA_E* code
+static napi_value
+hra_js_adapter_request (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  uint32_t kind = 0, token = 0, timeout = 0;
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &kind));
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &token));
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[4], &timeout));
+  if (ja->a == NULL) return make_status(env, HRA_ECLOSED);
+  hra_buf_t scratch = { NULL, 0, 0 };
+  const uint8_t *frag;
+  size_t flen;
+  int present;
+  if (get_payload(env, argv[3], &scratch, &frag, &flen, &present) != napi_ok) {
+    hra_buf_free(&scratch);
+    hra_napi_throw_last(env, "adapter_request");
+    return NULL;
+  }
+  int err = hra_adapter_request(ja->a, (int) kind, token, frag, flen, timeout);
+  hra_buf_free(&scratch);
+  return make_status(env, err);
+}
+
+// adapter_broadcast_ack(handle, token, packetMsgpack, optsMsgpack, timeoutMs) -> 0 or HRA_E*
+static napi_value
+hra_js_adapter_broadcast_ack (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  uint32_t token = 0, timeout = 0;
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &token));
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[4], &timeout));
+  void *p = NULL, *o = NULL;
+  size_t plen = 0, olen = 0;
+  if (napi_get_buffer_info(env, argv[2], &p, &plen) != napi_ok || napi_get_buffer_info(env, argv[3], &o, &olen) != napi_ok) {
+    return hra_napi_type_error(env, "packet and opts must be Buffers");
+  }
+  if (ja->a == NULL) return make_status(env, HRA_ECLOSED);
+  return make_status(env, hra_adapter_broadcast_ack(ja->a, token, p, plen, o, olen, timeout));
+}
+
+// adapter_respond(handle, kind, requestId, requesterUid, payload) -> 0 or HRA_E*
+static napi_value
+hra_js_adapter_respond (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  uint32_t kind = 0;
+  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &kind));
+  if (ja->a == NULL) return make_status(env, HRA_ECLOSED);
+  hra_buf_t b1 = { NULL, 0, 0 }, b2 = { NULL, 0, 0 }, b3 = { NULL, 0, 0 };
+  const uint8_t *rid, *uid, *payload;
+  size_t rlen, ulen, plen;
+  int p1, p2, p3;
+  napi_value result = NULL;
+  if (get_payload(env, argv[2], &b1, &rid, &rlen, &p1) != napi_ok || get_payload(env, argv[3], &b2, &uid, &ulen, &p2) != napi_ok ||
+    get_payload(env, argv[4], &b3, &payload, &plen, &p3) != napi_ok) {
+    hra_napi_throw_last(env, "adapter_respond");
+    goto done;
+  }
+  if (!p1) {
+    hra_napi_type_error(env, "a response needs the request id");
+    goto done;
+  }
+  result = make_status(env, hra_adapter_respond(ja->a, (int) kind, rid, rlen, p2 ? uid : (const uint8_t *) "", p2 ? ulen : 0, payload, plen, p3));
+done:
+  hra_buf_free(&b1);
+  hra_buf_free(&b2);
+  hra_buf_free(&b3);
+  return result;
+}
+
 static napi_value
 hra_js_adapter_stats (napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -829,6 +1112,8 @@ hra_js_adapter_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "invalid", (double) st->invalid));
   HRA_NAPI_CALL(env, set_number(env, o, "requests", (double) st->requests));
   HRA_NAPI_CALL(env, set_number(env, o, "responses", (double) st->responses));
+  HRA_NAPI_CALL(env, set_number(env, o, "responsesIgnored", (double) st->responses_ignored));
+  HRA_NAPI_CALL(env, set_number(env, o, "pending", (double) st->pending));
   HRA_NAPI_CALL(env, set_number(env, o, "lastError", (double) st->last_error));
   return o;
 }
@@ -838,17 +1123,24 @@ hra_js_adapter_stats (napi_env env, napi_callback_info info) {
 // calling into JS, and tell Node when the last handle is gone.
 
 static void
+on_timer_closed (uv_handle_t *h) {
+  instance_t *inst = h->data;
+  inst->timer_closed = 1;
+  instance_maybe_release_hook(inst);
+}
+
+static void
 on_env_teardown (napi_async_cleanup_hook_handle handle, void *arg) {
   instance_t *inst = arg;
   inst->exiting = 1;
-  if (inst->nconns == 0) {
-    inst->hook = NULL;
-    napi_remove_async_cleanup_hook(handle);
-    return;
+  if (inst->timer_open) {
+    inst->timer_open = 0;
+    uv_close((uv_handle_t *) &inst->timer, on_timer_closed);
   }
   for (js_conn_t *jc = inst->conns; jc != NULL; jc = jc->next) {
     if (jc->conn != NULL) hra_conn_close(jc->conn);
   }
+  instance_maybe_release_hook(inst);
 }
 
 static void
@@ -856,8 +1148,8 @@ instance_finalize (napi_env env, void *data, void *hint) {
   instance_t *inst = data;
   hra_buf_free(&inst->batch.bytes);
   hra_buf_free(&inst->batch.words);
-  // Connections still listed here belong to an environment that is going away with its loop.
-  if (inst->nconns == 0) free(inst);
+  // Handles still open here belong to an environment that is going away with its loop: leave them.
+  if (inst->nconns == 0 && inst->timer_closed) free(inst);
 }
 
 NAPI_MODULE_INIT() {
@@ -870,6 +1162,16 @@ NAPI_MODULE_INIT() {
     free(inst);
     hra_napi_throw_last(env, "napi_set_instance_data");
     return NULL;
+  }
+  inst->env = env;
+  HRA_NAPI_CALL(env, napi_get_uv_event_loop(env, &inst->loop));
+  if (uv_timer_init(inst->loop, &inst->timer) == 0) {
+    inst->timer.data = inst;
+    inst->timer_open = 1;
+    // Deadlines alone never keep the process alive.
+    uv_unref((uv_handle_t *) &inst->timer);
+  } else {
+    inst->timer_closed = 1;
   }
   HRA_NAPI_CALL(env, napi_add_async_cleanup_hook(env, on_env_teardown, inst, &inst->hook));
   napi_property_descriptor props[] = {
@@ -885,6 +1187,9 @@ NAPI_MODULE_INIT() {
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
     { "adapter_stats", NULL, hra_js_adapter_stats, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_request", NULL, hra_js_adapter_request, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_broadcast_ack", NULL, hra_js_adapter_broadcast_ack, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_respond", NULL, hra_js_adapter_respond, NULL, NULL, NULL, napi_default, inst },
   };
   HRA_NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   napi_value constants;
@@ -902,6 +1207,15 @@ NAPI_MODULE_INIT() {
     { "REC_BROADCAST", HRA_REC_BROADCAST },
     { "REC_REQUEST", HRA_REC_REQUEST },
     { "REC_RESPONSE", HRA_REC_RESPONSE },
+    { "REC_ACK_COUNT", HRA_REC_ACK_COUNT },
+    { "REC_ACK_VALUE", HRA_REC_ACK_VALUE },
+    { "REC_BCAST_ACK", HRA_REC_BCAST_ACK },
+    { "REC_RAW_BROADCAST", HRA_REC_RAW_BROADCAST },
+    { "DONE_OK", HRA_DONE_OK },
+    { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
+    { "DONE_NOTCONN", HRA_DONE_NOTCONN },
+    { "ENOTCONN", HRA_ENOTCONN },
+    { "ECLOSED", HRA_ECLOSED },
     { "BFLAG_VOLATILE", HRA_BFLAG_VOLATILE },
     { "BFLAG_COMPRESS_FALSE", HRA_BFLAG_COMPRESS_FALSE },
     { "STATE_READY", HRA_CONN_READY },

@@ -10,8 +10,6 @@
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define MAX_SAFE 9007199254740992.0  // 2**53
-
 // One member of a map being written. Entries of all open maps live on one stack in the encoder
 // (indices, not pointers: the stack may move when it grows).
 typedef struct {
@@ -107,7 +105,7 @@ utf8_seq (const uint8_t *p, size_t left, size_t *bad) {
 
 int
 hra_encoder_utf8_valid (const uint8_t *p, size_t len) {
-  size_t i = 0, bad;
+  size_t i = 0, bad = 1;
   while (i < len) {
     if (p[i] < 0x80) {
       i++;
@@ -122,7 +120,7 @@ hra_encoder_utf8_valid (const uint8_t *p, size_t len) {
 
 int
 hra_encoder_utf8_sanitize (hra_buf_t *out, const uint8_t *p, size_t len) {
-  size_t i = 0, run = 0, bad;
+  size_t i = 0, run = 0, bad = 1;
   while (i < len) {
     if (p[i] < 0x80) {
       i++;
@@ -160,7 +158,7 @@ write_json_string (hra_buf_t *out, const uint8_t *p, size_t len) {
   static const char hex[] = "0123456789abcdef";
   if (hra_buf_reserve(out, len + 2) != HRA_OK) return HRA_ENOMEM;
   out->data[out->len++] = '"';
-  size_t i = 0, run = 0, bad;
+  size_t i = 0, run = 0, bad = 1;
   while (i < len) {
     uint8_t c = p[i];
     uint8_t cls = json_class[c];

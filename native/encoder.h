@@ -44,12 +44,20 @@ hra_encoder_free (hra_encoder_t *enc);
 // or NULL; nil and legacy undefined count as absent; numbers, strings and booleans are printed with
 // String(), anything else is HRA_ENOTSUP. data_mp is the msgpack of packet.data (len 0: absent).
 //
-// Appends the packet string (the header plus JSON, which becomes the first element of
-// Encoder.encode's result) to out and one slice per binary attachment to attachments, in order.
-// On error both are restored to their previous lengths. Errors: HRA_EINVAL / HRA_ETRUNC (malformed
-// msgpack or trailing bytes), HRA_EDEPTH (nesting > max_depth), HRA_ENOTSUP (a construct whose
-// upstream result we do not reproduce: non-primitive map keys, a Date/Buffer __proto__, ...),
-// HRA_ENOMEM.
+// Appends the packet string (the header plus JSON: the first element of Encoder.encode's result)
+// to out and one slice per binary attachment to attachments, in order (the count written in the
+// "<n>-" header prefix is the number appended by this call). On error both are restored to their
+// previous lengths. Nesting is limited to max_depth (clamped to HRA_MP_MAX_DEPTH; the writer
+// recurses once per level, so keep it modest). Errors:
+//   HRA_EINVAL / HRA_ETRUNC  malformed msgpack or trailing bytes (notepack would throw too)
+//   HRA_EDEPTH   nesting deeper than max_depth
+//   HRA_ENOTSUP  a construct whose upstream result we do not reproduce: map keys that are
+//                arrays, maps, bin or exts (other than legacy undefined); an id that is not a
+//                number, string, boolean or nil; a "__proto__" chain ending in an ArrayBuffer, or in
+//                a Buffer/Date without a shadowing "toJSON" key (upstream throws), or a Date chain
+//                around binary; an own "__proto__" property (after a null prototype) in a packet
+//                with binary; type other than 2 and 3
+//   HRA_ENOMEM
 int
 hra_encode_packet (hra_encoder_t *enc, hra_buf_t *out, hra_slices_t *attachments, int type, hra_slice_t nsp, const hra_slice_t *id_mp, hra_slice_t data_mp, unsigned max_depth);
 

@@ -9,7 +9,7 @@
 static int
 skip_value (hra_mp_reader_t *r, unsigned max_depth, unsigned depth, hra_slice_t *raw) {
   const uint8_t *start = r->p;
-  int err = hra_mp_skip(r, max_depth - depth);
+  int err = hra_mp_skip(r, depth < max_depth ? max_depth - depth : 0);
   if (err != HRA_OK) return err;
   if (raw != NULL) {
     raw->base = start;

@@ -43,8 +43,10 @@ typedef struct {
 //   HRA_ETYPE    top level not an array, fewer than 3 elements, packet not a map, packet.type not an
 //                integer-valued number, opts not a map (an array opts is accepted as empty, as
 //                upstream reads no field of it), rooms/except neither array nor nil
-//   HRA_ENOTSUP  a "__proto__" key with a container value in packet/opts/flags, or an unknown
-//                packet key holding a container/bin/ext (either could change what upstream does)
+//   HRA_ENOTSUP  in packet/opts/flags: a "__proto__" key whose value is an object (map, array,
+//                bin, ext other than legacy undefined), or a key that is an array/map/bin; in the
+//                packet: an unknown key holding a container, bin or non-Date ext (hasBinary would
+//                see it). Each of these could change what upstream does.
 int
 hra_envelope_decode (const uint8_t *p, size_t len, unsigned max_depth, hra_envelope_t *env);
 

@@ -24,8 +24,12 @@ function upstream() {
       return createAdapter(pub, sub, opts);
     },
     async cleanup() {
-      await Promise.allSettled(
-        clients.splice(0).map((c) => (c.isOpen ? c.quit().catch(() => c.disconnect()) : undefined))
+      const { bounded } = require("./util");
+      await Promise.all(
+        clients.splice(0).map(async (c) => {
+          if (!c.isOpen) return;
+          if (!(await bounded(c.quit(), 2000)) && c.isOpen) await bounded(c.disconnect(), 2000);
+        })
       );
     },
   };

@@ -277,9 +277,12 @@ class RawRedis extends EventEmitter {
   close() {
     return new Promise((resolve) => {
       if (this.sock.destroyed) return resolve();
-      this.sock.once("close", () => resolve());
+      const timer = setTimeout(() => this.sock.destroy(), 500);
+      this.sock.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.sock.end();
-      setTimeout(() => this.sock.destroy(), 500).unref();
     });
   }
 

@@ -6,6 +6,7 @@
 const http = require("node:http");
 const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
+const { bounded } = require("./util");
 
 // Resolves with a connected client socket; rejects on connect_error or after `timeoutMs`.
 // The socket does not reconnect on its own (reconnection: false) unless asked to.
@@ -76,7 +77,8 @@ async function createServers({ count = 3, adapter, namespaces = [], serverOpts =
     async closeAll() {
       for (const socket of cluster.clients.splice(0)) socket.disconnect();
       const ios = cluster.ios.splice(0);
-      await Promise.allSettled(ios.map((io) => io.close()));
+      // bounded: an adapter whose Redis client is wedged must not hang the whole run
+      await Promise.all(ios.map((io) => bounded(io.close(), 5000)));
       // io.close() closes the attached http server; make sure anyway.
       await Promise.allSettled(
         cluster.httpServers.splice(0).map(

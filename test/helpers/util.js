@@ -79,4 +79,16 @@ async function never(predicate, ms = 200, what = "unexpected condition") {
   }
 }
 
-module.exports = { sleep, waitFor, times, once, record, never };
+// For cleanup paths: waits for `promise` at most `ms`, never rejects. Resolves true if it settled.
+function bounded(promise, ms = 5000) {
+  let timer;
+  return Promise.race([
+    Promise.resolve(promise).then(
+      () => true,
+      () => true
+    ),
+    new Promise((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+module.exports = { sleep, waitFor, times, once, record, never, bounded };

@@ -159,9 +159,9 @@ describe("createClient (native connections)", function () {
     const c = open(redis.url);
     await once(c, "ready");
     await c.command(["CLIENT", "PAUSE", "500", "ALL"]);
-    const p = c.command(["PING"]);
+    const rejected = assert.rejects(c.command(["PING"]), (err) => err.code === "ECLOSED");
     await c.close();
-    await assert.rejects(p, (err) => err.code === "ECLOSED");
+    await rejected;
     await sleep(600);
   });
 
