@@ -318,7 +318,7 @@ on_closed (hra_conn_t *conn) {
   // Release the references last: the self reference keeps the wrapper (and so jc) alive.
   napi_async_context ctx = jc->ctx;
   jc->ctx = NULL;
-  if (ctx != NULL && !inst->exiting) napi_async_destroy(env, ctx);
+  if (ctx != NULL) napi_async_destroy(env, ctx);
   napi_ref refs[4] = { jc->fn_event, jc->fn_batch, jc->fn_reply, jc->self };
   jc->fn_event = jc->fn_batch = jc->fn_reply = jc->self = NULL;
   int finalized = jc->finalized;

@@ -14,6 +14,7 @@ npx node-gyp build --debug >/dev/null
 status=0
 LD_PRELOAD="$libasan" \
   ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=86:allocator_may_return_null=1" \
+  LSAN_OPTIONS="suppressions=$PWD/scripts/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
   HIREDIS_ADAPTER_BUILD=Debug \
   node --expose-gc node_modules/mocha/bin/mocha.js "$@" || status=$?

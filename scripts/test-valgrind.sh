@@ -19,7 +19,7 @@ for script in client-loop.js:6 adapter-loop.js:2 worker-terminate.js:; do
   name=${script%%:*}; arg=${script#*:}
   echo "valgrind: $name"
   if ! HIREDIS_ADAPTER_BUILD=Debug timeout 600 valgrind --quiet --leak-check=full --show-leak-kinds=definite \
-      --errors-for-leak-kinds=definite --error-exitcode=99 \
+      --errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=scripts/valgrind.supp \
       node --expose-gc "test/lifecycle/scripts/$name" "$url" $arg; then
     echo "valgrind: $name FAILED" >&2
     status=1
