@@ -1,3 +1,4 @@
+#include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -385,33 +386,22 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
   a->stats.deliveries += a->targets.len;
 }
 
+// Outgoing msgpack is written with msgpack-c's packer straight into our buffers; values that are
+// already msgpack (a packet or ack argument encoded by notepack.io in JS) are appended as they are.
 static int
-put_str_mp (hra_buf_t *b, const uint8_t *p, size_t len) {
-  uint8_t h[5];
-  size_t hl;
-  if (len < 32) {
-    h[0] = (uint8_t) (0xa0 | len);
-    hl = 1;
-  } else if (len < 256) {
-    h[0] = 0xd9;
-    h[1] = (uint8_t) len;
-    hl = 2;
-  } else if (len < 65536) {
-    h[0] = 0xda;
-    h[1] = (uint8_t) (len >> 8);
-    h[2] = (uint8_t) len;
-    hl = 3;
-  } else {
-    if ((uint64_t) len > UINT32_MAX) return HRA_ELIMIT;
-    h[0] = 0xdb;
-    h[1] = (uint8_t) (len >> 24);
-    h[2] = (uint8_t) (len >> 16);
-    h[3] = (uint8_t) (len >> 8);
-    h[4] = (uint8_t) len;
-    hl = 5;
-  }
-  if (hra_buf_append(b, h, hl) != 0 || hra_buf_append(b, p, len) != 0) return HRA_ENOMEM;
-  return HRA_OK;
+on_pack_write (void *data, const char *buf, size_t len) {
+  return hra_buf_append(data, buf, len) == 0 ? 0 : -1;
+}
+
+static int
+pack_str (msgpack_packer *pk, const void *p, size_t len) {
+  if ((uint64_t) len > UINT32_MAX) return HRA_ELIMIT;
+  return msgpack_pack_str(pk, len) == 0 && msgpack_pack_str_body(pk, p, len) == 0 ? HRA_OK : HRA_ENOMEM;
+}
+
+static int
+pack_key (msgpack_packer *pk, const char *key) {
+  return pack_str(pk, key, strlen(key));
 }
 
 // JSON.stringify of a string given as UTF-8 (invalid sequences become U+FFFD first, as a JS string
@@ -581,10 +571,11 @@ hra_adapter_broadcast_ack (hra_adapter_t *a, uint32_t token, const uint8_t *pack
   hra_buf_t *b = &a->msg;
   b->len = 0;
   // notepack.encode({uid, requestId, type: 7, packet, opts}): a map is the concatenation of its parts.
-  int err = hra_buf_putc(b, 0x85) || hra_buf_append(b, "\xa3uid", 4) || put_str_mp(b, (const uint8_t *) a->uid, a->uid_len) ||
-    hra_buf_append(b, "\xa9requestId", 10) || put_str_mp(b, id, 6) || hra_buf_append(b, "\xa4type\x07", 6) ||
-    hra_buf_append(b, "\xa6packet", 7) || hra_buf_append(b, packet, plen) || hra_buf_append(b, "\xa4opts", 5) ||
-    hra_buf_append(b, opts, olen);
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, b, on_pack_write);
+  int err = msgpack_pack_map(&pk, 5) || pack_key(&pk, "uid") || pack_str(&pk, a->uid, a->uid_len) ||
+    pack_key(&pk, "requestId") || pack_str(&pk, id, 6) || pack_key(&pk, "type") || msgpack_pack_int(&pk, HRA_RT_BROADCAST) ||
+    pack_key(&pk, "packet") || hra_buf_append(b, packet, plen) || pack_key(&pk, "opts") || hra_buf_append(b, opts, olen);
   if (err) return HRA_ENOMEM;
   int i = hra_requests_add(&a->reqs, id, 6, HRA_REQ_ACK, token, deadline);
   if (i < 0) return i;
@@ -661,11 +652,15 @@ hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_
       err = hra_buf_puts(b, "{\"type\":8,\"requestId\":") || put_str_json(b, rid, rid_len) || hra_buf_puts(b, ",\"clientCount\":") ||
         (has_payload ? hra_buf_append(b, payload, plen) : hra_buf_putc(b, '0')) || hra_buf_putc(b, '}');
       break;
-    case HRA_RT_BROADCAST_ACK:
-      err = hra_buf_putc(b, 0x83) || hra_buf_append(b, "\xa4type\x09", 6) || hra_buf_append(b, "\xa9requestId", 10) ||
-        put_str_mp(b, rid, rid_len) || hra_buf_append(b, "\xa6packet", 7) ||
-        (has_payload ? hra_buf_append(b, payload, plen) : hra_buf_putc(b, 0xc0));
+    case HRA_RT_BROADCAST_ACK: {
+      // notepack.encode({type: 9, requestId, packet}); an undefined ack argument encodes as nil.
+      msgpack_packer pk;
+      msgpack_packer_init(&pk, b, on_pack_write);
+      err = msgpack_pack_map(&pk, 3) || pack_key(&pk, "type") || msgpack_pack_int(&pk, HRA_RT_BROADCAST_ACK) ||
+        pack_key(&pk, "requestId") || pack_str(&pk, rid, rid_len) || pack_key(&pk, "packet") ||
+        (has_payload ? hra_buf_append(b, payload, plen) : msgpack_pack_nil(&pk));
       break;
+    }
     default:
       return HRA_EINVAL;
   }
