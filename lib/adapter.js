@@ -363,11 +363,7 @@ class RedisAdapter extends Adapter {
     const encoded = [buf.toString("utf8", off + 1, off + len)];
     for (let k = 0; k < natt; k++, p += 2) encoded.push(buf.subarray(words[p], words[p] + words[p + 1]));
     const n = words[p++];
-    const packetOpts = {
-      preEncoded: true,
-      volatile: flags & C.BFLAG_VOLATILE ? true : undefined,
-      compress: flags & C.BFLAG_COMPRESS_FALSE ? false : undefined,
-    };
+    const packetOpts = packetOptsFor(flags);
     if (natt === 0 && canPreComputeFrame) packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(buf.subarray(off, off + len), FRAME_OPTS);
     this._write(encoded, packetOpts, words, p, n, () => this._decodeForListeners(encoded));
   }
@@ -377,11 +373,7 @@ class RedisAdapter extends Adapter {
     const flags = words[i + 2];
     const packet = { type: words[i + 3], data: notepack.decode(buf.subarray(words[i + 4], words[i + 4] + words[i + 5])), nsp: this.nsp.name };
     if (words[i + 7] > 0) packet.id = notepack.decode(buf.subarray(words[i + 6], words[i + 6] + words[i + 7]));
-    const packetOpts = {
-      preEncoded: true,
-      volatile: flags & C.BFLAG_VOLATILE ? true : undefined,
-      compress: flags & C.BFLAG_COMPRESS_FALSE ? false : undefined,
-    };
+    const packetOpts = packetOptsFor(flags);
     const encoded = this._encode(packet, packetOpts);
     this._write(encoded, packetOpts, words, i + 9, words[i + 8], () => packet);
   }
@@ -550,6 +542,15 @@ class RedisAdapter extends Adapter {
     }
     return this._shared.release();
   }
+}
+
+// What socket.io-adapter's broadcast() passes to writeToEngine, from the flags C read off the wire.
+function packetOptsFor(flags) {
+  return {
+    preEncoded: true,
+    volatile: flags & C.BFLAG_VOLATILE ? true : undefined,
+    compress: flags & C.BFLAG_COMPRESS_FALSE ? false : undefined,
+  };
 }
 
 function toArray(x) {

@@ -734,6 +734,20 @@ is_integer_in (double d, double lo, double hi) {
   return d >= lo && d <= hi && d == (double) (int64_t) d;
 }
 
+// Reads the next member of a msgpack map: its key, the header of its value, and the value's raw bytes.
+static int
+next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw) {
+  int err = hra_mp_read(r, key);
+  if (err) return err;
+  const uint8_t *start = r->p;
+  if ((err = hra_mp_read(r, value)) != 0) return err;
+  r->p = start;
+  if ((err = hra_mp_skip(r, max_depth)) != 0) return err;
+  raw->base = start;
+  raw->len = (size_t) (r->p - start);
+  return HRA_OK;
+}
+
 static void
 on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
   hra_slice_t rid = { NULL, 0 }, rooms = { NULL, 0 }, sockets = { NULL, 0 }, data = { NULL, 0 }, packet = { NULL, 0 };
@@ -779,14 +793,9 @@ on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
     hra_mp_reader_init(&r, payload.base, payload.len);
     if (err == 0 && (hra_mp_read(&r, &o) != 0 || o.type != HRA_MP_MAP)) err = HRA_ETYPE;
     for (uint32_t i = 0; err == 0 && i < o.count; i++) {
-      const uint8_t *vstart;
-      if ((err = hra_mp_read(&r, &k)) != 0) break;
-      vstart = r.p;
       hra_mp_obj_t v;
-      if ((err = hra_mp_read(&r, &v)) != 0) break;
-      r.p = vstart;
-      if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
-      hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+      hra_slice_t raw;
+      if ((err = next_member(&r, a->max_depth, &k, &v, &raw)) != 0) break;
       if (hra_mp_str_is(&k, "requestId")) {
         rid = v.type == HRA_MP_STR ? v.s : (hra_slice_t){ NULL, 0 };
       } else if (hra_mp_str_is(&k, "type")) {
@@ -870,12 +879,8 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
   hra_mp_reader_init(&r, payload.base, payload.len);
   if (err == 0 && (hra_mp_read(&r, &o) != 0 || o.type != HRA_MP_MAP)) err = HRA_ETYPE;
   for (uint32_t i = 0; err == 0 && i < o.count; i++) {
-    if ((err = hra_mp_read(&r, &k)) != 0) break;
-    const uint8_t *vstart = r.p;
-    if ((err = hra_mp_read(&r, &v)) != 0) break;
-    r.p = vstart;
-    if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
-    hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+    hra_slice_t raw;
+    if ((err = next_member(&r, a->max_depth, &k, &v, &raw)) != 0) break;
     if (hra_mp_str_is(&k, "uid") && v.type == HRA_MP_STR)
       uid = v.s;
     else if (hra_mp_str_is(&k, "requestId"))
@@ -905,12 +910,8 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
   hra_mp_reader_init(&r, packet.base, packet.len);
   hra_mp_read(&r, &o);
   for (uint32_t i = 0; err == 0 && i < o.count; i++) {
-    if ((err = hra_mp_read(&r, &k)) != 0) break;
-    const uint8_t *vstart = r.p;
-    if ((err = hra_mp_read(&r, &v)) != 0) break;
-    r.p = vstart;
-    if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
-    hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+    hra_slice_t raw;
+    if ((err = next_member(&r, a->max_depth, &k, &v, &raw)) != 0) break;
     double t;
     if (hra_mp_str_is(&k, "type"))
       env.type = hra_mp_number(&v, &t) && is_integer_in(t, 0, 9) ? (int64_t) t : -1;
@@ -924,10 +925,8 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
     hra_mp_reader_init(&r, opts.base, opts.len);
     hra_mp_read(&r, &o);
     for (uint32_t i = 0; err == 0 && i < o.count; i++) {
-      if ((err = hra_mp_read(&r, &k)) != 0) break;
-      const uint8_t *vstart = r.p;
-      if ((err = hra_mp_skip(&r, a->max_depth)) != 0) break;
-      hra_slice_t raw = { vstart, (size_t) (r.p - vstart) };
+      hra_slice_t raw;
+      if ((err = next_member(&r, a->max_depth, &k, &v, &raw)) != 0) break;
       if (hra_mp_str_is(&k, "rooms"))
         rooms = raw;
       else if (hra_mp_str_is(&k, "except"))

@@ -510,7 +510,8 @@ hra_js_conn_unref (napi_env env, napi_callback_info info) {
 
 // Reads a string or Buffer argument. A string is copied into scratch (grown as needed).
 static napi_status
-get_bytes (napi_env env, napi_value v, hra_buf_t *scratch, const char **out, size_t *len) {
+get_bytes (napi_env env, napi_value v, hra_buf_t *scratch, const char **out, size_t *len, int *is_offset) {
+  *is_offset = 0;
   napi_valuetype t;
   napi_status s = napi_typeof(env, v, &t);
   if (s != napi_ok) return s;
@@ -528,6 +529,7 @@ get_bytes (napi_env env, napi_value v, hra_buf_t *scratch, const char **out, siz
     // because a later reserve may move scratch->data.
     *out = (const char *) (uintptr_t) at;
     *len = n;
+    *is_offset = 1;
     return napi_ok;
   }
   bool is_buffer = false;
@@ -564,12 +566,12 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   napi_value result = NULL;
   for (uint32_t i = 0; i < n; i++) {
     napi_value e;
-    size_t before = scratch.len;
-    if (napi_get_element(env, argv[1], i, &e) != napi_ok || get_bytes(env, e, &scratch, &ptrs[i], &lens[i]) != napi_ok) {
+    int off = 0;
+    if (napi_get_element(env, argv[1], i, &e) != napi_ok || get_bytes(env, e, &scratch, &ptrs[i], &lens[i], &off) != napi_ok) {
       hra_napi_throw_last(env, "conn_command");
       goto done;
     }
-    is_off[i] = scratch.len != before;
+    is_off[i] = (uint8_t) off;
   }
   for (uint32_t i = 0; i < n; i++) {
     if (is_off[i]) ptrs[i] = (const char *) scratch.data + (uintptr_t) ptrs[i];
@@ -969,8 +971,7 @@ hra_js_adapter_room (napi_env env, napi_callback_info info) {
   return make_bool(env, r > 0);
 }
 
-// Reads a string or Buffer argument as bytes into scratch (strings) or in place (Buffers).
-// undefined and null give *present = 0.
+// Like get_bytes for one argument, with undefined and null read as absent (*present = 0).
 static napi_status
 get_payload (napi_env env, napi_value v, hra_buf_t *scratch, const uint8_t **out, size_t *len, int *present) {
   napi_valuetype t;
@@ -978,30 +979,12 @@ get_payload (napi_env env, napi_value v, hra_buf_t *scratch, const uint8_t **out
   *present = 0;
   *out = NULL;
   *len = 0;
-  if (s != napi_ok) return s;
-  if (t == napi_undefined || t == napi_null) return napi_ok;
+  if (s != napi_ok || t == napi_undefined || t == napi_null) return s;
+  const char *p = NULL;
+  int is_offset = 0;
+  if ((s = get_bytes(env, v, scratch, &p, len, &is_offset)) != napi_ok) return s;
+  *out = is_offset ? scratch->data + (uintptr_t) p : (const uint8_t *) p;
   *present = 1;
-  if (t == napi_string) {
-    size_t n = 0;
-    if ((s = napi_get_value_string_utf8(env, v, NULL, 0, &n)) != napi_ok) return s;
-    if (hra_buf_reserve(scratch, n + 1) != 0) {
-      napi_throw_error(env, "ENOMEM", "out of memory");
-      return napi_generic_failure;
-    }
-    if ((s = napi_get_value_string_utf8(env, v, (char *) scratch->data, n + 1, &n)) != napi_ok) return s;
-    *out = scratch->data;
-    *len = n;
-    return napi_ok;
-  }
-  void *data = NULL;
-  bool is_buffer = false;
-  if ((s = napi_is_buffer(env, v, &is_buffer)) != napi_ok) return s;
-  if (!is_buffer) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a string or a Buffer");
-    return napi_invalid_arg;
-  }
-  if ((s = napi_get_buffer_info(env, v, &data, len)) != napi_ok) return s;
-  *out = data;
   return napi_ok;
 }
 
