@@ -740,12 +740,27 @@ static void
 on_request_timer (uv_timer_t *t) {
   instance_t *inst = t->data;
   uint64_t now = uv_now(inst->loop);
-  // done() runs JS, which may create or close adapters: walk by serial, not by pointer.
-  uint32_t last = inst->next_serial;
-  for (uint32_t serial = 1; serial <= last; serial++) {
-    js_adapter_t *ja = find_adapter(inst, serial);
+  // done() runs JS, which may create or close adapters: snapshot the serials of the adapters with
+  // something due, then look each one up again before expiring it.
+  size_t n = 0, cap = 16;
+  uint32_t stack_serials[16], *serials = stack_serials;
+  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
+    if (ja->a == NULL || hra_adapter_expire(ja->a, 0) > now) continue;
+    if (n == cap) {
+      uint32_t *grown = malloc(cap * 2 * sizeof(*grown));
+      if (grown == NULL) break;
+      memcpy(grown, serials, n * sizeof(*grown));
+      if (serials != stack_serials) free(serials);
+      serials = grown;
+      cap *= 2;
+    }
+    serials[n++] = ja->serial;
+  }
+  for (size_t k = 0; k < n; k++) {
+    js_adapter_t *ja = find_adapter(inst, serials[k]);
     if (ja != NULL && ja->a != NULL) hra_adapter_expire(ja->a, now);
   }
+  if (serials != stack_serials) free(serials);
   uint64_t next = UINT64_MAX;
   for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
     if (ja->a == NULL) continue;

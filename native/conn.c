@@ -556,7 +556,8 @@ on_alloc (uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
 static void
 on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   hra_conn_t *c = stream->data;
-  if (nread == 0) return;
+  // While closing (flushing the last writes) replies and messages are no longer wanted.
+  if (nread == 0 || c->closing) return;
   if (nread < 0) {
     if (nread == UV_EOF)
       fail_connection(c, "ECONNRESET", "connection closed by Redis");
