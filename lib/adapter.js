@@ -227,7 +227,7 @@ class RedisAdapter extends Adapter {
     if (p.kind === KIND_ACK) return; // the ack broadcast's deadline passed: late acks are dropped
     let responses;
     try {
-      responses = JSON.parse(payload);
+      responses = JSON.parse(payload.toString());
     } catch {
       responses = [];
     }

@@ -74,4 +74,6 @@ function createAdapter(target, subTarget, opts) {
   return factory;
 }
 
-module.exports = { createAdapter, createClient, RedisAdapter, RedisClient, RequestType };
+const { Emitter } = require("./emitter");
+
+module.exports = { createAdapter, createClient, Emitter, RedisAdapter, RedisClient, RequestType };

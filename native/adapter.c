@@ -39,6 +39,7 @@ struct hra_adapter_s {
   int has_host;
   int specific_responses;
   int raw_broadcasts;
+  int emitter;
   hra_requests_t reqs;
   uint64_t rng;
   hra_buf_t msg;  // a request or response being composed
@@ -82,6 +83,7 @@ hra_adapter_new (const hra_adapter_opts_t *o) {
   a->max_message_bytes = o->max_message_bytes ? o->max_message_bytes : 64u << 20;
   a->specific_responses = o->specific_response_channel;
   a->raw_broadcasts = o->raw_broadcasts;
+  a->emitter = o->emitter;
   a->rng = o->seed ^ 0x6a09e667f3bcc909ULL;
   if (a->rng == 0) a->rng = 1;
   return a;
@@ -478,11 +480,24 @@ finish (hra_adapter_t *a, size_t i, int status) {
   r->acc.len = r->acc.cap = 0;
   uint32_t token = r->token;
   int64_t received = r->received, expected = r->expected;
-  if (r->state != HRA_REQ_PENDING || acc.len == 0) {
-    acc.len = 0;
-    if (hra_buf_putc(&acc, '[') != 0) acc.len = 0;
+  int ok;
+  if (r->kind == HRA_REQ_EMIT_ACK) {
+    // array32 header, then the acks exactly as the servers encoded them
+    uint32_t n = r->state == HRA_REQ_PENDING ? (uint32_t) r->acks_received : 0;
+    uint8_t head[5] = { 0xdd, (uint8_t) (n >> 24), (uint8_t) (n >> 16), (uint8_t) (n >> 8), (uint8_t) n };
+    hra_buf_t out = { NULL, 0, 0 };
+    ok = hra_buf_append(&out, head, 5) == 0 && (n == 0 || hra_buf_append(&out, acc.data, acc.len) == 0);
+    hra_buf_free(&acc);
+    acc = out;
+    received = r->acks_received;
+    expected = r->acks_expected;
+  } else {
+    if (r->state != HRA_REQ_PENDING || acc.len == 0) {
+      acc.len = 0;
+      if (hra_buf_putc(&acc, '[') != 0) acc.len = 0;
+    }
+    ok = hra_buf_putc(&acc, ']') == 0;
   }
-  int ok = hra_buf_putc(&acc, ']') == 0;
   hra_requests_remove(&a->reqs, i);
   a->stats.pending = a->reqs.len;
   if (a->has_host) a->host.done(a->host.data, a, token, status, ok ? acc.data : (const uint8_t *) "[]", ok ? acc.len : 2, received, expected);
@@ -544,8 +559,9 @@ hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count) {
     return;
   }
   hra_request_t *r = &a->reqs.items[i];
-  // Every node but this one answers (upstream counts itself as the first answer).
-  r->expected = count - 1;
+  // Every node but this one answers (upstream counts itself as the first answer); an emitter is not
+  // a node, so every subscriber of the request channel answers it.
+  r->expected = a->emitter ? count : count - 1;
   r->received = 0;
   if (r->expected <= 0) {
     finish(a, i, HRA_DONE_OK);
@@ -558,7 +574,7 @@ hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count) {
   }
   r->state = HRA_REQ_PENDING;
   r->acc.len = 0;
-  if (hra_buf_putc(&r->acc, '[') != 0) r->acc.len = 0;
+  if (r->kind != HRA_REQ_EMIT_ACK && hra_buf_putc(&r->acc, '[') != 0) r->acc.len = 0;
 }
 
 int
@@ -588,6 +604,38 @@ hra_adapter_broadcast_ack (hra_adapter_t *a, uint32_t token, const uint8_t *pack
     return err;
   }
   a->host.schedule(a->host.data, deadline);
+  return HRA_OK;
+}
+
+int
+hra_adapter_emit_ack (hra_adapter_t *a, uint32_t token, const uint8_t *packet, size_t plen, const uint8_t *opts, size_t olen, uint32_t timeout_ms) {
+  if (!a->has_host) return HRA_ENOTCONN;
+  uint8_t id[6];
+  gen_request_id(a, id);
+  uint64_t deadline = now_ms(a) + timeout_ms;
+  int i = hra_requests_add(&a->reqs, id, 6, HRA_REQ_EMIT_ACK, token, deadline);
+  if (i < 0) return i;
+  hra_request_t *r = &a->reqs.items[i];
+  r->state = HRA_REQ_WAIT_COUNT;
+  // The request waits in acc until NUMSUB has answered; see hra_adapter_broadcast_ack for the layout.
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &r->acc, on_pack_write);
+  int err = msgpack_pack_map(&pk, 5) || pack_key(&pk, "uid") || pack_str(&pk, a->uid, a->uid_len) ||
+    pack_key(&pk, "requestId") || pack_str(&pk, id, 6) || pack_key(&pk, "type") || msgpack_pack_int(&pk, HRA_RT_BROADCAST) ||
+    pack_key(&pk, "packet") || hra_buf_append(&r->acc, packet, plen) || pack_key(&pk, "opts") || hra_buf_append(&r->acc, opts, olen);
+  if (err) {
+    hra_requests_remove(&a->reqs, (size_t) i);
+    return HRA_ENOMEM;
+  }
+  a->stats.pending = a->reqs.len;
+  a->host.schedule(a->host.data, deadline);
+  err = a->host.numsub(a->host.data, a, a->request, token);
+  if (err) {
+    int k = hra_requests_find(&a->reqs, id, 6);
+    if (k >= 0) hra_requests_remove(&a->reqs, (size_t) k);
+    a->stats.pending = a->reqs.len;
+    return err;
+  }
   return HRA_OK;
 }
 
@@ -848,6 +896,23 @@ on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
     return;
   }
   if (r->state != HRA_REQ_PENDING) return;
+  if (r->kind == HRA_REQ_EMIT_ACK) {
+    if (type == HRA_RT_BROADCAST_CLIENT_COUNT && has_count && is_integer_in(count, 0, 1e9)) {
+      r->received++;
+      r->acks_expected += (int64_t) count;
+    } else if (type == HRA_RT_BROADCAST_ACK && has_packet && !has_proto_key(packet, a->max_depth)) {
+      if (hra_buf_append(&r->acc, packet.base, packet.len) != 0) {
+        invalid(a, HRA_ENOMEM);
+        return;
+      }
+      r->acks_received++;
+    } else {
+      invalid(a, HRA_ETYPE);
+      return;
+    }
+    if (r->received >= r->expected && r->acks_received >= r->acks_expected) finish(a, (size_t) i, HRA_DONE_OK);
+    return;
+  }
   r->received++;
   int err = 0;
   if (r->kind == HRA_REQ_SSE) {

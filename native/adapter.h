@@ -60,7 +60,8 @@ typedef struct {
   int (*publish)(void *data, const char *channel, size_t clen, const uint8_t *payload, size_t plen);
   // PUBSUB NUMSUB channel; the answer comes back through hra_adapter_on_count(token, ...).
   int (*numsub)(void *data, hra_adapter_t *a, const char *channel, uint32_t token);
-  // A request finished: payload is a JSON array text of the merged answers (partial on timeout).
+  // A request finished: payload is a JSON array text of the merged answers (partial on timeout), or
+  // for an emitter's broadcast with acks a msgpack array.
   void (*done)(void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
   uint64_t (*now)(void *data);
   // A deadline was set: make sure hra_adapter_expire runs by then.
@@ -102,6 +103,7 @@ typedef struct {
   uint64_t seed;  // hash seed for the room index
   int specific_response_channel;  // publishOnSpecificResponseChannel
   int raw_broadcasts;  // the server uses a custom parser: hand JS the packet data instead of bytes
+  int emitter;  // an Emitter, not a server: it does not answer nor count itself among the servers
 } hra_adapter_opts_t;
 
 hra_adapter_t *
@@ -156,6 +158,12 @@ hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count);
 // records until timeout_ms passes.
 int
 hra_adapter_broadcast_ack (hra_adapter_t *a, uint32_t token, const uint8_t *packet, size_t plen, const uint8_t *opts, size_t olen, uint32_t timeout_ms);
+
+// An emitter's broadcast with acks: PUBSUB NUMSUB gives the number of servers, then the msgpack
+// request {uid, requestId, type: 7, packet, opts} is published; each server's client count and
+// every client ack are merged here. done gets a msgpack array of the acks (partial on timeout).
+int
+hra_adapter_emit_ack (hra_adapter_t *a, uint32_t token, const uint8_t *packet, size_t plen, const uint8_t *opts, size_t olen, uint32_t timeout_ms);
 
 // Answers another node's request (kind is the request's type; 8 and 9 for client counts and acks).
 // payload: JSON text (kinds 0, 1, 5, 6), decimal count (8), msgpack (9), or NULL (nothing / undefined).

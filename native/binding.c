@@ -38,6 +38,7 @@ struct js_adapter_s {
   instance_t *inst;
   uint32_t serial;  // identifies the adapter in NUMSUB callbacks, which may outlive it
   uint32_t id;  // the JS-side adapter id
+  int emitter;
   int64_t memory;
   js_adapter_t *next;  // in sub->adapters
   js_adapter_t *all_next;  // in inst->adapters
@@ -701,7 +702,7 @@ host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8
   napi_value argv[6];
   if (napi_create_uint32(env, ja->id, &argv[0]) == napi_ok && napi_create_uint32(env, token, &argv[1]) == napi_ok &&
     napi_create_int32(env, status, &argv[2]) == napi_ok &&
-    napi_create_string_utf8(env, (const char *) payload, len, &argv[3]) == napi_ok &&
+    napi_create_buffer_copy(env, len, len ? (const void *) payload : (const void *) "", NULL, &argv[3]) == napi_ok &&
     napi_create_double(env, (double) received, &argv[4]) == napi_ok && napi_create_double(env, (double) expected, &argv[5]) == napi_ok) {
     napi_value self, fn;
     if (napi_get_reference_value(env, jc->self, &self) == napi_ok && self != NULL &&
@@ -802,6 +803,16 @@ adapter_subscriptions (js_adapter_t *ja, int subscribe) {
   hra_conn_t *c = ja->sub->conn;
   const char *chans[3] = { hra_adapter_request_channel(ja->a), hra_adapter_response_channel(ja->a), hra_adapter_specific_channel(ja->a) };
   const char *pat = hra_adapter_pattern(ja->a);
+  if (ja->emitter) {
+    // An emitter listens only for the answers to its own requests.
+    for (int i = 1; i < 3; i++) {
+      if (subscribe)
+        hra_conn_subscribe(c, 'c', chans[i], strlen(chans[i]));
+      else
+        hra_conn_unsubscribe(c, 'c', chans[i], strlen(chans[i]));
+    }
+    return;
+  }
   if (subscribe) {
     hra_conn_subscribe(c, 'p', pat, strlen(pat));
     for (int i = 0; i < 3; i++)
@@ -859,6 +870,10 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   napi_value rv;
   if (napi_get_named_property(env, argv[2], "rawBroadcasts", &rv) == napi_ok && napi_get_value_bool(env, rv, &raw) != napi_ok) raw = false;
   o.raw_broadcasts = raw;
+  bool is_emitter = false;
+  napi_value ev;
+  if (napi_get_named_property(env, argv[2], "emitter", &ev) == napi_ok && napi_get_value_bool(env, ev, &is_emitter) != napi_ok) is_emitter = false;
+  o.emitter = is_emitter;
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);
@@ -876,6 +891,7 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   }
   ja->inst = inst;
   ja->id = o.id;
+  ja->emitter = o.emitter;
   ja->serial = ++inst->next_serial;
   ja->cmd = cmd->open && cmd->conn != NULL ? cmd : NULL;
   ja->all_next = inst->adapters;
@@ -1054,6 +1070,7 @@ hra_js_adapter_broadcast_ack (napi_env env, napi_callback_info info) {
     return hra_napi_type_error(env, "packet and opts must be Buffers");
   }
   if (ja->a == NULL) return make_status(env, HRA_ECLOSED);
+  if (ja->emitter) return make_status(env, hra_adapter_emit_ack(ja->a, token, p, plen, o, olen, timeout));
   return make_status(env, hra_adapter_broadcast_ack(ja->a, token, p, plen, o, olen, timeout));
 }
 

@@ -16,7 +16,8 @@ enum {
   HRA_REQ_ALL_ROOMS = 1,
   HRA_REQ_FETCH = 5,
   HRA_REQ_SSE = 6,  // serverSideEmit with an ack
-  HRA_REQ_ACK = 7  // broadcast with acks: client counts and acks stream to JS, no completion
+  HRA_REQ_ACK = 7,  // broadcast with acks: client counts and acks stream to JS, no completion
+  HRA_REQ_EMIT_ACK = 8  // an emitter's broadcast with acks: counts and acks are merged here
 };
 
 enum {
@@ -32,6 +33,8 @@ typedef struct {
   uint32_t token;  // the JS side's handle for this request
   int64_t expected;  // answers still owed counts down from here; see adapter.c
   int64_t received;
+  int64_t acks_expected;  // HRA_REQ_EMIT_ACK: the sum of the client counts received so far
+  int64_t acks_received;
   uint64_t deadline;  // loop time in ms
   hra_buf_t acc;  // merged answers: comma-separated JSON values
 } hra_request_t;

@@ -15,7 +15,7 @@ trap 'kill $rpid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 url="redis://127.0.0.1:$port"
 status=0
-for script in client-loop.js:6 adapter-loop.js:2 worker-terminate.js:; do
+for script in client-loop.js:6 adapter-loop.js:2 worker-terminate.js: ../../emitter/scripts/emit-and-exit.js:; do
   name=${script%%:*}; arg=${script#*:}
   echo "valgrind: $name"
   if ! HIREDIS_ADAPTER_BUILD=Debug timeout 600 valgrind --quiet --leak-check=full --show-leak-kinds=definite \
