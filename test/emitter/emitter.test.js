@@ -211,15 +211,16 @@ describe("Emitter", function () {
     });
   });
 
-  it("starts while Redis is unreachable and sends once it is reachable", async function () {
-    const { clients } = await fleet();
+  it("an emitter process started while Redis is unreachable sends once it is reachable, then exits", async function () {
+    const { cluster, clients } = await fleet();
     // A proxy port that refuses connections until we open it: Redis is "down" for the emitter.
     const port = await freePort();
-    emitter = new Emitter(`redis://127.0.0.1:${port}`);
-    const got = once(clients[0], "late", 8000);
-    emitter.to("room1").emit("late", "queued");
-    emitter.in("room1").socketsJoin("late-room");
-    await sleep(300);
+    const script = path.join(__dirname, "scripts", "emit-when-reachable.js");
+    const child = new Promise((resolve) =>
+      execFile(process.execPath, [script, `redis://127.0.0.1:${port}`], { timeout: 15000 }, (err, stdout, stderr) => resolve({ err, stdout, stderr })),
+    );
+    const got = once(clients[0], "late", 10000);
+    await sleep(700);
     const proxy = net.createServer((down) => {
       const up = net.connect(redis.port, "127.0.0.1");
       down.pipe(up).pipe(down);
@@ -229,9 +230,22 @@ describe("Emitter", function () {
     await new Promise((r) => proxy.listen(port, "127.0.0.1", r));
     cleanups.push(() => new Promise((r) => proxy.close(r)));
     assert.deepEqual(await got, ["queued"]);
-    await emitter.close();
-    emitter = null;
-    proxy.unref();
+    const server = cluster.ios[0].of("/").sockets.get(clients[0].id);
+    await waitFor(() => server.rooms.has("late-room"), 3000, { what: "the queued socketsJoin" });
+    const r = await child;
+    assert.equal(r.err, null, r.stderr);
+    assert.match(r.stdout, /^queued$/m);
+  });
+
+  it("is a drop-in for new Emitter(ioredisClient)", async function () {
+    const { clients } = await fleet();
+    const Redis = require("ioredis");
+    const js = new Redis(redis.port, "127.0.0.1");
+    cleanups.push(() => js.quit());
+    emitter = new Emitter(js);
+    const got = once(clients[1], "io", 3000);
+    emitter.to(123).emit("io", "redis");
+    assert.deepEqual(await got, ["redis"]);
   });
 
   it("a script that emits and returns exits by itself", async function () {
