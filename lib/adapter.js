@@ -225,12 +225,7 @@ class RedisAdapter extends Adapter {
     if (p === undefined) return;
     this._pending.delete(token);
     if (p.kind === KIND_ACK) return; // the ack broadcast's deadline passed: late acks are dropped
-    let responses;
-    try {
-      responses = JSON.parse(payload.toString());
-    } catch {
-      responses = [];
-    }
+    const responses = parseAnswers(p.kind, payload);
     if (status === C.DONE_OK) {
       p.resolve(responses);
     } else if (status === C.DONE_TIMEOUT) {
@@ -544,6 +539,20 @@ class RedisAdapter extends Adapter {
   }
 }
 
+// The merged answers from C: a JSON array, or for serverSideEmit [answers, indexes of answers that
+// were undefined] (JSON has no undefined; upstream hands those on as undefined).
+function parseAnswers(kind, payload) {
+  try {
+    const value = JSON.parse(payload.toString());
+    if (kind !== RequestType.SERVER_SIDE_EMIT) return value;
+    const [answers, missing] = value;
+    for (const i of missing) answers[i] = undefined;
+    return answers;
+  } catch {
+    return [];
+  }
+}
+
 // What socket.io-adapter's broadcast() passes to writeToEngine, from the flags C read off the wire.
 function packetOptsFor(flags) {
   return {
@@ -557,4 +566,4 @@ function toArray(x) {
   return Array.isArray(x) ? x : [];
 }
 
-module.exports = { RedisAdapter, RequestType, uid2 };
+module.exports = { RedisAdapter, RequestType, uid2, parseAnswers };

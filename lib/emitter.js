@@ -7,7 +7,7 @@ const debug = require("debug")("socket.io-hiredis-adapter:emitter");
 const notepack = require("notepack.io");
 const binding = require("./binding");
 const { RedisClient } = require("./client");
-const { uid2, RequestType } = require("./adapter");
+const { uid2, RequestType, parseAnswers } = require("./adapter");
 
 const C = binding.constants;
 const UID = "emitter";
@@ -137,7 +137,7 @@ class AckChannel {
     this.core.updateRef();
     let responses = [];
     try {
-      responses = p.kind === "emit" ? notepack.decode(payload) : JSON.parse(payload.toString());
+      responses = p.kind === "emit" ? notepack.decode(payload) : parseAnswers(RequestType.SERVER_SIDE_EMIT, payload);
     } catch (err) {
       debug("could not decode the answers: %s", err.message);
     }

@@ -497,6 +497,14 @@ finish (hra_adapter_t *a, size_t i, int status) {
       if (hra_buf_putc(&acc, '[') != 0) acc.len = 0;
     }
     ok = hra_buf_putc(&acc, ']') == 0;
+    if (ok && r->kind == HRA_REQ_SSE) {
+      // [[answers...], [indexes of undefined answers...]]
+      hra_buf_t out = { NULL, 0, 0 };
+      ok = hra_buf_putc(&out, '[') == 0 && hra_buf_append(&out, acc.data, acc.len) == 0 && hra_buf_puts(&out, ",[") == 0 &&
+        hra_buf_append(&out, r->missing.data, r->missing.len) == 0 && hra_buf_puts(&out, "]]") == 0;
+      hra_buf_free(&acc);
+      acc = out;
+    }
   }
   hra_requests_remove(&a->reqs, i);
   a->stats.pending = a->reqs.len;
@@ -918,6 +926,12 @@ on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
   if (r->kind == HRA_REQ_SSE) {
     if (r->acc.len > 1) err = hra_buf_putc(&r->acc, ',');
     if (!err) err = has_data ? hra_buf_append(&r->acc, data.base, data.len) : hra_buf_puts(&r->acc, "null");
+    if (!err && !has_data) {
+      // An answer without data is `undefined` upstream, which JSON cannot carry: note its index.
+      char idx[24];
+      snprintf(idx, sizeof(idx), "%s%lld", r->missing.len ? "," : "", (long long) (r->received - 1));
+      err = hra_buf_puts(&r->missing, idx);
+    }
   } else {
     // Upstream counts an answer without the list but then does not check for completion.
     int has = r->kind == HRA_REQ_ALL_ROOMS ? has_rooms : has_sockets;

@@ -112,6 +112,7 @@ hra_requests_remove (hra_requests_t *t, size_t i) {
   size_t pos = index_slot(t, t->items[i].id, t->items[i].id_len, &found);
   if (found) index_delete(t, pos);
   hra_buf_free(&t->items[i].acc);
+  hra_buf_free(&t->items[i].missing);
   size_t last = t->len - 1;
   if (i != last) {
     t->items[i] = t->items[last];

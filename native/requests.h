@@ -37,6 +37,7 @@ typedef struct {
   int64_t acks_received;
   uint64_t deadline;  // loop time in ms
   hra_buf_t acc;  // merged answers: comma-separated JSON values
+  hra_buf_t missing;  // HRA_REQ_SSE: comma-separated indexes of answers that had no data (undefined)
 } hra_request_t;
 
 typedef struct {
