@@ -191,7 +191,7 @@ collect_keys (hra_adapter_t *a, hra_slice_t arr, size_t *n) {
   for (uint32_t i = 0; i < count; i++) {
     const uint8_t *start = r.p;
     if ((err = hra_mp_read(&r, &o)) != 0) return err;
-    hra_room_key_t k;
+    hra_room_key_t k = { NULL, 0, HRA_ROOM_STR };
     double d = 0;
     int num = 0;
     if (o.type == HRA_MP_STR) {

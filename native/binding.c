@@ -358,25 +358,24 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
   hra_conn_opts_t o;
   memset(&o, 0, sizeof(o));
   js_conn_t *jc = NULL;
-  napi_status s;
   int32_t port = 0, db = 0;
-  if ((s = hra_napi_get_named_string(env, argv[2], "host", &o.host)) != napi_ok ||
-    (s = hra_napi_get_named_string(env, argv[2], "path", &o.path)) != napi_ok ||
-    (s = hra_napi_get_named_string(env, argv[2], "username", &o.username)) != napi_ok ||
-    (s = hra_napi_get_named_string(env, argv[2], "password", &o.password)) != napi_ok ||
-    (s = hra_napi_get_named_string(env, argv[2], "name", &o.name)) != napi_ok ||
-    (s = hra_napi_get_named_int32(env, argv[2], "port", 6379, &port)) != napi_ok ||
-    (s = hra_napi_get_named_int32(env, argv[2], "db", 0, &db)) != napi_ok ||
-    (s = hra_napi_get_named_uint32(env, argv[2], "connectTimeout", 10000, &o.connect_timeout_ms)) != napi_ok ||
-    (s = hra_napi_get_named_uint32(env, argv[2], "retryBase", 50, &o.retry_base_ms)) != napi_ok ||
-    (s = hra_napi_get_named_uint32(env, argv[2], "retryMax", 1000, &o.retry_max_ms)) != napi_ok ||
-    (s = hra_napi_get_named_uint32(env, argv[2], "healthInterval", 5000, &o.health_interval_ms)) != napi_ok ||
-    (s = hra_napi_get_named_uint32(env, argv[2], "healthTimeout", 5000, &o.health_timeout_ms)) != napi_ok ||
-    (s = hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s)) != napi_ok) {
+  if (hra_napi_get_named_string(env, argv[2], "host", &o.host) != napi_ok ||
+    hra_napi_get_named_string(env, argv[2], "path", &o.path) != napi_ok ||
+    hra_napi_get_named_string(env, argv[2], "username", &o.username) != napi_ok ||
+    hra_napi_get_named_string(env, argv[2], "password", &o.password) != napi_ok ||
+    hra_napi_get_named_string(env, argv[2], "name", &o.name) != napi_ok ||
+    hra_napi_get_named_int32(env, argv[2], "port", 6379, &port) != napi_ok ||
+    hra_napi_get_named_int32(env, argv[2], "db", 0, &db) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "connectTimeout", 10000, &o.connect_timeout_ms) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "retryBase", 50, &o.retry_base_ms) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "retryMax", 1000, &o.retry_max_ms) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "healthInterval", 5000, &o.health_interval_ms) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "healthTimeout", 5000, &o.health_timeout_ms) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s) != napi_ok) {
     goto fail;
   }
   uint32_t max_reply_mb = 0;
-  if ((s = hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb)) != napi_ok) goto fail;
+  if (hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb) != napi_ok) goto fail;
   o.port = port;
   o.db = db;
   o.max_reply_bytes = (size_t) max_reply_mb * 1024 * 1024;

@@ -1022,7 +1022,7 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.retry_base_ms == 0) c->opts.retry_base_ms = 50;
   if (c->opts.retry_max_ms == 0) c->opts.retry_max_ms = 1000;
   if (c->opts.health_timeout_ms == 0) c->opts.health_timeout_ms = 5000;
-  if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = 512u * 1024 * 1024;
+  if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
   c->cbs = *cbs;
   c->data = data;
   c->refed = 1;
