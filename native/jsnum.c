@@ -291,7 +291,7 @@ decimal_prefix (const uint8_t *s, const uint8_t *end, double *out) {
   size_t n = 0;
   long long drop_exp = 0;
   int nonzero_tail = 0;
-  const uint8_t *d = int_start;
+  const uint8_t *d;
   int seen = 0;
   for (int part = 0; part < 2; part++) {
     const uint8_t *a = part == 0 ? int_start : frac_start;
