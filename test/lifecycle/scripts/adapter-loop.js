@@ -1,14 +1,30 @@
 "use strict";
-// Socket.IO servers with our adapter created, used and closed in a loop; the process must exit on its own.
+// Socket.IO servers with our adapter created, used and closed in a loop, some closed with requests
+// still pending (a silent peer subscribed to the request channel never answers); the process must
+// then exit on its own.
+const net = require("node:net");
 const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
 const { createAdapter } = require("../../..");
 const url = process.argv[2];
 const rounds = Number(process.argv[3] || 5);
 
+function silentPeer() {
+  const { port, hostname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(port), hostname, () => {
+      const ch = "socket.io-request#/#";
+      sock.write(`*2\r\n$9\r\nSUBSCRIBE\r\n$${ch.length}\r\n${ch}\r\n`);
+      sock.once("data", () => resolve(sock));
+    });
+    sock.on("error", reject);
+  });
+}
+
 (async () => {
+  const silent = await silentPeer();
   for (let i = 0; i < rounds; i++) {
-    const io = new Server({ adapter: createAdapter(url) });
+    const io = new Server({ adapter: createAdapter(url, { requestsTimeout: 10000 }) });
     io.of("/admin");
     io.on("connection", (s) => s.join("room" + i));
     await new Promise((r) => io.listen(0) && io.httpServer.once("listening", r));
@@ -18,8 +34,18 @@ const rounds = Number(process.argv[3] || 5);
     const got = new Promise((r) => client.once("hi", r));
     io.to("room" + i).emit("hi", i, Buffer.from([i]));
     await got;
+    // Requests the silent peer keeps pending until close() rejects them.
+    const pending = [io.fetchSockets(), io.of("/").adapter.allRooms(), io.serverSideEmitWithAck("x")].map((p) =>
+      p.then(
+        () => "resolved",
+        (err) => err.code,
+      ),
+    );
     client.close();
     await io.close();
+    const outcomes = await Promise.all(pending);
+    if (outcomes.some((o) => o !== "ECLOSED")) throw new Error(`pending requests ended with ${outcomes}`);
   }
+  silent.destroy();
   console.log("ok");
 })();
