@@ -512,6 +512,21 @@ finish (hra_adapter_t *a, size_t i, int status) {
   hra_buf_free(&acc);
 }
 
+// The request with this id waits for PUBSUB NUMSUB (hra_adapter_on_count publishes it then). If the
+// command cannot be sent the request is forgotten and the error returned; done is never called.
+static int
+ask_count (hra_adapter_t *a, const uint8_t id[6], uint32_t token, uint64_t deadline) {
+  a->stats.pending = a->reqs.len;
+  a->host.schedule(a->host.data, deadline);
+  int err = a->host.numsub(a->host.data, a, a->request, token);
+  if (err) {
+    int k = hra_requests_find(&a->reqs, id, 6);
+    if (k >= 0) hra_requests_remove(&a->reqs, (size_t) k);
+    a->stats.pending = a->reqs.len;
+  }
+  return err;
+}
+
 int
 hra_adapter_request (hra_adapter_t *a, int kind, uint32_t token, const uint8_t *fragment, size_t flen, uint32_t timeout_ms) {
   if (!a->has_host) return HRA_ENOTCONN;
@@ -540,19 +555,7 @@ hra_adapter_request (hra_adapter_t *a, int kind, uint32_t token, const uint8_t *
     hra_requests_remove(&a->reqs, (size_t) i);
     return HRA_ENOMEM;
   }
-  a->stats.pending = a->reqs.len;
-  a->host.schedule(a->host.data, deadline);
-  err = a->host.numsub(a->host.data, a, a->request, token);
-  if (err) {
-    i = -1;
-    for (size_t k = 0; k < a->reqs.len; k++) {
-      if (a->reqs.items[k].token == token && a->reqs.items[k].state == HRA_REQ_WAIT_COUNT) i = (int) k;
-    }
-    if (i >= 0) hra_requests_remove(&a->reqs, (size_t) i);
-    a->stats.pending = a->reqs.len;
-    return err;
-  }
-  return HRA_OK;
+  return ask_count(a, id, token, deadline);
 }
 
 void
@@ -635,16 +638,7 @@ hra_adapter_emit_ack (hra_adapter_t *a, uint32_t token, const uint8_t *packet, s
     hra_requests_remove(&a->reqs, (size_t) i);
     return HRA_ENOMEM;
   }
-  a->stats.pending = a->reqs.len;
-  a->host.schedule(a->host.data, deadline);
-  err = a->host.numsub(a->host.data, a, a->request, token);
-  if (err) {
-    int k = hra_requests_find(&a->reqs, id, 6);
-    if (k >= 0) hra_requests_remove(&a->reqs, (size_t) k);
-    a->stats.pending = a->reqs.len;
-    return err;
-  }
-  return HRA_OK;
+  return ask_count(a, id, token, deadline);
 }
 
 uint64_t
