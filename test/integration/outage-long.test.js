@@ -62,6 +62,8 @@ describe("long outages", function () {
     let after = false;
     remote.on("back", () => (after = true));
     await waitFor(() => (io.emit("back"), after), 3000, { interval: 50, what: "broadcasts after Redis returns" });
+    // Both nodes' request-channel subscriptions come back on their own schedule: wait for them.
+    await waitForSubscribers(redis.port, 2);
     assert.equal((await io.fetchSockets()).length, 2);
     assert.deepEqual(unhandled, []);
   });
