@@ -10,6 +10,7 @@
         "native/encoder.c",
         "native/envelope.c",
         "native/rooms.c",
+        "native/subs.c",
         "native/conn.c",
         "native/json.c",
         "native/requests.c",

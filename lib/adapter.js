@@ -104,10 +104,24 @@ class RedisAdapter extends Adapter {
         seedHi: seed.readUInt32LE(4),
         specificResponseChannel: this.publishOnSpecificResponseChannel,
         rawBroadcasts: !this._nativeEncode,
+        dynamic: opts.subscriptionMode === "dynamic",
       },
       this._client.cmd._handle,
     );
     if (!this._nativeEncode) debug("namespace %s: custom parser, remote packets are encoded by server.encoder", nsp.name);
+    this.subscriptionMode = opts.subscriptionMode === "dynamic" ? "dynamic" : "pattern";
+    if (this.subscriptionMode === "dynamic") {
+      // Interest-based subscriptions: one channel per room this node holds (socket-id rooms included),
+      // so broadcasts for rooms held elsewhere never reach this node. Churn is batched per loop turn in C.
+      this.on("create-room", (room) => this._interest(room, true));
+      this.on("delete-room", (room) => this._interest(room, false));
+    }
+  }
+
+  _interest(room, on) {
+    if (this._closed) return;
+    if (typeof room === "string") binding.adapter_interest(this._handle, room, on);
+    else if (typeof room === "number") binding.adapter_interest(this._handle, String(room), on);
   }
 
   get stats() {

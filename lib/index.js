@@ -64,6 +64,11 @@ function createAdapter(target, subTarget, opts) {
     err.code = "ERR_UNSUPPORTED_OPTION";
     throw err;
   }
+  if (opts.subscriptionMode !== undefined && opts.subscriptionMode !== "pattern" && opts.subscriptionMode !== "dynamic") {
+    const err = new TypeError(`subscriptionMode must be "pattern" (the default) or "dynamic", got ${String(opts.subscriptionMode)}`);
+    err.code = "ERR_INVALID_ARG_VALUE";
+    throw err;
+  }
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   // A plain function: socket.io calls it with `new`.

@@ -40,6 +40,7 @@ struct hra_adapter_s {
   int specific_responses;
   int raw_broadcasts;
   int emitter;
+  int dynamic;
   hra_requests_t reqs;
   uint64_t rng;
   hra_buf_t msg;  // a request or response being composed
@@ -84,6 +85,7 @@ hra_adapter_new (const hra_adapter_opts_t *o) {
   a->specific_responses = o->specific_response_channel;
   a->raw_broadcasts = o->raw_broadcasts;
   a->emitter = o->emitter;
+  a->dynamic = o->dynamic;
   a->rng = o->seed ^ 0x6a09e667f3bcc909ULL;
   if (a->rng == 0) a->rng = 1;
   return a;
@@ -115,6 +117,16 @@ hra_adapter_free (hra_adapter_t *a) {
 const char *
 hra_adapter_pattern (const hra_adapter_t *a) {
   return a->pattern;
+}
+
+const char *
+hra_adapter_prefix (const hra_adapter_t *a) {
+  return a->prefix;
+}
+
+int
+hra_adapter_is_dynamic (const hra_adapter_t *a) {
+  return a->dynamic;
 }
 
 const char *
@@ -1141,6 +1153,11 @@ hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_sli
     return 1;
   }
   if (kind != 'm') return 0;
+  if (a->dynamic && channel.len >= a->prefix_len && memcmp(channel.base, a->prefix, a->prefix_len) == 0) {
+    // K#N# or K#N#room#: the channels of subscriptionMode 'dynamic' (no other channel of ours starts so).
+    on_broadcast(a, channel, payload, batch);
+    return 1;
+  }
   if (slice_is(channel, a->request, strlen(a->request))) {
     on_request(a, payload, batch);
     return 1;

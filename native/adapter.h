@@ -104,6 +104,7 @@ typedef struct {
   int specific_response_channel;  // publishOnSpecificResponseChannel
   int raw_broadcasts;  // the server uses a custom parser: hand JS the packet data instead of bytes
   int emitter;  // an Emitter, not a server: it does not answer nor count itself among the servers
+  int dynamic;  // subscriptionMode 'dynamic': broadcasts arrive by SUBSCRIBE on K#N# and K#N#room#
 } hra_adapter_opts_t;
 
 hra_adapter_t *
@@ -115,6 +116,12 @@ hra_adapter_free (hra_adapter_t *a);
 // The channels this node subscribes to (NUL-terminated; lengths via strlen).
 const char *
 hra_adapter_pattern (const hra_adapter_t *a);  // K#N#*  (PSUBSCRIBE)
+
+const char *
+hra_adapter_prefix (const hra_adapter_t *a);  // K#N#  (SUBSCRIBE in dynamic mode; room channels extend it)
+
+int
+hra_adapter_is_dynamic (const hra_adapter_t *a);
 
 const char *
 hra_adapter_request_channel (const hra_adapter_t *a);  // K-request#N#

@@ -8,6 +8,8 @@
 #include "adapter.h"
 #include "conn.h"
 #include "napi_util.h"
+#include "rooms.h"
+#include "subs.h"
 
 napi_status
 hra_test_exports (napi_env env, napi_value exports);
@@ -40,6 +42,7 @@ struct js_adapter_s {
   uint32_t id;  // the JS-side adapter id
   int emitter;
   int64_t memory;
+  hra_subs_t interest;  // subscriptionMode 'dynamic': the room channels this adapter holds on sub
   js_adapter_t *next;  // in sub->adapters
   js_adapter_t *all_next;  // in inst->adapters
   js_adapter_t *all_prev;
@@ -274,6 +277,7 @@ instance_maybe_release_hook (instance_t *inst) {
 
 static void
 adapter_release (js_adapter_t *ja) {
+  hra_subs_free(&ja->interest);
   if (ja->a == NULL) return;
   hra_adapter_free(ja->a);
   ja->a = NULL;
@@ -812,12 +816,15 @@ adapter_subscriptions (js_adapter_t *ja, int subscribe) {
     }
     return;
   }
+  // Pattern mode: PSUBSCRIBE K#N#*. Dynamic mode: SUBSCRIBE K#N# (and K#N#room# per room held).
+  int pkind = hra_adapter_is_dynamic(ja->a) ? 'c' : 'p';
+  if (pkind == 'c') pat = hra_adapter_prefix(ja->a);
   if (subscribe) {
-    hra_conn_subscribe(c, 'p', pat, strlen(pat));
+    hra_conn_subscribe(c, pkind, pat, strlen(pat));
     for (int i = 0; i < 3; i++)
       hra_conn_subscribe(c, 'c', chans[i], strlen(chans[i]));
   } else {
-    hra_conn_unsubscribe(c, 'p', pat, strlen(pat));
+    hra_conn_unsubscribe(c, pkind, pat, strlen(pat));
     for (int i = 0; i < 3; i++)
       hra_conn_unsubscribe(c, 'c', chans[i], strlen(chans[i]));
   }
@@ -873,6 +880,10 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   napi_value ev;
   if (napi_get_named_property(env, argv[2], "emitter", &ev) == napi_ok && napi_get_value_bool(env, ev, &is_emitter) != napi_ok) is_emitter = false;
   o.emitter = is_emitter;
+  bool dynamic = false;
+  napi_value dv;
+  if (napi_get_named_property(env, argv[2], "dynamic", &dv) == napi_ok && napi_get_value_bool(env, dv, &dynamic) != napi_ok) dynamic = false;
+  o.dynamic = dynamic && !is_emitter;
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);
@@ -888,6 +899,7 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
     hra_napi_throw_last(env, "adapter_init");
     goto done;
   }
+  hra_subs_init(&ja->interest, o.seed ^ 0x5bd1e9955bd1e995ULL);
   ja->inst = inst;
   ja->id = o.id;
   ja->emitter = o.emitter;
@@ -915,10 +927,19 @@ done:
 }
 
 static void
+drop_interest (hra_sub_t *sub, void *data) {
+  hra_conn_t *c = data;
+  for (uint32_t i = 0; i < sub->refs; i++)
+    hra_conn_unsubscribe(c, 'c', sub->name, sub->len);
+}
+
+static void
 adapter_detach (js_adapter_t *ja) {
   if (ja->sub == NULL) return;
   js_conn_t *jc = ja->sub;
   adapter_subscriptions(ja, 0);
+  if (jc->conn != NULL) hra_subs_each(&ja->interest, drop_interest, jc->conn);
+  hra_subs_free(&ja->interest);
   js_adapter_t **pp = &jc->adapters;
   while (*pp != NULL && *pp != ja)
     pp = &(*pp)->next;
@@ -999,6 +1020,65 @@ hra_js_adapter_room (napi_env env, napi_callback_info info) {
     if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
   }
   return make_bool(env, r > 0);
+}
+
+// adapter_interest(handle, room, on): subscriptionMode 'dynamic' only. The node holds (on = true) or no
+// longer holds (false) the room whose JS String(room) text is `room`: SUBSCRIBE / UNSUBSCRIBE K#N#room#,
+// reference counted (the number 5 and the string "5" share a channel). Returns false when not applicable.
+static napi_value
+hra_js_adapter_interest (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) return hra_napi_type_error(env, "adapter_interest(handle, room, on)");
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  if (ja->a == NULL || ja->sub == NULL || ja->sub->conn == NULL || !hra_adapter_is_dynamic(ja->a)) return make_bool(env, false);
+  bool on = false;
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[2], &on));
+  size_t len = 0;
+  HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+  const char *prefix = hra_adapter_prefix(ja->a);
+  size_t plen = strlen(prefix);
+  if (len > HRA_ROOMS_MAX_NAME) return make_bool(env, false);  // never indexed, never subscribed
+  char *ch = malloc(plen + len + 2);
+  if (ch == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  memcpy(ch, prefix, plen + 1);
+  if (napi_get_value_string_utf8(env, argv[1], ch + plen, len + 1, &len) != napi_ok) {
+    free(ch);
+    return hra_napi_throw_last(env, "adapter_interest"), NULL;
+  }
+  ch[plen + len] = '#';
+  size_t clen = plen + len + 1;
+  int r = 0;
+  hra_conn_t *c = ja->sub->conn;
+  if (on) {
+    r = hra_subs_ref(&ja->interest, 'c', ch, clen);
+    if (r >= 0) {
+      r = hra_conn_subscribe(c, 'c', ch, clen);
+      if (r < 0) hra_subs_unref(&ja->interest, 'c', ch, clen);
+    }
+  } else {
+    hra_sub_t *e = hra_subs_find(&ja->interest, 'c', ch, clen);
+    if (e != NULL && e->refs > 0) {
+      hra_subs_unref(&ja->interest, 'c', ch, clen);
+      hra_conn_unsubscribe(c, 'c', ch, clen);
+    }
+  }
+  free(ch);
+  // The local table only counts: drop its entries without references now (amortised O(1)).
+  hra_sub_t *garbage = NULL;
+  size_t n = 0;
+  hra_subs_collect(&ja->interest, 0, NULL, &n, &garbage);
+  hra_subs_free_garbage(garbage);
+  if (r < 0) {
+    napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
+    return NULL;
+  }
+  return make_bool(env, true);
 }
 
 // Like get_bytes for one argument, with undefined and null read as absent (*present = 0).
@@ -1200,6 +1280,7 @@ NAPI_MODULE_INIT() {
     { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_interest", NULL, hra_js_adapter_interest, NULL, NULL, NULL, napi_default, inst },
     { "adapter_stats", NULL, hra_js_adapter_stats, NULL, NULL, NULL, napi_default, inst },
     { "adapter_request", NULL, hra_js_adapter_request, NULL, NULL, NULL, napi_default, inst },
     { "adapter_broadcast_ack", NULL, hra_js_adapter_broadcast_ack, NULL, NULL, NULL, napi_default, inst },

@@ -60,4 +60,13 @@ hra_buf_puts (hra_buf_t *b, const char *s) {
 const char *
 hra_strerror (int err);
 
+// A splitmix64 step: derives hash keys from a seed.
+uint64_t
+hra_splitmix (uint64_t *x);
+
+// Keyed 64-bit hash of n bytes (wyhash-style mixing; both operands of every multiply carry a secret key,
+// so an attacker who does not know k cannot zero a product to erase the state). tweak separates key spaces.
+uint64_t
+hra_keyed_hash (const uint64_t k[3], uint64_t tweak, const uint8_t *p, size_t n);
+
 #endif  // HRA_COMMON_H

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "subs.h"
 
 #define READ_CHUNK (64 * 1024)
 #define SUB_CHUNK 512  // channels per SUBSCRIBE command when restoring subscriptions
@@ -17,14 +18,6 @@ typedef struct {
   uint32_t expect;  // subscription confirmations still expected (0: a plain command)
   uint8_t internal;  // an internal command whose cb gets the conn itself as data
 } fifo_entry_t;
-
-typedef struct {
-  char *name;
-  size_t len;
-  uint32_t refs;
-  uint8_t kind;
-  uint8_t confirmed;
-} sub_entry_t;
 
 struct hra_conn_s {
   uv_loop_t *loop;
@@ -79,9 +72,9 @@ struct hra_conn_s {
   size_t fifo_head;
   size_t fifo_len;
 
-  sub_entry_t *subs;
-  size_t nsubs;
-  size_t cap_subs;
+  hra_subs_t subs;
+  uv_prepare_t subflush;  // sends the turn's subscription changes before the loop polls again
+  int subflush_active;
 
   int handshake_left;
   hra_conn_stats_t stats;
@@ -323,15 +316,6 @@ flush (hra_conn_t *c) {
 // ---------------------------------------------------------------------------------------------------
 // Subscriptions
 
-static sub_entry_t *
-sub_find (hra_conn_t *c, int kind, const char *name, size_t len) {
-  for (size_t i = 0; i < c->nsubs; i++) {
-    sub_entry_t *s = &c->subs[i];
-    if (s->kind == kind && s->len == len && memcmp(s->name, name, len) == 0) return s;
-  }
-  return NULL;
-}
-
 static const char *
 sub_command (int kind, int subscribe) {
   switch (kind) {
@@ -367,99 +351,140 @@ send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, co
   return HRA_OK;
 }
 
+static void
+on_subflush (uv_prepare_t *p);
+
+static void
+schedule_subflush (hra_conn_t *c) {
+  if (c->subflush_active || c->closing) return;
+  c->subflush_active = 1;
+  uv_prepare_start(&c->subflush, on_subflush);
+}
+
+// Sends every subscription change made since the last turn: one command per kind and direction (in chunks
+// of SUB_CHUNK), nothing for a channel subscribed and unsubscribed again within the turn.
+static void
+send_sub_changes (hra_conn_t *c) {
+  static const int kinds[3] = { 'c', 'p', 's' };
+  size_t cap = hra_subs_dirty_count(&c->subs);
+  if (cap == 0) return;
+  int connected = c->state == HRA_CONN_READY;
+  hra_sub_t *garbage = NULL;
+  hra_sub_change_t *changes = connected ? malloc(cap * sizeof(*changes)) : NULL;
+  const char **names = connected ? malloc(cap * sizeof(*names)) : NULL;
+  size_t *lens = connected ? malloc(cap * sizeof(*lens)) : NULL;
+  if (connected && (changes == NULL || names == NULL || lens == NULL)) {
+    // Forget what was sent: the reconnect that follows restores exactly the wanted set.
+    size_t n = 0;
+    hra_subs_collect(&c->subs, 0, NULL, &n, &garbage);
+    hra_subs_free_garbage(garbage);
+    free(changes);
+    free(names);
+    free(lens);
+    fail_connection(c, "ENOMEM", "out of memory while subscribing");
+    return;
+  }
+  size_t n = 0;
+  hra_subs_collect(&c->subs, connected, changes, &n, &garbage);
+  int err = HRA_OK;
+  for (int k = 0; k < 3 && err == HRA_OK && n > 0; k++) {
+    for (int subscribe = 1; subscribe >= 0 && err == HRA_OK; subscribe--) {
+      size_t m = 0;
+      for (size_t i = 0; i < n; i++) {
+        if (changes[i].sub->kind != kinds[k] || changes[i].subscribe != subscribe) continue;
+        names[m] = changes[i].sub->name;
+        lens[m] = changes[i].sub->len;
+        m++;
+      }
+      if (m > 0) err = send_sub_command(c, kinds[k], subscribe, names, lens, m);
+    }
+  }
+  hra_subs_free_garbage(garbage);
+  free(changes);
+  free(names);
+  free(lens);
+  if (err) fail_connection(c, "ENOMEM", "out of memory while subscribing");
+}
+
+static void
+on_subflush (uv_prepare_t *p) {
+  hra_conn_t *c = p->data;
+  uv_prepare_stop(p);
+  c->subflush_active = 0;
+  send_sub_changes(c);
+}
+
 int
 hra_conn_subscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
   if (c->closing) return HRA_ECLOSED;
-  sub_entry_t *s = sub_find(c, kind, name, len);
-  if (s != NULL) {
-    s->refs++;
-    return HRA_OK;
-  }
-  if (c->nsubs == c->cap_subs) {
-    size_t cap = c->cap_subs ? c->cap_subs * 2 : 16;
-    sub_entry_t *subs = realloc(c->subs, cap * sizeof(*subs));
-    if (subs == NULL) return HRA_ENOMEM;
-    c->subs = subs;
-    c->cap_subs = cap;
-  }
-  char *copy = malloc(len ? len : 1);
-  if (copy == NULL) return HRA_ENOMEM;
-  memcpy(copy, name, len);
-  s = &c->subs[c->nsubs++];
-  s->name = copy;
-  s->len = len;
-  s->refs = 1;
-  s->kind = (uint8_t) kind;
-  s->confirmed = 0;
-  if (c->state == HRA_CONN_READY) {
-    const char *names[1] = { copy };
-    size_t lens[1] = { len };
-    int err = send_sub_command(c, kind, 1, names, lens, 1);
-    if (err) fail_connection(c, "ENOMEM", "out of memory while subscribing");
-  }
+  int r = hra_subs_ref(&c->subs, kind, name, len);
+  if (r < 0) return r;
+  if (r > 0) schedule_subflush(c);
   return HRA_OK;
 }
 
 int
 hra_conn_unsubscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
-  sub_entry_t *s = sub_find(c, kind, name, len);
-  if (s == NULL) return HRA_OK;
-  if (--s->refs > 0) return HRA_OK;
-  if (c->state == HRA_CONN_READY && !c->closing) {
-    const char *names[1] = { s->name };
-    size_t lens[1] = { s->len };
-    if (send_sub_command(c, kind, 0, names, lens, 1) != 0) fail_connection(c, "ENOMEM", "out of memory while unsubscribing");
-  }
-  // The entry may have moved if fail_connection ran callbacks that subscribed: look it up again.
-  s = sub_find(c, kind, name, len);
-  if (s != NULL && s->refs == 0) {
-    free(s->name);
-    *s = c->subs[--c->nsubs];
-  }
+  if (hra_subs_unref(&c->subs, kind, name, len) > 0) schedule_subflush(c);
   return HRA_OK;
 }
 
 size_t
 hra_conn_subscription_count (hra_conn_t *c, int kind) {
-  size_t n = 0;
-  for (size_t i = 0; i < c->nsubs; i++) {
-    if (c->subs[i].kind == kind && c->subs[i].confirmed) n++;
-  }
-  return n;
+  return hra_subs_confirmed_count(&c->subs, kind);
+}
+
+typedef struct {
+  const char **names;
+  size_t *lens;
+  size_t n;
+  int kind;
+} restore_ctx_t;
+
+static void
+restore_one (hra_sub_t *sub, void *data) {
+  restore_ctx_t *r = data;
+  if (sub->kind != r->kind) return;
+  sub->sent = 1;
+  sub->confirmed = 0;
+  r->names[r->n] = sub->name;
+  r->lens[r->n] = sub->len;
+  r->n++;
 }
 
 static int
 restore_subscriptions (hra_conn_t *c) {
   static const int kinds[3] = { 'c', 'p', 's' };
-  if (c->nsubs == 0) return HRA_OK;
-  const char **names = malloc(c->nsubs * sizeof(*names));
-  size_t *lens = malloc(c->nsubs * sizeof(*lens));
+  // Changes of the turn not yet sent are subsumed: the new connection gets the whole wanted set.
+  hra_sub_t *garbage = NULL;
+  size_t dropped = 0;
+  hra_subs_collect(&c->subs, 0, NULL, &dropped, &garbage);
+  hra_subs_free_garbage(garbage);
+  size_t total = c->subs.count;
+  if (total == 0) return HRA_OK;
+  restore_ctx_t r;
+  r.names = malloc(total * sizeof(*r.names));
+  r.lens = malloc(total * sizeof(*r.lens));
   int err = HRA_OK;
-  if (names == NULL || lens == NULL) {
+  if (r.names == NULL || r.lens == NULL) {
     err = HRA_ENOMEM;
     goto done;
   }
   for (int k = 0; k < 3 && err == HRA_OK; k++) {
-    size_t n = 0;
-    for (size_t i = 0; i < c->nsubs; i++) {
-      if (c->subs[i].kind != kinds[k]) continue;
-      c->subs[i].confirmed = 0;
-      names[n] = c->subs[i].name;
-      lens[n] = c->subs[i].len;
-      n++;
-    }
-    if (n > 0) err = send_sub_command(c, kinds[k], 1, names, lens, n);
+    r.n = 0;
+    r.kind = kinds[k];
+    hra_subs_each(&c->subs, restore_one, &r);
+    if (r.n > 0) err = send_sub_command(c, kinds[k], 1, r.names, r.lens, r.n);
   }
 done:
-  free(names);
-  free(lens);
+  free(r.names);
+  free(r.lens);
   return err;
 }
 
 static void
 mark_confirmed (hra_conn_t *c, int kind, hra_slice_t name, int subscribed) {
-  sub_entry_t *s = sub_find(c, kind, (const char *) name.base, name.len);
-  if (s != NULL) s->confirmed = (uint8_t) subscribed;
+  hra_subs_mark_confirmed(&c->subs, kind, (const char *) name.base, name.len, subscribed);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -683,8 +708,7 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   c->out.len = 0;
   c->ping_outstanding = 0;
   c->subscriber_mode = 0;
-  for (size_t i = 0; i < c->nsubs; i++)
-    c->subs[i].confirmed = 0;
+  hra_subs_reset_sent(&c->subs);
   int retry_next = (was == HRA_CONN_CONNECTING && c->ai_next != NULL);
   if (!retry_next) free_addresses(c);
   if (reader_reset(c) != 0) c->reader_oom = 1;
@@ -1030,6 +1054,10 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->rng == 0) c->rng = 0x9e3779b97f4a7c15ULL;
   uv_timer_init(loop, &c->timer);
   uv_timer_init(loop, &c->health);
+  uv_prepare_init(loop, &c->subflush);
+  c->subflush.data = c;
+  uv_unref((uv_handle_t *) &c->subflush);
+  hra_subs_init(&c->subs, c->rng ^ (uint64_t) (uintptr_t) &c->subs);
   c->timer.data = c;
   c->health.data = c;
   // The health timer never keeps the process alive by itself.
@@ -1097,9 +1125,10 @@ finish_close (hra_conn_t *c) {
       c->pending++;
       uv_close(&c->sock.handle, on_sock_close);
     }
-    c->pending += 2;
+    c->pending += 3;
     uv_close((uv_handle_t *) &c->timer, on_handle_close);
     uv_close((uv_handle_t *) &c->health, on_handle_close);
+    uv_close((uv_handle_t *) &c->subflush, on_handle_close);
     return;
   }
   if (c->pending > 0 || c->state == HRA_CONN_CLOSED) return;
@@ -1116,6 +1145,10 @@ on_close_flush_timeout (uv_timer_t *t) {
 void
 hra_conn_close (hra_conn_t *c) {
   if (c->closing) return;
+  // The last unsubscribes of the owner's close() go out with the final flush.
+  if (c->state == HRA_CONN_READY) send_sub_changes(c);
+  uv_prepare_stop(&c->subflush);
+  c->subflush_active = 0;
   c->closing = 1;
   int was = c->state;
   c->state = HRA_CONN_CLOSING;
@@ -1140,9 +1173,7 @@ hra_conn_free (hra_conn_t *c) {
   if (c == NULL) return;
   free_addresses(c);
   if (c->reader != NULL) redisReaderFree(c->reader);
-  for (size_t i = 0; i < c->nsubs; i++)
-    free(c->subs[i].name);
-  free(c->subs);
+  hra_subs_free(&c->subs);
   free(c->fifo);
   free(c->nodes);
   hra_buf_free(&c->strs);

@@ -134,56 +134,11 @@ shrink_u32 (hra_rooms_t *r, uint32_t **a, uint32_t len, uint32_t *cap) {
   *cap = ncap;
 }
 
-// 64x64 -> 128-bit multiply folded to 64 bits, the core of wyhash-style mixing.
-static uint64_t
-mum (uint64_t a, uint64_t b) {
-#if defined(__SIZEOF_INT128__)
-  __uint128_t p = (__uint128_t) a * b;
-  return (uint64_t) p ^ (uint64_t) (p >> 64);
-#else
-  uint64_t alo = a & 0xffffffffu, ahi = a >> 32, blo = b & 0xffffffffu, bhi = b >> 32;
-  uint64_t ll = alo * blo, lh = alo * bhi, hl = ahi * blo, hh = ahi * bhi;
-  uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
-  uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
-  uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
-  return lo ^ hi;
-#endif
-}
-
-static uint64_t
-load64 (const uint8_t *p) {
-  uint64_t v;
-  memcpy(&v, p, 8);
-  return v;
-}
-
-static uint64_t
-splitmix (uint64_t *x) {
-  uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-  return z ^ (z >> 31);
-}
-
-// Keyed hash of a room key. Both operands of every multiply carry a secret key, so an attacker who does not know
-// the seed cannot zero a product to erase the state (the weakness of wyhash with public secrets).
+// Keyed hash of a room key (see hra_keyed_hash).
 static uint32_t
 hash_key (const hra_rooms_t *r, int kind, const uint8_t *p, size_t n) {
-  uint64_t h = r->k0 ^ mum(r->k1 ^ (uint64_t) n, r->k2 ^ (uint64_t) kind);
-  while (n > 16) {
-    h = mum(load64(p) ^ r->k1, load64(p + 8) ^ h);
-    p += 16;
-    n -= 16;
-  }
-  uint64_t a = 0, b = 0;
-  if (n > 8) {
-    a = load64(p);
-    b = load64(p + n - 8);
-  } else if (n > 0) {
-    memcpy(&a, p, n);
-  }
-  h = mum(a ^ r->k1, b ^ h);
-  h = mum(h ^ r->k2, r->k0 ^ 0x8ebc6af09c88c6e3u);
+  const uint64_t k[3] = { r->k0, r->k1, r->k2 };
+  uint64_t h = hra_keyed_hash(k, (uint64_t) kind, p, n);
   return (uint32_t) (h ^ (h >> 32));
 }
 
@@ -473,9 +428,9 @@ hra_rooms_new (uint64_t seed) {
   if (r == NULL) return NULL;
   memset(r, 0, sizeof(*r));
   r->bytes = sizeof(*r);
-  r->k0 = splitmix(&seed);
-  r->k1 = splitmix(&seed);
-  r->k2 = splitmix(&seed);
+  r->k0 = hra_splitmix(&seed);
+  r->k1 = hra_splitmix(&seed);
+  r->k2 = hra_splitmix(&seed);
   r->free_head = NONE;
   r->rtab = mem_zalloc(r, RTAB_MIN, sizeof(rent_t));
   r->mtab = mem_zalloc(r, MTAB_MIN, sizeof(memb_t));
