@@ -245,6 +245,8 @@ class RedisAdapter extends Adapter {
     } else if (status === C.DONE_TIMEOUT) {
       const message = TIMEOUT_MESSAGES[p.kind] || `timeout reached: only ${received} responses received out of ${expected}`;
       p.reject(codedError("ETIMEDOUT", message, { responses }));
+    } else if (status === C.DONE_REFUSED) {
+      p.reject(codedError("EREDIS", "Redis refused PUBSUB NUMSUB for the request (the client's 'error' event has Redis's answer)", { responses }));
     } else {
       p.reject(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }));
     }

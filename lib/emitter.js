@@ -145,6 +145,8 @@ class AckChannel {
     else if (status === C.DONE_TIMEOUT) {
       const message = p.kind === "emit" ? "operation has timed out" : `timeout reached: only ${received} responses received out of ${expected}`;
       p.done(codedError("ETIMEDOUT", message, { responses }), responses);
+    } else if (status === C.DONE_REFUSED) {
+      p.done(codedError("EREDIS", "Redis refused PUBSUB NUMSUB for the request (DEBUG=socket.io-hiredis-adapter:emitter shows Redis's answer)", { responses }), responses);
     } else p.done(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }), responses);
   }
 

@@ -578,7 +578,7 @@ hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count) {
   }
   if (i == a->reqs.len) return;  // timed out or forgotten meanwhile
   if (count < 0) {
-    finish(a, i, HRA_DONE_NOTCONN);
+    finish(a, i, count == HRA_COUNT_REFUSED ? HRA_DONE_REFUSED : HRA_DONE_NOTCONN);
     return;
   }
   hra_request_t *r = &a->reqs.items[i];

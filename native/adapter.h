@@ -48,7 +48,8 @@ enum {
 enum {
   HRA_DONE_OK = 0,
   HRA_DONE_TIMEOUT = 1,
-  HRA_DONE_NOTCONN = 2
+  HRA_DONE_NOTCONN = 2,
+  HRA_DONE_REFUSED = 3  // Redis answered the request's PUBSUB NUMSUB with an error (e.g. NOPERM)
 };
 
 typedef struct hra_adapter_s hra_adapter_t;
@@ -155,6 +156,8 @@ hra_adapter_set_host (hra_adapter_t *a, const hra_adapter_host_t *host);
 // to host->done. Returns HRA_OK, or HRA_ENOTCONN / HRA_ENOMEM (then done is never called).
 int
 hra_adapter_request (hra_adapter_t *a, int kind, uint32_t token, const uint8_t *fragment, size_t flen, uint32_t timeout_ms);
+
+#define HRA_COUNT_REFUSED (-2)  // for hra_adapter_on_count: Redis answered NUMSUB with an error
 
 // The NUMSUB answer for a request (count < 0: the command failed).
 void

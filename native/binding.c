@@ -642,6 +642,7 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "replies", (double) st->replies));
   HRA_NAPI_CALL(env, set_number(env, o, "messages", (double) st->messages));
   HRA_NAPI_CALL(env, set_number(env, o, "commandsDropped", (double) st->commands_dropped));
+  HRA_NAPI_CALL(env, set_number(env, o, "commandErrors", (double) st->command_errors));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesRead", (double) st->bytes_read));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
   HRA_NAPI_CALL(env, set_number(env, o, "channels", (double) hra_conn_subscription_count(jc->conn, 'c')));
@@ -676,6 +677,15 @@ on_numsub_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data
   js_adapter_t *ja = find_adapter(jc->inst, (uint32_t) (packed >> 32));
   if (ja == NULL || ja->a == NULL) return;
   int64_t count = -1;
+  if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
+    // NOPERM and the like: say what Redis said on the client's 'error' event; the request fails with EREDIS.
+    hra_slice_t msg = hra_reply_str(reply, 0);
+    char code[32], text[256];
+    hra_redis_error_code(msg, code, sizeof(code));
+    snprintf(text, sizeof(text), "Redis refused PUBSUB NUMSUB: %.*s", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
+    on_event(conn, HRA_EV_ERROR, code, text, 0);
+    count = HRA_COUNT_REFUSED;
+  }
   // PUBSUB NUMSUB channel -> [channel, count]
   if (reply != NULL && hra_reply_is(reply, 0, HRA_R_ARRAY) && reply->nodes[0].len == 2 && hra_reply_is(reply, 2, HRA_R_INTEGER)) {
     count = reply->nodes[2].integer;
@@ -1309,6 +1319,7 @@ NAPI_MODULE_INIT() {
     { "DONE_OK", HRA_DONE_OK },
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },
+    { "DONE_REFUSED", HRA_DONE_REFUSED },
     { "ENOTCONN", HRA_ENOTCONN },
     { "ECLOSED", HRA_ECLOSED },
     { "BFLAG_VOLATILE", HRA_BFLAG_VOLATILE },

@@ -50,6 +50,8 @@ struct hra_conn_s {
   uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
   uv_timer_t health;
   uint64_t last_read_ms;
+  uint64_t last_error_event_ms;  // error replies without a callback are reported at most once a second
+  int error_event_sent;
   uint64_t ping_sent_ms;
   int ping_outstanding;
   unsigned attempt;
@@ -510,7 +512,37 @@ deliver_to_fifo (hra_conn_t *c, const hra_reply_t *reply) {
     snprintf(text, sizeof(text), "%s failed: %.*s", "subscription", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
     c->cbs.on_event(c, HRA_EV_ERROR, "ESUBSCRIBE", text, 0);
   }
+  if (e.cb == NULL && e.expect == 0 && hra_reply_is(reply, 0, HRA_R_ERROR)) {
+    // Nobody waits for this reply (a PUBLISH): count it, and tell the owner, at most once a second.
+    c->stats.command_errors++;
+    uint64_t now = uv_now(c->loop);
+    if (!c->error_event_sent || now - c->last_error_event_ms >= 1000) {
+      c->error_event_sent = 1;
+      c->last_error_event_ms = now;
+      hra_slice_t msg = hra_reply_str(reply, 0);
+      char code[32];
+      hra_redis_error_code(msg, code, sizeof(code));
+      char text[256];
+      snprintf(text, sizeof(text), "Redis refused a command: %.*s", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
+      c->cbs.on_event(c, HRA_EV_ERROR, code, text, 0);
+    }
+    return;
+  }
   if (e.cb != NULL) e.cb(c, reply, 0, e.internal ? (void *) c : e.data);
+}
+
+void
+hra_redis_error_code (hra_slice_t msg, char *code, size_t cap) {
+  // Redis errors start with an upper-case code word ("NOPERM this user has no permissions ...").
+  size_t n = 0;
+  while (n < msg.len && n + 1 < cap && msg.base[n] >= 'A' && msg.base[n] <= 'Z')
+    n++;
+  if (n == 0 || (n < msg.len && msg.base[n] != ' ')) {
+    snprintf(code, cap, "%s", "EREDIS");
+    return;
+  }
+  memcpy(code, msg.base, n);
+  code[n] = 0;
 }
 
 static void

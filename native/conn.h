@@ -97,6 +97,7 @@ typedef struct {
   uint64_t replies;
   uint64_t messages;
   uint64_t commands_dropped;  // commands refused while not connected
+  uint64_t command_errors;  // error replies to commands sent without a callback (e.g. NOPERM on PUBLISH)
   uint64_t bytes_read;
   uint64_t bytes_written;
 } hra_conn_stats_t;
@@ -170,6 +171,10 @@ hra_reply_str (const hra_reply_t *r, size_t i) {
   }
   return s;
 }
+
+// The code word of a Redis error reply ("NOPERM", "WRONGTYPE"...), or "EREDIS" when there is none.
+void
+hra_redis_error_code (hra_slice_t msg, char *code, size_t cap);
 
 // Index of the node that follows the subtree rooted at i.
 size_t

@@ -291,6 +291,27 @@ describe("security", function () {
     for (const f of factories) assert.equal(f.client.stats().subscriber.disconnects + f.client.stats().command.disconnects, 0);
   });
 
+  it("d. commands Redis refuses (NOPERM) are reported with Redis's code, not hidden or mislabelled", async function () {
+    // Everything allowed except PUBLISH and PUBSUB: broadcasts and requests are refused by the ACL.
+    await redis.cli("ACL", "SETUSER", "nopub", "reset", "on", ">pw", "~*", "&*", "+@all", "-publish", "-pubsub");
+    const f = createAdapter(`redis://nopub:pw@127.0.0.1:${redis.port}`, { requestsTimeout: 500 });
+    const cluster = await createServers({ count: 1, adapter: () => f });
+    closers.push(() => cluster.closeAll());
+    const errors = [];
+    f.client.on("error", (err) => errors.push(err));
+    await waitFor(() => f.client.cmd.ready && f.client.sub.ready, 3000, { what: "the client" });
+    // a broadcast: PUBLISH refused; counted, and one error event (rate-limited) with code NOPERM
+    for (let i = 0; i < 50; i++) cluster.ios[0].emit("x", i);
+    await waitFor(() => f.client.stats().command.commandErrors === 50, 3000, { what: "50 refused publishes counted" });
+    const pubErrors = errors.filter((e) => e.code === "NOPERM" && /PUBLISH|publish/.test(e.message));
+    assert.equal(pubErrors.length, 1, `one rate-limited error event, got ${errors.map((e) => e.code + " " + e.message).join("; ")}`);
+    // a request: PUBSUB NUMSUB refused -> EREDIS, and an error event with NOPERM
+    await assert.rejects(cluster.ios[0].fetchSockets(), { code: "EREDIS" });
+    assert.ok(errors.some((e) => e.code === "NOPERM" && /PUBSUB NUMSUB/.test(e.message)), "NUMSUB refusal reported");
+    // serverCount never rejects (socket.io does not catch it)
+    assert.equal(typeof (await cluster.ios[0].of("/").adapter.serverCount()), "number");
+  });
+
   it("c. error messages, rejections, stacks and warnings never contain the password", async function () {
     const secret = "S3cr3t-Pa55w0rd-x9";
     await redis.cli("ACL", "SETUSER", "limited", "reset", "on", `>${secret}`, "resetchannels", "-@all", "+ping");
