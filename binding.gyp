@@ -11,6 +11,7 @@
         "native/envelope.c",
         "native/rooms.c",
         "native/subs.c",
+        "native/resp.c",
         "native/conn.c",
         "native/json.c",
         "native/requests.c",

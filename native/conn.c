@@ -57,12 +57,7 @@ struct hra_conn_s {
   unsigned attempt;
   uint64_t rng;
 
-  redisReader *reader;
-  hra_reply_node_t *nodes;
-  size_t nnodes;
-  size_t cap_nodes;
-  hra_buf_t strs;
-  int reader_oom;
+  hra_resp_t resp;
 
   hra_buf_t out;
   hra_buf_t inflight;
@@ -95,128 +90,9 @@ flush (hra_conn_t *c);
 static void
 finish_close (hra_conn_t *c);
 
-// ---------------------------------------------------------------------------------------------------
-// Reply arena: hiredis's reader calls these while parsing. Strings are copied into our arena at once,
-// because the reader compacts its buffer (moving the bytes) before redisReaderGetReply returns.
-
-static void *
-push_node (hra_conn_t *c, int type, uint32_t len, int64_t integer) {
-  if (c->nnodes == c->cap_nodes) {
-    size_t cap = c->cap_nodes ? c->cap_nodes * 2 : 64;
-    hra_reply_node_t *n = realloc(c->nodes, cap * sizeof(*n));
-    if (n == NULL) {
-      c->reader_oom = 1;
-      return NULL;
-    }
-    c->nodes = n;
-    c->cap_nodes = cap;
-  }
-  hra_reply_node_t *node = &c->nodes[c->nnodes];
-  node->type = (uint8_t) type;
-  node->len = len;
-  node->integer = integer;
-  node->off = c->strs.len;
-  c->nnodes++;
-  // Never NULL: hiredis takes NULL for out-of-memory.
-  return (void *) (uintptr_t) c->nnodes;
-}
-
-static void *
-on_create_string (const redisReadTask *task, char *str, size_t len) {
-  hra_conn_t *c = task->privdata;
-  if (len > UINT32_MAX) {
-    c->reader_oom = 1;
-    return NULL;
-  }
-  int type = task->type == REDIS_REPLY_ERROR ? HRA_R_ERROR : task->type == REDIS_REPLY_STATUS ? HRA_R_STATUS
-                                                                                              : HRA_R_STRING;
-  void *obj = push_node(c, type, (uint32_t) len, 0);
-  if (obj == NULL) return NULL;
-  if (hra_buf_append(&c->strs, str, len) != 0) {
-    c->reader_oom = 1;
-    return NULL;
-  }
-  return obj;
-}
-
-#if HIREDIS_MAJOR >= 1
-static void *
-on_create_array (const redisReadTask *task, size_t n) {
-#else
-static void *
-on_create_array (const redisReadTask *task, int n) {
-#endif
-  hra_conn_t *c = task->privdata;
-  // The count is only recorded, never used to allocate: a hostile count costs nothing.
-#if HIREDIS_MAJOR >= 1
-  if ((uint64_t) n > UINT32_MAX) return NULL;
-#else
-  if (n < 0) return NULL;
-#endif
-  return push_node(c, HRA_R_ARRAY, (uint32_t) n, 0);
-}
-
-static void *
-on_create_integer (const redisReadTask *task, long long value) {
-  return push_node(task->privdata, HRA_R_INTEGER, 0, value);
-}
-
-static void *
-on_create_nil (const redisReadTask *task) {
-  return push_node(task->privdata, HRA_R_NIL, 0, 0);
-}
-
-#if HIREDIS_MAJOR >= 1
-static void *
-on_create_double (const redisReadTask *task, double value, char *str, size_t len) {
-  return on_create_string(task, str, len);
-}
-
-static void *
-on_create_bool (const redisReadTask *task, int value) {
-  return push_node(task->privdata, HRA_R_BOOL, 0, value);
-}
-#endif
-
-static void
-on_free_object (void *obj) {
-  // The arena is reset after every complete reply; nothing to free per object.
-}
-
-static redisReplyObjectFunctions reply_fns = {
-  .createString = on_create_string,
-  .createArray = on_create_array,
-  .createInteger = on_create_integer,
-#if HIREDIS_MAJOR >= 1
-  .createDouble = on_create_double,
-  .createBool = on_create_bool,
-#endif
-  .createNil = on_create_nil,
-  .freeObject = on_free_object,
-};
-
 static int
 reader_reset (hra_conn_t *c) {
-  if (c->reader != NULL) redisReaderFree(c->reader);
-  c->reader = redisReaderCreateWithFunctions(&reply_fns);
-  if (c->reader == NULL) return HRA_ENOMEM;
-  c->reader->privdata = c;
-  c->nnodes = 0;
-  c->strs.len = 0;
-  c->reader_oom = 0;
-  return HRA_OK;
-}
-
-size_t
-hra_reply_next (const hra_reply_t *r, size_t i) {
-  // Walk forward counting the elements still owed by the arrays opened inside the subtree.
-  size_t owed = 1;
-  while (owed > 0 && i < r->count) {
-    owed--;
-    if (r->nodes[i].type == HRA_R_ARRAY) owed += r->nodes[i].len;
-    i++;
-  }
-  return i;
+  return hra_resp_reset(&c->resp);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -625,29 +501,28 @@ on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   c->stats.bytes_read += (uint64_t) nread;
   c->last_read_ms = uv_now(c->loop);
   c->ping_outstanding = 0;  // any byte proves the peer is alive; the PING reply still pops its entry
-  if (redisReaderFeed(c->reader, buf->base, (size_t) nread) != REDIS_OK) {
+  if (hra_resp_feed(&c->resp, buf->base, (size_t) nread) != HRA_OK) {
     fail_connection(c, "ENOMEM", "out of memory while reading");
     return;
   }
   int any = 0;
   for (;;) {
-    void *obj = NULL;
-    if (redisReaderGetReply(c->reader, &obj) != REDIS_OK) {
-      fail_connection(c, c->reader_oom ? "ENOMEM" : "EPROTO", c->reader_oom ? "out of memory while parsing a reply" : "protocol error in a reply from Redis");
+    hra_reply_t reply;
+    int r = hra_resp_next(&c->resp, &reply);
+    if (r < 0) {
+      fail_connection(c, r == HRA_ENOMEM ? "ENOMEM" : "EPROTO", r == HRA_ENOMEM ? "out of memory while parsing a reply" : "protocol error in a reply from Redis");
       break;
     }
-    if (obj == NULL) {
+    if (r == 0) {
       // An incomplete reply stays in the reader: bound how much of it we are willing to buffer.
-      if (c->reader->len - c->reader->pos > c->opts.max_reply_bytes) {
+      if (hra_resp_buffered(&c->resp) > c->opts.max_reply_bytes) {
         fail_connection(c, "EMSGSIZE", "a reply from Redis exceeds maxReplyBytes");
       }
       break;
     }
-    hra_reply_t reply = { c->nodes, c->nnodes, c->strs.data };
     any = 1;
     dispatch_reply(c, &reply);
-    c->nnodes = 0;
-    c->strs.len = 0;
+    hra_resp_consumed(&c->resp);
     if (c->closing || (c->state != HRA_CONN_READY && c->state != HRA_CONN_HANDSHAKE)) break;
   }
   // Messages parsed before a failure are still good: hand them over in any case.
@@ -743,7 +618,7 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   hra_subs_reset_sent(&c->subs);
   int retry_next = (was == HRA_CONN_CONNECTING && c->ai_next != NULL);
   if (!retry_next) free_addresses(c);
-  if (reader_reset(c) != 0) c->reader_oom = 1;
+  if (reader_reset(c) != 0) c->resp.oom = 1;
   // Report first, then fail the pending commands: callbacks see a consistent "not connected" state.
   if (code != NULL) c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
   if (c->closing) return;
@@ -1204,11 +1079,9 @@ void
 hra_conn_free (hra_conn_t *c) {
   if (c == NULL) return;
   free_addresses(c);
-  if (c->reader != NULL) redisReaderFree(c->reader);
+  hra_resp_free(&c->resp);
   hra_subs_free(&c->subs);
   free(c->fifo);
-  free(c->nodes);
-  hra_buf_free(&c->strs);
   hra_buf_free(&c->out);
   hra_buf_free(&c->inflight);
   free_opts(&c->opts);

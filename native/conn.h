@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common.h"
+#include "resp.h"
 
 typedef struct hra_conn_s hra_conn_t;
 
@@ -32,31 +33,6 @@ enum {
   HRA_EV_RECONNECTING,  // a reconnect is scheduled; value is the delay in ms
   HRA_EV_DISCONNECT  // the connection was lost (a reconnect follows unless closing)
 };
-
-// Reply nodes, in pre-order: an array node is followed by its elements (each with its subtree).
-enum {
-  HRA_R_STRING = 1,
-  HRA_R_STATUS,
-  HRA_R_ERROR,
-  HRA_R_INTEGER,
-  HRA_R_NIL,
-  HRA_R_ARRAY,
-  HRA_R_DOUBLE,
-  HRA_R_BOOL
-};
-
-typedef struct {
-  uint8_t type;
-  uint32_t len;  // string length, or element count of an array
-  int64_t integer;
-  size_t off;  // offset of the string bytes in the reply's data
-} hra_reply_node_t;
-
-typedef struct {
-  const hra_reply_node_t *nodes;
-  size_t count;
-  const uint8_t *data;
-} hra_reply_t;
 
 // The reply callback gets reply == NULL and err < 0 (HRA_E* or a libuv code) when the command never
 // got an answer (connection lost or closed). An error reply from Redis comes as a HRA_R_ERROR node.
@@ -152,32 +128,5 @@ hra_conn_unsubscribe (hra_conn_t *conn, int kind, const char *name, size_t len);
 // Number of subscriptions of a kind that Redis has confirmed on the current connection.
 size_t
 hra_conn_subscription_count (hra_conn_t *conn, int kind);
-
-// Reply helpers.
-static inline int
-hra_reply_is (const hra_reply_t *r, size_t i, int type) {
-  return r != NULL && i < r->count && r->nodes[i].type == type;
-}
-
-static inline hra_slice_t
-hra_reply_str (const hra_reply_t *r, size_t i) {
-  hra_slice_t s = { NULL, 0 };
-  if (r != NULL && i < r->count) {
-    int t = r->nodes[i].type;
-    if (t == HRA_R_STRING || t == HRA_R_STATUS || t == HRA_R_ERROR) {
-      s.base = r->data + r->nodes[i].off;
-      s.len = r->nodes[i].len;
-    }
-  }
-  return s;
-}
-
-// The code word of a Redis error reply ("NOPERM", "WRONGTYPE"...), or "EREDIS" when there is none.
-void
-hra_redis_error_code (hra_slice_t msg, char *code, size_t cap);
-
-// Index of the node that follows the subtree rooted at i.
-size_t
-hra_reply_next (const hra_reply_t *r, size_t i);
 
 #endif  // HRA_CONN_H

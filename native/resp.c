@@ -1,0 +1,170 @@
+#include <hiredis/hiredis.h>
+#include <hiredis/read.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "resp.h"
+
+// Reply arena: hiredis's reader calls these while parsing. Strings are copied into our arena at once,
+// because the reader compacts its buffer (moving the bytes) before redisReaderGetReply returns.
+
+static void *
+push_node (hra_resp_t *c, int type, uint32_t len, int64_t integer) {
+  if (c->nnodes == c->cap_nodes) {
+    size_t cap = c->cap_nodes ? c->cap_nodes * 2 : 64;
+    hra_reply_node_t *n = realloc(c->nodes, cap * sizeof(*n));
+    if (n == NULL) {
+      c->oom = 1;
+      return NULL;
+    }
+    c->nodes = n;
+    c->cap_nodes = cap;
+  }
+  hra_reply_node_t *node = &c->nodes[c->nnodes];
+  node->type = (uint8_t) type;
+  node->len = len;
+  node->integer = integer;
+  node->off = c->strs.len;
+  c->nnodes++;
+  // Never NULL: hiredis takes NULL for out-of-memory.
+  return (void *) (uintptr_t) c->nnodes;
+}
+
+static void *
+on_create_string (const redisReadTask *task, char *str, size_t len) {
+  hra_resp_t *c = task->privdata;
+  if (len > UINT32_MAX) {
+    c->oom = 1;
+    return NULL;
+  }
+  int type = task->type == REDIS_REPLY_ERROR ? HRA_R_ERROR : task->type == REDIS_REPLY_STATUS ? HRA_R_STATUS
+                                                                                              : HRA_R_STRING;
+  void *obj = push_node(c, type, (uint32_t) len, 0);
+  if (obj == NULL) return NULL;
+  if (hra_buf_append(&c->strs, str, len) != 0) {
+    c->oom = 1;
+    return NULL;
+  }
+  return obj;
+}
+
+#if HIREDIS_MAJOR >= 1
+static void *
+on_create_array (const redisReadTask *task, size_t n) {
+#else
+static void *
+on_create_array (const redisReadTask *task, int n) {
+#endif
+  hra_resp_t *c = task->privdata;
+  // The count is only recorded, never used to allocate: a hostile count costs nothing.
+#if HIREDIS_MAJOR >= 1
+  if ((uint64_t) n > UINT32_MAX) return NULL;
+#else
+  if (n < 0) return NULL;
+#endif
+  return push_node(c, HRA_R_ARRAY, (uint32_t) n, 0);
+}
+
+static void *
+on_create_integer (const redisReadTask *task, long long value) {
+  return push_node(task->privdata, HRA_R_INTEGER, 0, value);
+}
+
+static void *
+on_create_nil (const redisReadTask *task) {
+  return push_node(task->privdata, HRA_R_NIL, 0, 0);
+}
+
+#if HIREDIS_MAJOR >= 1
+static void *
+on_create_double (const redisReadTask *task, double value, char *str, size_t len) {
+  return on_create_string(task, str, len);
+}
+
+static void *
+on_create_bool (const redisReadTask *task, int value) {
+  return push_node(task->privdata, HRA_R_BOOL, 0, value);
+}
+#endif
+
+static void
+on_free_object (void *obj) {
+  // The arena is reset after every complete reply; nothing to free per object.
+}
+
+static redisReplyObjectFunctions reply_fns = {
+  .createString = on_create_string,
+  .createArray = on_create_array,
+  .createInteger = on_create_integer,
+#if HIREDIS_MAJOR >= 1
+  .createDouble = on_create_double,
+  .createBool = on_create_bool,
+#endif
+  .createNil = on_create_nil,
+  .freeObject = on_free_object,
+};
+
+int
+hra_resp_reset (hra_resp_t *p) {
+  if (p->reader != NULL) redisReaderFree(p->reader);
+  redisReader *r = redisReaderCreateWithFunctions(&reply_fns);
+  p->reader = r;
+  p->nnodes = 0;
+  p->strs.len = 0;
+  p->oom = 0;
+  if (r == NULL) return HRA_ENOMEM;
+  r->privdata = p;
+  return HRA_OK;
+}
+
+void
+hra_resp_free (hra_resp_t *p) {
+  if (p->reader != NULL) redisReaderFree(p->reader);
+  p->reader = NULL;
+  free(p->nodes);
+  p->nodes = NULL;
+  p->nnodes = p->cap_nodes = 0;
+  hra_buf_free(&p->strs);
+}
+
+int
+hra_resp_feed (hra_resp_t *p, const char *buf, size_t len) {
+  if (p->reader == NULL) return HRA_ENOMEM;
+  return redisReaderFeed(p->reader, buf, len) == REDIS_OK ? HRA_OK : HRA_ENOMEM;
+}
+
+int
+hra_resp_next (hra_resp_t *p, hra_reply_t *out) {
+  if (p->reader == NULL) return HRA_ENOMEM;
+  void *obj = NULL;
+  if (redisReaderGetReply(p->reader, &obj) != REDIS_OK) return p->oom ? HRA_ENOMEM : HRA_EINVAL;
+  if (obj == NULL) return 0;
+  out->nodes = p->nodes;
+  out->count = p->nnodes;
+  out->data = p->strs.data;
+  return 1;
+}
+
+void
+hra_resp_consumed (hra_resp_t *p) {
+  p->nnodes = 0;
+  p->strs.len = 0;
+}
+
+size_t
+hra_resp_buffered (const hra_resp_t *p) {
+  const redisReader *r = p->reader;
+  return r != NULL ? r->len - r->pos : 0;
+}
+
+size_t
+hra_reply_next (const hra_reply_t *r, size_t i) {
+  // Walk forward counting the elements still owed by the arrays opened inside the subtree.
+  size_t owed = 1;
+  while (owed > 0 && i < r->count) {
+    owed--;
+    if (r->nodes[i].type == HRA_R_ARRAY) owed += r->nodes[i].len;
+    i++;
+  }
+  return i;
+}

@@ -1,0 +1,97 @@
+// Reply parsing: hiredis's reader (redisReaderCreateWithFunctions) with reply functions of our own that allocate
+// nothing per reply. Each complete reply is a flat pre-order list of nodes plus an arena holding the string
+// bytes, copied at once because the reader compacts its buffer. No libuv or Node dependency (fuzzed alone).
+#ifndef HRA_RESP_H
+#define HRA_RESP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+// Reply nodes, in pre-order: an array node is followed by its elements (each with its subtree).
+enum {
+  HRA_R_STRING = 1,
+  HRA_R_STATUS,
+  HRA_R_ERROR,
+  HRA_R_INTEGER,
+  HRA_R_NIL,
+  HRA_R_ARRAY,
+  HRA_R_DOUBLE,
+  HRA_R_BOOL
+};
+
+typedef struct {
+  uint8_t type;
+  uint32_t len;  // string length, or element count of an array
+  int64_t integer;
+  size_t off;  // offset of the string bytes in the reply's data
+} hra_reply_node_t;
+
+typedef struct {
+  const hra_reply_node_t *nodes;
+  size_t count;
+  const uint8_t *data;
+} hra_reply_t;
+
+typedef struct {
+  void *reader;  // redisReader *
+  hra_reply_node_t *nodes;
+  size_t nnodes;
+  size_t cap_nodes;
+  hra_buf_t strs;
+  int oom;
+} hra_resp_t;
+
+// (Re)creates the reader, dropping anything buffered. HRA_OK or HRA_ENOMEM.
+int
+hra_resp_reset (hra_resp_t *p);
+
+void
+hra_resp_free (hra_resp_t *p);
+
+// Appends bytes read from the socket. HRA_OK or HRA_ENOMEM.
+int
+hra_resp_feed (hra_resp_t *p, const char *buf, size_t len);
+
+// 1: a complete reply is in *out (valid until hra_resp_consumed); 0: more bytes are needed;
+// HRA_ENOMEM or HRA_EINVAL (protocol error): the stream is unusable, reset it.
+int
+hra_resp_next (hra_resp_t *p, hra_reply_t *out);
+
+// The reply returned by hra_resp_next has been handled: reuse its arena.
+void
+hra_resp_consumed (hra_resp_t *p);
+
+// Bytes fed but not yet consumed by complete replies (an incomplete reply being buffered).
+size_t
+hra_resp_buffered (const hra_resp_t *p);
+
+// Reply helpers.
+static inline int
+hra_reply_is (const hra_reply_t *r, size_t i, int type) {
+  return r != NULL && i < r->count && r->nodes[i].type == type;
+}
+
+static inline hra_slice_t
+hra_reply_str (const hra_reply_t *r, size_t i) {
+  hra_slice_t s = { NULL, 0 };
+  if (r != NULL && i < r->count) {
+    int t = r->nodes[i].type;
+    if (t == HRA_R_STRING || t == HRA_R_STATUS || t == HRA_R_ERROR) {
+      s.base = r->data + r->nodes[i].off;
+      s.len = r->nodes[i].len;
+    }
+  }
+  return s;
+}
+
+// The code word of a Redis error reply ("NOPERM", "WRONGTYPE"...), or "EREDIS" when there is none.
+void
+hra_redis_error_code (hra_slice_t msg, char *code, size_t cap);
+
+// Index of the node that follows the subtree rooted at i.
+size_t
+hra_reply_next (const hra_reply_t *r, size_t i);
+
+#endif  // HRA_RESP_H
