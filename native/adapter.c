@@ -291,7 +291,9 @@ prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int t
       a->keys[i].base = a->numtext.data + (uintptr_t) a->keys[i].base;
     }
   }
-  if (hra_rooms_targets(a->rooms, a->keys, nrooms, a->keys + nrooms, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
+  // No keys at all leaves a->keys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_adapter).
+  const hra_room_key_t *except_keys = a->keys != NULL ? a->keys + nrooms : NULL;
+  if (hra_rooms_targets(a->rooms, a->keys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
   if (a->targets.len == 0) return 1;
   if (a->raw_broadcasts) return has_proto_key(data, a->max_depth) ? HRA_ENOTSUP : HRA_OK;
   hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };

@@ -79,7 +79,8 @@ hra_reply_str (const hra_reply_t *r, size_t i) {
   if (r != NULL && i < r->count) {
     int t = r->nodes[i].type;
     if (t == HRA_R_STRING || t == HRA_R_STATUS || t == HRA_R_ERROR) {
-      s.base = r->data + r->nodes[i].off;
+      // Empty strings before any byte reached the arena leave data NULL (NULL + 0 is undefined in C).
+      s.base = r->data != NULL ? r->data + r->nodes[i].off : (const uint8_t *) "";
       s.len = r->nodes[i].len;
     }
   }

@@ -175,6 +175,10 @@ describe("createClient (native connections)", function () {
       "*2147483647\r\n:1\r\n",
       "\x00\x01\x02garbage\r\n",
       "+OK\r\n+OK\r\n+OK\r\n+OK\r\n",
+      // empty replies before any string byte reached the reply arena (fuzz_resp finding: NULL + 0)
+      "+\r\n",
+      "-\r\n",
+      "$0\r\n\r\n*1\r\n$0\r\n\r\n",
     ];
     let conns = 0;
     const server = net.createServer((sock) => {
