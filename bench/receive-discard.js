@@ -1,79 +1,42 @@
 "use strict";
 // receive-and-discard: CPU a server spends per message for rooms it does not hold.
-// One server process (upstream @socket.io/redis-adapter 8.3.0 with node-redis 4, or ours); a raw
-// connection floods N single-room broadcasts, encoded exactly as upstream publishes them, then one
-// sentinel for a room the server holds. CPU comes from the server process's own process.cpuUsage().
-// Runs alternate between the two adapters; medians of --reps runs; prints both figures and the ratio.
+// One server process; a raw connection (this process) floods N single-room broadcasts, encoded
+// exactly as upstream publishes them, for rooms the server does not hold, then one sentinel for a
+// room it holds. CPU is the server process's own process.cpuUsage() from the start of the flood to
+// the sentinel. Upstream and ours alternate; medians of --reps runs.
 //
 //   node bench/receive-discard.js [--messages 200000] [--reps 5]
-const os = require("node:os");
-const net = require("node:net");
-const path = require("node:path");
-const { fork, execFileSync } = require("node:child_process");
-const notepack = require("notepack.io");
-const { startRedis } = require("../test/helpers/redis");
+const h = require("./lib/harness");
+const { UPSTREAM, OURS } = require("./lib/adapters");
 
-function arg(name, def) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : def;
-}
-const N = arg("messages", 200000);
-const REPS = arg("reps", 5);
+const N = h.arg("messages", 200000, 20000);
+const REPS = h.arg("reps", 5, 2);
 
-function resp(args) {
-  const parts = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from("\r\n"));
-  }
-  return Buffer.concat(parts);
-}
-
-function broadcast(room, data) {
-  const msg = notepack.encode(["XXXXXX", { type: 2, data, nsp: "/" }, { rooms: [room], except: [], flags: {} }]);
-  return resp(["PUBLISH", `socket.io#/#${room}#`, msg]);
-}
-
-const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)];
-
-async function once(impl, url, port, flood, sentinel) {
-  const child = fork(path.join(__dirname, "lib", "discard-server.js"), [impl, url]);
-  const next = () => new Promise((r) => child.once("message", r));
-  await next(); // up
-  child.send("start");
-  await next(); // started
-  const sock = net.connect(port, "127.0.0.1");
-  await new Promise((r) => sock.once("connect", r));
-  sock.on("data", () => {}); // PUBLISH replies
-  sock.write(flood);
-  sock.write(sentinel);
-  const { cpuMicros } = await next();
-  sock.destroy();
-  await new Promise((r) => child.once("exit", r));
-  return cpuMicros / N;
-}
-
-(async () => {
-  const redis = await startRedis();
-  try {
-    const flood = Buffer.concat(Array.from({ length: N }, (_, i) => broadcast("other" + (i % 1000), ["ev", i])));
-    const sentinel = broadcast("held", ["sentinel"]);
-    const results = { upstream: [], hiredis: [] };
-    for (let rep = 0; rep < REPS; rep++) {
-      for (const impl of ["upstream", "hiredis"]) results[impl].push(await once(impl, redis.url, redis.port, flood, sentinel));
+h.main("receive-discard", async (redis) => {
+  const flood = Buffer.concat(Array.from({ length: N }, (_, i) => h.upstreamBroadcast("other" + (i % 1000), ["ev", i])));
+  const sentinel = h.upstreamBroadcast("sentinel", ["sentinel"]);
+  const variants = [UPSTREAM, OURS];
+  const raw = await h.alternate(variants, REPS, async (variant) => {
+    const server = await h.startServer(redis.url, variant, { sentinel: true });
+    try {
+      await h.waitSubscribed(redis, 1);
+      const writer = await h.rawWriter(redis);
+      await server.call("cpuStart");
+      writer.write(flood);
+      writer.write(sentinel);
+      const { cpuMicros } = await h.within(120000, server.call("sentinel", { k: 1 }), "sentinel");
+      writer.destroy();
+      return { cpuPerMessage: cpuMicros / N };
+    } finally {
+      await server.stop();
     }
-    const u = median(results.upstream);
-    const h = median(results.hiredis);
-    const redisVersion = execFileSync("redis-server", ["--version"]).toString().trim();
-    console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores, node ${process.version}, ${redisVersion}`);
-    console.log(`command: node bench/receive-discard.js --messages ${N} --reps ${REPS}`);
-    console.log("");
-    console.log("| metric | upstream 8.3.0 (median) | ours (median) | ratio ours/upstream |");
-    console.log("|---|---|---|---|");
-    console.log(`| receive-and-discard CPU per message | ${u.toFixed(3)} us | ${h.toFixed(3)} us | ${(h / u).toFixed(3)} |`);
-    console.log("");
-    console.log(`raw (us/message): ${JSON.stringify(results)}`);
-  } finally {
-    await redis.stop();
-  }
-})();
+  });
+  return {
+    params: { messages: N, reps: REPS },
+    variants: variants.map((v) => v.key),
+    raw,
+    rows: [
+      h.row({ metric: "receive-and-discard: CPU per message", unit: "us", figure: "cpuPerMessage", raw, ours: ["ours"], target: 0.1 }),
+    ],
+  };
+});

@@ -9,6 +9,7 @@ const { randomBytes } = require("node:crypto");
 const { Adapter } = require("socket.io-adapter");
 const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter");
+const { coalesceNamespace } = require("./cork");
 const binding = require("./binding");
 
 const C = binding.constants;
@@ -109,6 +110,7 @@ class RedisAdapter extends Adapter {
       this._client.cmd._handle,
     );
     if (!this._nativeEncode) debug("namespace %s: custom parser, remote packets are encoded by server.encoder", nsp.name);
+    if (opts.coalesceWrites !== false) coalesceNamespace(nsp);
     this.subscriptionMode = opts.subscriptionMode === "dynamic" ? "dynamic" : "pattern";
     if (this.subscriptionMode === "dynamic") {
       // Interest-based subscriptions: one channel per room this node holds (socket-id rooms included),

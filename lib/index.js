@@ -80,5 +80,6 @@ function createAdapter(target, subTarget, opts) {
 }
 
 const { Emitter } = require("./emitter");
+const { coalesceWrites } = require("./cork");
 
-module.exports = { createAdapter, createClient, Emitter, RedisAdapter, RedisClient, RequestType };
+module.exports = { createAdapter, createClient, coalesceWrites, Emitter, RedisAdapter, RedisClient, RequestType };

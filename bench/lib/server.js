@@ -1,0 +1,154 @@
+"use strict";
+// A Socket.IO server process on one adapter, driven by the bench over IPC. It measures its own CPU
+// time (process.cpuUsage()) so that neither the clients nor the driver count against it.
+//
+//   argv[2]: JSON { impl, url, options, sentinel }
+//
+// Sockets join the rooms listed in their handshake query (`rooms=a,b,c`). With `sentinel`, the
+// process also holds one in-process client in room "sentinel", whose "sentinel" event tells the
+// driver that everything published before it has been processed here.
+const { performance } = require("node:perf_hooks");
+const { Server } = require("socket.io");
+const { io: ioc } = require("socket.io-client");
+const { adapterFactory } = require("./adapters");
+
+const cfg = JSON.parse(process.argv[2]);
+const now = () => performance.timeOrigin + performance.now();
+const tick = () => new Promise((r) => setImmediate(r));
+
+let io = null;
+let t0 = process.cpuUsage();
+let credit = 0;
+let creditWaiter = null;
+
+function cpuMicros() {
+  const d = process.cpuUsage(t0);
+  return d.user + d.system;
+}
+
+// Emits n broadcasts ("m", i) as fast as the driver's credits allow: at most `window` broadcasts
+// beyond what the slowest client process has reported, `batch` per event-loop turn.
+async function broadcast({ n, window, batch, room }) {
+  credit = 0;
+  let sent = 0;
+  const target = room ? io.to(room) : io;
+  while (sent < n) {
+    const limit = Math.min(n, credit + window);
+    if (sent >= limit) {
+      await new Promise((r) => (creditWaiter = r));
+      continue;
+    }
+    const end = Math.min(limit, sent + batch);
+    while (sent < end) target.emit("m", sent++);
+    await tick();
+  }
+  return { sent };
+}
+
+// Publishes n single-room broadcasts for rooms nobody holds, `batch` per loop turn, then one to
+// room "sentinel". Returns when the last one was handed to the adapter.
+async function publish({ n, batch }) {
+  const start = now();
+  t0 = process.cpuUsage();
+  for (let sent = 0; sent < n; ) {
+    const end = Math.min(n, sent + batch);
+    for (; sent < end; sent++) io.to("nobody" + (sent % 1000)).emit("m", sent);
+    await tick();
+  }
+  io.to("sentinel").emit("sentinel", n);
+  const stats = io.of("/").adapter.stats;
+  return { start, dropped: stats ? stats.publishDropped : 0 };
+}
+
+// Sequential round trips of one kind; returns the latencies in milliseconds.
+async function requests({ kind, n, expect }) {
+  const once = {
+    fetchSockets: async () => (await io.fetchSockets()).length,
+    serverSideEmitWithAck: async () => (await io.serverSideEmitWithAck("ping", 1)).length,
+    ack: async () => (await io.timeout(5000).emitWithAck("ack-me", 1)).length,
+  }[kind];
+  if (!once) throw new Error(`unknown request kind ${kind}`);
+  const ms = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const got = await once();
+    ms.push(performance.now() - t);
+    if (got !== expect) throw new Error(`${kind}: ${got} answers, expected ${expect}`);
+  }
+  return { ms };
+}
+
+let sentinelWaiter = null;
+let sentinelsSeen = 0;
+
+const commands = {
+  cpuStart: () => {
+    t0 = process.cpuUsage();
+    return { t: now() };
+  },
+  cpuRead: () => ({ cpuMicros: cpuMicros(), t: now() }),
+  broadcast,
+  publish,
+  requests,
+  // Resolves with the CPU time since cpuStart once the k-th sentinel has arrived here.
+  sentinel: ({ k }) =>
+    new Promise((resolve) => {
+      const check = () => {
+        if (sentinelsSeen >= k) resolve({ cpuMicros: cpuMicros(), t: now() });
+        else sentinelWaiter = check;
+      };
+      check();
+    }),
+  stats: () => {
+    const s = io.of("/").adapter.stats;
+    return s ? { ...s } : null;
+  },
+};
+
+process.on("message", async (m) => {
+  if (m.cmd === "credit") {
+    credit = m.value;
+    if (creditWaiter) {
+      const w = creditWaiter;
+      creditWaiter = null;
+      w();
+    }
+    return;
+  }
+  if (m.cmd === "exit") process.exit(0);
+  try {
+    const fn = commands[m.cmd];
+    if (!fn) throw new Error(`unknown command ${m.cmd}`);
+    process.send({ id: m.id, result: await fn(m.args || {}) });
+  } catch (err) {
+    process.send({ id: m.id, error: String((err && err.stack) || err) });
+  }
+});
+
+(async () => {
+  io = new Server({ adapter: await adapterFactory(cfg.impl, cfg.url, cfg.options) });
+  io.on("connection", (socket) => {
+    const rooms = socket.handshake.query.rooms;
+    if (rooms) socket.join(String(rooms).split(","));
+  });
+  io.on("ping", (arg, cb) => cb("pong")); // serverSideEmitWithAck from another server
+  io.listen(0);
+  await new Promise((r) => io.httpServer.once("listening", r));
+  const port = io.httpServer.address().port;
+  if (cfg.sentinel) {
+    const client = ioc(`http://127.0.0.1:${port}`, { transports: ["websocket"], query: { rooms: "sentinel" } });
+    client.on("sentinel", () => {
+      sentinelsSeen++;
+      if (sentinelWaiter) {
+        const w = sentinelWaiter;
+        sentinelWaiter = null;
+        w();
+      }
+    });
+    await new Promise((r) => client.once("connect", r));
+  }
+  process.send({ up: true, port });
+})().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+"use strict";
+
+// Write coalescing. engine.io queues a client's packets while a write is in flight and flushes them together
+// on drain, but its WebSocket transport then writes each packet (frame) with its own system call. Corking the
+// client's TCP socket around that flush turns the burst into one writev, with the same bytes in the same
+// order. Applied per engine.io connection, on the transport instance (never on a prototype), again after an
+// upgrade; anything of another shape is left alone with a debug note.
+
+const debug = require("debug")("socket.io-hiredis-adapter:cork");
+
+const kApplied = Symbol("hiredisAdapterCork");
+const engines = new WeakSet();
+let shapeWarned = false;
+
+// The net.Socket under a websocket transport, or null when the shape is not the one we know (engine.io 6.x
+// WebSocket transport over ws 8.x).
+function rawSocketOf(transport) {
+  if (transport === null || typeof transport !== "object" || transport.name !== "websocket") return null;
+  if (typeof transport.send !== "function") return null;
+  const ws = transport.socket;
+  const raw = ws && ws._socket;
+  if (!raw || typeof raw.cork !== "function" || typeof raw.uncork !== "function") return null;
+  return raw;
+}
+
+// Wraps one transport instance's send(packets). Returns true when coalescing is now on for it.
+function corkTransport(transport) {
+  if (transport && transport[kApplied]) return true;
+  const raw = rawSocketOf(transport);
+  if (raw === null) {
+    // Polling already answers with one HTTP body per flush; any other transport is not ours to touch.
+    if (transport && transport.name === "websocket" && !shapeWarned) {
+      shapeWarned = true;
+      debug("websocket transport of an unknown shape (no net.Socket with cork/uncork): plain writes");
+    }
+    return false;
+  }
+  const send = transport.send;
+  transport.send = function corkedSend(packets) {
+    if (!Array.isArray(packets) || packets.length < 2 || raw.destroyed) return send.call(this, packets);
+    raw.cork();
+    try {
+      return send.call(this, packets);
+    } finally {
+      // Synchronous writes (plain and pre-encoded frames) leave as one writev here. Compressed frames
+      // (permessage-deflate) are written later by ws, in order, outside the cork: no delay, no reordering.
+      raw.uncork();
+    }
+  };
+  transport[kApplied] = true;
+  return true;
+}
+
+// Applies coalescing to one engine.io Socket (a client connection), now and after every upgrade.
+function corkConnection(conn) {
+  if (conn === null || typeof conn !== "object" || conn[kApplied]) return;
+  if (typeof conn.on !== "function") return;
+  conn[kApplied] = true;
+  corkTransport(conn.transport);
+  conn.on("upgrade", (transport) => corkTransport(transport || conn.transport));
+}
+
+// Applies coalescing to every current and future connection of a socket.io Server (io) or engine.io Server.
+function coalesceWrites(server) {
+  const engine = server && server.engine && typeof server.engine.on === "function" ? server.engine : server;
+  if (!engine || typeof engine.on !== "function") throw new TypeError("coalesceWrites(io): expected a socket.io or engine.io Server");
+  if (engines.has(engine)) return;
+  engines.add(engine);
+  engine.on("connection", corkConnection);
+  if (engine.clients && typeof engine.clients === "object") {
+    for (const conn of Object.values(engine.clients)) corkConnection(conn);
+  }
+}
+
+// Used by the adapters: the namespace's server may not have an engine yet (socket.io creates the main
+// namespace's adapter before attach()), so connections are picked up as they reach the namespace.
+function coalesceNamespace(nsp) {
+  const server = nsp && nsp.server;
+  if (server && server.engine && typeof server.engine.on === "function") {
+    coalesceWrites(server);
+    return;
+  }
+  nsp.on("connection", (socket) => {
+    if (server && server.engine && typeof server.engine.on === "function") coalesceWrites(server);
+    else corkConnection(socket.conn);
+  });
+}
+
+module.exports = { coalesceWrites, coalesceNamespace, corkTransport, corkConnection, kApplied };
