@@ -78,6 +78,24 @@ async function requests({ kind, n, expect }) {
   return { ms };
 }
 
+// Emits n single-room broadcasts to rooms picked (deterministically) from `rooms`, `batch` per loop turn,
+// then one to room "sentinel".
+async function emitRooms({ n, rooms, batch, seed = 1 }) {
+  let x = seed >>> 0 || 1;
+  for (let sent = 0; sent < n; ) {
+    const end = Math.min(n, sent + batch);
+    for (; sent < end; sent++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      io.to(rooms[(x >>> 0) % rooms.length]).emit("m", sent);
+    }
+    await tick();
+  }
+  io.to("sentinel").emit("sentinel", n);
+  return { sent: n };
+}
+
 let sentinelWaiter = null;
 let sentinelsSeen = 0;
 
@@ -89,6 +107,7 @@ const commands = {
   cpuRead: () => ({ cpuMicros: cpuMicros(), t: now() }),
   broadcast,
   publish,
+  emitRooms,
   requests,
   // Resolves with the CPU time since cpuStart once the k-th sentinel has arrived here.
   sentinel: ({ k }) =>
@@ -115,7 +134,16 @@ process.on("message", async (m) => {
     }
     return;
   }
-  if (m.cmd === "exit") process.exit(0);
+  if (m.cmd === "exit") {
+    // a clean exit (not process.exit) lets --cpu-prof write its profile
+    if (process.execArgv.some((a) => a.startsWith("--cpu-prof"))) {
+      io.close();
+      process.disconnect();
+      setTimeout(() => process.exit(0), 2000).unref();
+      return;
+    }
+    process.exit(0);
+  }
   try {
     const fn = commands[m.cmd];
     if (!fn) throw new Error(`unknown command ${m.cmd}`);
