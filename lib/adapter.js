@@ -9,7 +9,7 @@ const { randomBytes } = require("node:crypto");
 const { Adapter } = require("socket.io-adapter");
 const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter");
-const { coalesceNamespace } = require("./cork");
+const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
 const binding = require("./binding");
 
 const C = binding.constants;
@@ -110,7 +110,9 @@ class RedisAdapter extends Adapter {
       this._client.cmd._handle,
     );
     if (!this._nativeEncode) debug("namespace %s: custom parser, remote packets are encoded by server.encoder", nsp.name);
-    if (opts.coalesceWrites !== false) coalesceNamespace(nsp);
+    this._coalesce = opts.coalesceWrites !== false;
+    this._holdNext = false;
+    if (this._coalesce) coalesceNamespace(nsp);
     this.subscriptionMode = opts.subscriptionMode === "dynamic" ? "dynamic" : "pattern";
     if (this.subscriptionMode === "dynamic") {
       // Interest-based subscriptions: one channel per room this node holds (socket-id rooms included),
@@ -193,13 +195,41 @@ class RedisAdapter extends Adapter {
     packet.nsp = this.nsp.name;
     const onlyLocal = opts && opts.flags && opts.flags.local;
     if (!onlyLocal && !this._closed) {
-      const rawOpts = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags };
-      const msg = notepack.encode([this.uid, packet, rawOpts]);
+      let msg;
       let channel = this.channel;
-      if (opts.rooms && opts.rooms.size === 1) channel += rawOpts.rooms[0] + "#";
+      if (opts.rooms.size === 0 && (!opts.except || opts.except.size === 0) && isEmptyObject(opts.flags)) {
+        // The common io.emit(): the same bytes as notepack.encode([uid, packet, {rooms: [], except: [], flags: {}}])
+        // with the constant parts encoded once.
+        if (this._uidHead === undefined) this._uidHead = notepack.encode([this.uid]);
+        msg = Buffer.concat([this._uidHead, notepack.encode(packet), EMPTY_OPTS]);
+        msg[0] = 0x93;
+      } else {
+        const rawOpts = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags };
+        msg = notepack.encode([this.uid, packet, rawOpts]);
+        if (opts.rooms.size === 1) channel += rawOpts.rooms[0] + "#";
+      }
       this._publish(channel, msg);
     }
-    super.broadcast(packet, opts);
+    // (one target gains nothing from it: engine.io already queues the rest of a burst behind the first write)
+    if (this._coalesce && this.nsp.sockets.size > 1 && !(opts.flags && opts.flags.volatile)) {
+      // Hold each target's flush until the end of this task: a burst of emits leaves in one writev per client.
+      holdForThisTick();
+      this._holdNext = true;
+    }
+    try {
+      super.broadcast(packet, opts);
+    } finally {
+      this._holdNext = false;
+    }
+  }
+
+  // socket.io-adapter's broadcast() reaches each target through apply(); hold its connection first.
+  apply(opts, callback) {
+    if (!this._holdNext) return super.apply(opts, callback);
+    return super.apply(opts, (socket) => {
+      holdConnection(socket.conn);
+      callback(socket);
+    });
   }
 
   broadcastWithAck(packet, opts, clientCountCallback, ack) {
@@ -362,6 +392,7 @@ class RedisAdapter extends Adapter {
         if (packet === null) packet = lazyPacket();
         socket.notifyOutgoingListeners(packet);
       }
+      if (packetOpts.volatile !== true) holdConnection(socket.conn);
       socket.client.writeToEngine(encoded, packetOpts);
     }
     return count;
@@ -555,6 +586,14 @@ class RedisAdapter extends Adapter {
     }
     return this._shared.release();
   }
+}
+
+const EMPTY_OPTS = notepack.encode({ rooms: [], except: [], flags: {} });
+
+function isEmptyObject(o) {
+  if (o === undefined || o === null) return false;
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) return false;
+  return Object.getPrototypeOf(o) === Object.prototype;
 }
 
 // The merged answers from C: a JSON array, or for serverSideEmit [answers, indexes of answers that

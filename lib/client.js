@@ -3,6 +3,7 @@
 // subscriber may point elsewhere, e.g. a replica), both native sockets on Node's own loop.
 const { EventEmitter } = require("node:events");
 const debug = require("debug")("socket.io-hiredis-adapter:client");
+const { beginHold, endHold } = require("./cork");
 const binding = require("./binding");
 const { resolveTarget } = require("./target");
 
@@ -226,6 +227,15 @@ class RedisClient extends EventEmitter {
 
   // One call per read wakeup: every record of the batch, in order (see native/adapter.h).
   _onbatch(buf, words) {
+    beginHold();
+    try {
+      this._deliverBatch(buf, words);
+    } finally {
+      endHold();
+    }
+  }
+
+  _deliverBatch(buf, words) {
     const adapters = this._adapters;
     let i = 0;
     while (i < words.length) {

@@ -86,4 +86,55 @@ function coalesceNamespace(nsp) {
   });
 }
 
-module.exports = { coalesceWrites, coalesceNamespace, corkTransport, corkConnection, kApplied };
+// Holding flushes during one batch of remote deliveries. engine.io writes a client's first packet at once
+// and queues the rest until that write completes, so a batch of k broadcasts costs two writes per client.
+// While a batch is delivered, a corked client's transport is marked busy before its first packet, so every
+// packet of the batch queues; at the end of the batch one flush sends them all in one corked writev.
+// Volatile packets are never held: they meet the same writable check as without the hold (engine.io drops
+// them while a write is pending, and a held transport has one pending by definition).
+const kHeld = Symbol("hiredisAdapterHeld");
+const held = [];
+let holding = 0;
+
+function beginHold() {
+  holding++;
+}
+
+function holdConnection(conn) {
+  if (holding === 0 || conn[kHeld] !== undefined) return;
+  const t = conn.transport;
+  if (!t || t[kApplied] !== true || t.writable !== true || conn.readyState !== "open") return;
+  t.writable = false;
+  conn[kHeld] = t;
+  held.push(conn);
+}
+
+function endHold() {
+  if (--holding > 0) return;
+  for (let i = 0; i < held.length; i++) {
+    const conn = held[i];
+    const t = conn[kHeld];
+    conn[kHeld] = undefined;
+    if (t.writable === false) t.writable = true;
+    if (conn.transport === t) conn.flush();
+  }
+  held.length = 0;
+}
+
+// Local broadcasts: every io.emit() of one synchronous run of code (one event-loop task) is held the same way
+// and flushed in a microtask right after it, so a burst of emits costs one write per client, not two.
+let tickHold = false;
+
+function endTickHold() {
+  tickHold = false;
+  endHold();
+}
+
+function holdForThisTick() {
+  if (tickHold) return;
+  tickHold = true;
+  beginHold();
+  queueMicrotask(endTickHold);
+}
+
+module.exports = { coalesceWrites, coalesceNamespace, corkTransport, corkConnection, kApplied, beginHold, holdConnection, endHold, holdForThisTick };
