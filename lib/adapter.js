@@ -198,11 +198,8 @@ class RedisAdapter extends Adapter {
       let msg;
       let channel = this.channel;
       if (opts.rooms.size === 0 && (!opts.except || opts.except.size === 0) && isEmptyObject(opts.flags)) {
-        // The common io.emit(): the same bytes as notepack.encode([uid, packet, {rooms: [], except: [], flags: {}}])
-        // with the constant parts encoded once.
-        if (this._uidHead === undefined) this._uidHead = notepack.encode([this.uid]);
-        msg = Buffer.concat([this._uidHead, notepack.encode(packet), EMPTY_OPTS]);
-        msg[0] = 0x93;
+        // The common io.emit(): no per-emit arrays, Set or options object.
+        msg = notepack.encode([this.uid, packet, EMPTY_OPTS]);
       } else {
         const rawOpts = { rooms: [...opts.rooms], except: [...new Set(opts.except)], flags: opts.flags };
         msg = notepack.encode([this.uid, packet, rawOpts]);
@@ -588,7 +585,7 @@ class RedisAdapter extends Adapter {
   }
 }
 
-const EMPTY_OPTS = notepack.encode({ rooms: [], except: [], flags: {} });
+const EMPTY_OPTS = Object.freeze({ rooms: Object.freeze([]), except: Object.freeze([]), flags: Object.freeze({}) });
 
 function isEmptyObject(o) {
   if (o === undefined || o === null) return false;

@@ -23,6 +23,21 @@ function rawSocketOf(transport) {
   return raw;
 }
 
+// engine.io's own condition for writing a packet's pre-encoded frame (WebSocket._canSendPreEncodedFrame), for
+// every packet, plus the shapes the single write relies on.
+function allPreEncoded(transport, packets) {
+  if (transport.perMessageDeflate || typeof transport._onSentLast !== "function") return false;
+  const sender = transport.socket && transport.socket._sender;
+  if (!sender || typeof sender.sendFrame !== "function") return false;
+  for (let i = 0; i < packets.length; i++) {
+    const o = packets[i].options;
+    const frame = o && o.wsPreEncodedFrame;
+    if (!Array.isArray(frame)) return false;
+    for (let k = 0; k < frame.length; k++) if (!Buffer.isBuffer(frame[k]) && !(frame[k] instanceof Uint8Array)) return false;
+  }
+  return true;
+}
+
 // Wraps one transport instance's send(packets). Returns true when coalescing is now on for it.
 function corkTransport(transport) {
   if (transport && transport[kApplied]) return true;
@@ -38,6 +53,18 @@ function corkTransport(transport) {
   const send = transport.send;
   transport.send = function corkedSend(packets) {
     if (!Array.isArray(packets) || packets.length < 2 || raw.destroyed) return send.call(this, packets);
+    if (allPreEncoded(this, packets)) {
+      // Every packet is a complete pre-encoded WebSocket frame (broadcasts): engine.io would hand each to
+      // ws's sendFrame, one socket.write per frame. Their concatenation is the same bytes in one write.
+      const pieces = [];
+      for (let i = 0; i < packets.length; i++) {
+        const frame = packets[i].options.wsPreEncodedFrame;
+        for (let k = 0; k < frame.length; k++) pieces.push(frame[k]);
+      }
+      this.writable = false;
+      raw.write(Buffer.concat(pieces), this._onSentLast);
+      return;
+    }
     raw.cork();
     try {
       return send.call(this, packets);

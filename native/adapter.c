@@ -310,6 +310,13 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
     a->stats.ignored_nsp++;
     return;
   }
+  // Our own broadcasts come back from Redis: [uid, ...] with our uid as a fixstr first is dropped before
+  // anything is decoded (upstream decodes the whole message, then compares the uid).
+  if (a->uid_len < 32 && payload.len > 2 + a->uid_len && payload.base[0] == 0x93 && payload.base[1] == (0xa0 | a->uid_len) &&
+    memcmp(payload.base + 2, a->uid, a->uid_len) == 0) {
+    a->stats.ignored_own++;
+    return;
+  }
   // room = channel.slice(prefix.length, -1), as upstream: everything up to the final character.
   size_t room_len = channel.len > a->prefix_len + 1 ? channel.len - 1 - a->prefix_len : 0;
   if (room_len > 0 && !hra_rooms_has_str_or_num(a->rooms, channel.base + a->prefix_len, room_len)) {

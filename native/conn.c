@@ -147,14 +147,43 @@ fifo_fail_all (hra_conn_t *c, int err) {
 // ---------------------------------------------------------------------------------------------------
 // Writing
 
+// "<prefix><n>\r\n" without snprintf.
+static char *
+put_header (char *p, char prefix, size_t n) {
+  char digits[24];
+  int k = 0;
+  do {
+    digits[k++] = (char) ('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  *p++ = prefix;
+  while (k > 0)
+    *p++ = digits[--k];
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+// Formats the command as a RESP array of bulk strings (what redisFormatCommandArgv produces) straight into
+// the output buffer: no allocation per command once the buffer has grown.
 static int
 queue_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen) {
-  char *cmd = NULL;
-  int len = redisFormatCommandArgv(&cmd, argc, argv, argvlen);
-  if (len < 0 || cmd == NULL) return HRA_ENOMEM;
-  int err = hra_buf_append(&c->out, cmd, (size_t) len);
-  redisFreeCommand(cmd);
-  if (err) return err;
+  size_t need = 24 + 2;
+  for (int i = 0; i < argc; i++) {
+    if (argvlen[i] > SIZE_MAX / 2 - need) return HRA_ENOMEM;
+    need += 24 + 2 + argvlen[i] + 2;
+  }
+  if (hra_buf_reserve(&c->out, need) != HRA_OK) return HRA_ENOMEM;
+  char *start = (char *) c->out.data + c->out.len;
+  char *p = put_header(start, '*', (size_t) argc);
+  for (int i = 0; i < argc; i++) {
+    p = put_header(p, '$', argvlen[i]);
+    if (argvlen[i]) memcpy(p, argv[i], argvlen[i]);
+    p += argvlen[i];
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  c->out.len += (size_t) (p - start);
   flush(c);
   return HRA_OK;
 }
