@@ -9,9 +9,10 @@ npx node-gyp configure --debug >/dev/null
 npx node-gyp build --debug >/dev/null
 port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
 dir=$(mktemp -d)
-redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --daemonize no --loglevel warning &
+# Its log goes to a file: lines printed while it shuts down must not land after CI's tally line.
+redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --daemonize no --loglevel warning >"$dir/redis.log" 2>&1 &
 rpid=$!
-trap 'kill $rpid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $rpid 2>/dev/null; wait $rpid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 url="redis://127.0.0.1:$port"
 status=0
