@@ -621,7 +621,7 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
   }
   // data.requestId
   hra_slice_t rid = { NULL, 0 };
-  int has_rid = 0, rt = 0;
+  int has_rid = 0, rt = 0, sockets_t = 0, count_t = 0;
   hra_json_t d = { data.base, data.base + data.len, a->max_depth };
   first = 1;
   hra_json_object_begin(&d);
@@ -630,6 +630,10 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
       has_rid = 1;
       rid = v;
       rt = t;
+    } else if (key_is(a, key, "sockets")) {
+      sockets_t = t;
+    } else if (key_is(a, key, "clientCount")) {
+      count_t = t;
     }
   }
   if (rc < 0) {
@@ -640,6 +644,11 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
     size_t at = a->scratch.len = 0;
     if (!has_rid || rt != HRA_JSON_STRING || json_unescape(rid, &a->scratch) != 0) {
       a->stats.responses_ignored++;
+      return;
+    }
+    // The base class counts an answer before reading it: a malformed one would count and then throw.
+    if ((mt == MT_FETCH_SOCKETS_RESPONSE && sockets_t != HRA_JSON_ARRAY) || (mt == MT_BROADCAST_CLIENT_COUNT && count_t != HRA_JSON_NUMBER)) {
+      hra_adapter__invalid(a, HRA_ETYPE);
       return;
     }
     on_response_id(a, a->scratch.data + at, a->scratch.len - at, payload, route, batch);
@@ -822,7 +831,7 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
     return;
   }
   hra_slice_t rid = { NULL, 0 };
-  int has_rid = 0, rid_str = 0;
+  int has_rid = 0, rid_str = 0, sockets_arr = 0, count_num = 0;
   hra_mp_reader_init(&r, data.base, data.len);
   hra_mp_read(&r, &o);
   for (uint32_t i = 0; i < o.count; i++) {
@@ -835,6 +844,11 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
       has_rid = !(v.type == HRA_MP_EXT && hra_mp_is_undefined(&v));
       rid_str = v.type == HRA_MP_STR;
       rid = v.s;
+    } else if (hra_mp_str_is(&k, "sockets")) {
+      sockets_arr = v.type == HRA_MP_ARRAY;
+    } else if (hra_mp_str_is(&k, "clientCount")) {
+      double n;
+      count_num = hra_mp_number(&v, &n);
     }
   }
   if (!(mt == MT_BROADCAST && !has_rid) || a->js_broadcasts) {
@@ -847,6 +861,10 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
   if (is_response) {
     if (!has_rid || !rid_str) {
       a->stats.responses_ignored++;
+      return;
+    }
+    if ((mt == MT_FETCH_SOCKETS_RESPONSE && !sockets_arr) || (mt == MT_BROADCAST_CLIENT_COUNT && !count_num)) {
+      hra_adapter__invalid(a, HRA_ETYPE);
       return;
     }
     on_response_id(a, rid.base, rid.len, payload, route, batch);
