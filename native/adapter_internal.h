@@ -77,4 +77,8 @@ hra_adapter__next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *
 int
 hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
 
+// 1 when text is exactly JSON.stringify(JSON.parse(text)) for a JSON array text (keys: scratch).
+int
+hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth);
+
 #endif  // HRA_ADAPTER_INTERNAL_H

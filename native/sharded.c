@@ -235,9 +235,6 @@ typedef struct {
 } canon_frame_t;
 
 int
-hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth);
-
-int
 hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth) {
   canon_frame_t st[CANON_MAX_DEPTH];
   unsigned limit = max_depth < CANON_MAX_DEPTH ? max_depth : CANON_MAX_DEPTH;
