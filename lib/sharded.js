@@ -76,11 +76,8 @@ class ShardedRedisAdapter extends ClusterAdapter {
     super(nsp);
     // Object.assign as upstream: an explicit undefined overrides a default.
     this.opts = Object.assign({ channelPrefix: "socket.io", subscriptionMode: "dynamic" }, opts);
-    if (!MODES.has(this.opts.subscriptionMode)) {
-      const err = new TypeError(`unknown subscriptionMode ${JSON.stringify(this.opts.subscriptionMode)} (static, dynamic or dynamic-private)`);
-      err.code = "ERR_INVALID_OPTION";
-      throw err;
-    }
+    // As upstream, any other value behaves like "static" (no room channels anywhere).
+    if (!MODES.has(this.opts.subscriptionMode)) debug("subscriptionMode %o acts as \"static\"", this.opts.subscriptionMode);
     const prefix = `${this.opts.channelPrefix}`;
     this.channel = `${prefix}#${nsp.name}#`;
     this.responseChannel = `${this.channel}${this.uid}#`;
