@@ -271,14 +271,13 @@ hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, un
         if (!canon_string(&p, e)) return 0;
       } else if (c == '-' || (c >= '0' && c <= '9')) {
         if (!canon_number(&p, e)) return 0;
-      } else if (c == 't' && e - p >= 4 && memcmp(p, "true", 4) == 0) {
-        p += 4;
-      } else if (c == 'f' && e - p >= 5 && memcmp(p, "false", 5) == 0) {
-        p += 5;
-      } else if (c == 'n' && e - p >= 4 && memcmp(p, "null", 4) == 0) {
-        p += 4;
       } else {
-        return 0;
+        const char *lit = c == 't' ? "true" : c == 'f' ? "false"
+          : c == 'n'                                   ? "null"
+                                                       : NULL;
+        size_t n = lit != NULL ? strlen(lit) : 0;
+        if (lit == NULL || (size_t) (e - p) < n || memcmp(p, lit, n) != 0) return 0;
+        p += n;
       }
       state = AFTER;
       continue;
