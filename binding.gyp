@@ -16,6 +16,7 @@
         "native/json.c",
         "native/requests.c",
         "native/adapter.c",
+        "native/sharded.c",
         "native/napi_util.c",
         "native/binding_test.c",
         "native/binding.c"

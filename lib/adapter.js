@@ -620,4 +620,4 @@ function toArray(x) {
   return Array.isArray(x) ? x : [];
 }
 
-module.exports = { RedisAdapter, RequestType, uid2, parseAnswers };
+module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder };

@@ -161,6 +161,12 @@ class RedisClient extends EventEmitter {
     return this.cmd.command(args);
   }
 
+  // PUBSUB SHARDNUMSUB channel -> the number of subscribers (sharded serverCount). The one place that
+  // asks it: on a Redis Cluster the answer is the sum over the masters.
+  shardNumsub(channel) {
+    return this.cmd.command(["PUBSUB", "SHARDNUMSUB", channel]).then((res) => parseInt(res[1], 10) || 0);
+  }
+
   // Fire and forget, like upstream; while disconnected the message is dropped and counted.
   publish(channel, payload) {
     if (this.cmd.publish(channel, payload)) return true;
@@ -262,6 +268,7 @@ class RedisClient extends EventEmitter {
           next = i + 4;
           break;
         case C.REC_ACK_VALUE:
+        case C.REC_SHARDED:
           next = i + 5;
           break;
         default:

@@ -79,7 +79,31 @@ function createAdapter(target, subTarget, opts) {
   return factory;
 }
 
+/**
+ * Returns a Socket.IO adapter factory for Redis 7 sharded Pub/Sub, like @socket.io/redis-adapter's
+ * createShardedAdapter and compatible with it on the wire.
+ *
+ *   createShardedAdapter(pubClient, subClient, { channelPrefix, subscriptionMode })
+ *   createShardedAdapter("redis://host:6379", { subscriptionMode: "dynamic" })
+ */
+function createShardedAdapter(target, subTarget, opts) {
+  if (opts === undefined && isPlainOptions(subTarget)) {
+    opts = subTarget;
+    subTarget = undefined;
+  }
+  opts = Object.assign({}, opts);
+  if (target instanceof RedisClient) subTarget = undefined;
+  const shared = new Shared(target, subTarget === target ? undefined : subTarget);
+  const factory = function (nsp) {
+    return new ShardedRedisAdapter(nsp, shared, opts);
+  };
+  Object.defineProperty(factory, "client", { get: () => shared.client });
+  return factory;
+}
+
 const { Emitter } = require("./emitter");
+const { ShardedRedisAdapter } = require("./sharded");
+
 const { coalesceWrites } = require("./cork");
 
-module.exports = { createAdapter, createClient, coalesceWrites, Emitter, RedisAdapter, RedisClient, RequestType };
+module.exports = { createAdapter, createShardedAdapter, createClient, coalesceWrites, Emitter, RedisAdapter, ShardedRedisAdapter, RedisClient, RequestType };

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "adapter_internal.h"
 #include "encoder.h"
 #include "envelope.h"
 #include "jsnum.h"
@@ -12,40 +13,14 @@
 #include "requests.h"
 #include "rooms.h"
 
-struct hra_adapter_s {
-  char *nsp;
-  size_t nsp_len;
-  char *uid;
-  size_t uid_len;
-  char *prefix;  // K#N#
-  size_t prefix_len;
-  char *pattern;
-  char *request;
-  char *response;
-  char *specific;
-  uint32_t id;
-  uint32_t max_depth;
-  uint32_t max_message_bytes;
-  hra_rooms_t *rooms;
-  hra_u32vec_t targets;
-  hra_room_key_t *keys;  // rooms then except of the message being processed
-  size_t keys_cap;
-  hra_buf_t numtext;  // canonical text of number rooms named by the message
-  hra_buf_t out;  // the encoded packet string
-  hra_slices_t attachments;
-  hra_encoder_t enc;
-  hra_adapter_stats_t stats;
-  hra_adapter_host_t host;
-  int has_host;
-  int specific_responses;
-  int raw_broadcasts;
-  int emitter;
-  int dynamic;
-  hra_requests_t reqs;
-  uint64_t rng;
-  hra_buf_t msg;  // a request or response being composed
-  hra_buf_t chan;  // a response channel name being composed
-};
+// Shared with sharded.c (adapter_internal.h); the short names keep this file as it was.
+#define put_word(...) hra_adapter__put_word(__VA_ARGS__)
+#define invalid(...) hra_adapter__invalid(__VA_ARGS__)
+#define packet_is_deliverable(...) hra_adapter__packet_is_deliverable(__VA_ARGS__)
+#define prepare_delivery(...) hra_adapter__prepare_delivery(__VA_ARGS__)
+#define raw_record(...) hra_adapter__raw_record(__VA_ARGS__)
+#define has_proto_key(...) hra_adapter__has_proto_key(__VA_ARGS__)
+#define next_member(...) hra_adapter__next_member(__VA_ARGS__)
 
 static char *
 concat (const char *a, const char *b, const char *c, const char *d) {
@@ -71,6 +46,11 @@ hra_adapter_new (const hra_adapter_opts_t *o) {
   a->request = concat(o->key, "-request#", o->nsp, "#");
   a->response = concat(o->key, "-response#", o->nsp, "#");
   a->specific = a->response ? concat(a->response, o->uid, "#", "") : NULL;
+  if (o->sharded && a->specific != NULL && a->prefix != NULL) {
+    // ClusterAdapter channels: P#N# for everything, P#N#<uid># for the answers to this node.
+    free(a->specific);
+    a->specific = concat(a->prefix, o->uid, "#", "");
+  }
   a->rooms = hra_rooms_new(o->seed);
   if (!a->nsp || !a->uid || !a->prefix || !a->pattern || !a->request || !a->response || !a->specific || !a->rooms) {
     hra_adapter_free(a);
@@ -86,6 +66,8 @@ hra_adapter_new (const hra_adapter_opts_t *o) {
   a->raw_broadcasts = o->raw_broadcasts;
   a->emitter = o->emitter;
   a->dynamic = o->dynamic;
+  a->sharded = o->sharded;
+  a->js_broadcasts = o->js_broadcasts;
   a->rng = o->seed ^ 0x6a09e667f3bcc909ULL;
   if (a->rng == 0) a->rng = 1;
   return a;
@@ -111,6 +93,9 @@ hra_adapter_free (hra_adapter_t *a) {
   hra_requests_free(&a->reqs);
   hra_buf_free(&a->msg);
   hra_buf_free(&a->chan);
+  hra_buf_free(&a->scratch);
+  hra_buf_free(&a->ckeys);
+  free(a->skeys);
   free(a);
 }
 
@@ -142,6 +127,16 @@ hra_adapter_response_channel (const hra_adapter_t *a) {
 const char *
 hra_adapter_specific_channel (const hra_adapter_t *a) {
   return a->specific;
+}
+
+const char *
+hra_adapter_main_channel (const hra_adapter_t *a) {
+  return a->prefix;
+}
+
+int
+hra_adapter_is_sharded (const hra_adapter_t *a) {
+  return a->sharded;
 }
 
 const hra_adapter_stats_t *
@@ -176,13 +171,13 @@ slice_is (hra_slice_t s, const char *z, size_t n) {
   return s.len == n && memcmp(s.base, z, n) == 0;
 }
 
-static int
-put_word (hra_batch_t *b, uint32_t w) {
+int
+hra_adapter__put_word (hra_batch_t *b, uint32_t w) {
   return hra_buf_append(&b->words, &w, sizeof(w));
 }
 
-static void
-invalid (hra_adapter_t *a, int err) {
+void
+hra_adapter__invalid (hra_adapter_t *a, int err) {
   a->stats.invalid++;
   a->stats.last_error = err;
 }
@@ -243,8 +238,8 @@ collect_keys (hra_adapter_t *a, hra_slice_t arr, size_t *n) {
 // EVENT's data is an array whose first element is a number or a non-reserved event name, an ACK's
 // data is an array, and an ack id is a plain non-negative integer. Anything else would make every
 // receiving client drop its connection, so such a message is refused here, once, for all of them.
-static int
-packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth) {
+int
+hra_adapter__packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth) {
   static const char *reserved[] = { "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener" };
   if (env->type != 2 && env->type != 3) return HRA_ETYPE;
   if (env->data.len == 0) return HRA_ETYPE;
@@ -272,13 +267,10 @@ packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth) {
   return HRA_OK;
 }
 
-static int
-has_proto_key (hra_slice_t v, unsigned max_depth);
-
 // Target selection and encoding shared by plain broadcasts and broadcasts with acks: fills
 // a->targets, a->out and a->attachments. Returns 1 when no local socket matches (nothing encoded).
-static int
-prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data) {
+int
+hra_adapter__prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data) {
   size_t nrooms = 0, nall = 0;
   int err;
   a->numtext.len = 0;
@@ -739,8 +731,8 @@ hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_
   return publish_response(a, 0, uid, uid_len);
 }
 
-static void
-raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
+void
+hra_adapter__raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
   uint32_t off = (uint32_t) batch->bytes.len;
   if (batch->bytes.len + payload.len > UINT32_MAX || hra_buf_append(&batch->bytes, payload.base, payload.len) != 0 || hra_buf_reserve(&batch->words, 16) != 0) {
     batch->bytes.len = off;
@@ -769,8 +761,8 @@ append_elements (hra_buf_t *acc, hra_slice_t arr) {
 
 // 1 when any map inside the msgpack value has a "__proto__" key (notepack would set a prototype),
 // or when the value is malformed or nested deeper than max_depth.
-static int
-has_proto_key (hra_slice_t v, unsigned max_depth) {
+int
+hra_adapter__has_proto_key (hra_slice_t v, unsigned max_depth) {
   struct {
     uint32_t left;
     uint8_t is_map;
@@ -806,8 +798,8 @@ is_integer_in (double d, double lo, double hi) {
 }
 
 // Reads the next member of a msgpack map: its key, the header of its value, and the value's raw bytes.
-static int
-next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw) {
+int
+hra_adapter__next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw) {
   int err = hra_mp_read(r, key);
   if (err) return err;
   const uint8_t *start = r->p;
@@ -1156,6 +1148,7 @@ on_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
 
 int
 hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
+  if (a->sharded) return kind == 's' ? hra_sharded_on_message(a, channel, payload, batch) : 0;
   if (kind == 'p') {
     if (!slice_is(pattern, a->pattern, a->prefix_len + 1)) return 0;
     on_broadcast(a, channel, payload, batch);

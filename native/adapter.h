@@ -20,6 +20,9 @@
 // HRA_REC_BCAST_ACK: kind, adapter id, off, len, split, natt, (off, len) x natt, ntargets, slot x
 //   ntargets, rid off, rid len, uid off, uid len: another server's broadcast with acks, to run
 //   locally. The packet string has no ack id; JS inserts the id at byte `split` of the string.
+// HRA_REC_SHARDED: kind, adapter id, off, len, route: a sharded ClusterAdapter message for JS (a
+//   request, a response to one of its pending requests, or a broadcast C does not deliver itself);
+//   route 1 means it came on this node's response channel (onResponse), 0 otherwise (onMessage).
 enum {
   HRA_REC_BROADCAST = 1,
   HRA_REC_REQUEST = 2,
@@ -27,7 +30,8 @@ enum {
   HRA_REC_ACK_COUNT = 5,
   HRA_REC_ACK_VALUE = 6,
   HRA_REC_BCAST_ACK = 7,
-  HRA_REC_RAW_BROADCAST = 8
+  HRA_REC_RAW_BROADCAST = 8,
+  HRA_REC_SHARDED = 9
 };
 
 // Request kinds (the upstream RequestType codes) for hra_adapter_request / hra_adapter_respond.
@@ -106,6 +110,8 @@ typedef struct {
   int raw_broadcasts;  // the server uses a custom parser: hand JS the packet data instead of bytes
   int emitter;  // an Emitter, not a server: it does not answer nor count itself among the servers
   int dynamic;  // subscriptionMode 'dynamic': broadcasts arrive by SUBSCRIBE on K#N# and K#N#room#
+  int sharded;  // createShardedAdapter (protocol.md 2): key is the channelPrefix
+  int js_broadcasts;  // sharded: broadcasts go to JS as HRA_REC_SHARDED records (CSR, custom parser)
 } hra_adapter_opts_t;
 
 hra_adapter_t *
@@ -131,7 +137,23 @@ const char *
 hra_adapter_response_channel (const hra_adapter_t *a);  // K-response#N#
 
 const char *
-hra_adapter_specific_channel (const hra_adapter_t *a);  // K-response#N#uid#
+hra_adapter_specific_channel (const hra_adapter_t *a);  // K-response#N#uid# (sharded: P#N#uid#)
+
+// Sharded: the main channel P#N# (SSUBSCRIBE, SPUBLISH, PUBSUB SHARDNUMSUB).
+const char *
+hra_adapter_main_channel (const hra_adapter_t *a);
+
+int
+hra_adapter_is_sharded (const hra_adapter_t *a);
+
+// Sharded: writes the room channel P#N#<room># into out (reset first). kind as for hra_adapter_join.
+int
+hra_sharded_room_channel (hra_adapter_t *a, const uint8_t *room, size_t len, hra_buf_t *out);
+
+// Sharded: a request id of this node's ClusterAdapter is pending (on = 1) or finished (on = 0).
+// Responses whose id is not pending are dropped in C and counted in responses_ignored.
+int
+hra_sharded_track (hra_adapter_t *a, const uint8_t *id, size_t len, int on);
 
 // Room membership mirror. kind: 0 string room, 1 number room (name is the JS String(number) text).
 int

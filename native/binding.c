@@ -8,6 +8,7 @@
 #include "adapter.h"
 #include "conn.h"
 #include "napi_util.h"
+#include "requests.h"
 #include "rooms.h"
 #include "subs.h"
 
@@ -647,6 +648,7 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
   HRA_NAPI_CALL(env, set_number(env, o, "channels", (double) hra_conn_subscription_count(jc->conn, 'c')));
   HRA_NAPI_CALL(env, set_number(env, o, "patterns", (double) hra_conn_subscription_count(jc->conn, 'p')));
+  HRA_NAPI_CALL(env, set_number(env, o, "shardChannels", (double) hra_conn_subscription_count(jc->conn, 's')));
   return o;
 }
 
@@ -816,6 +818,17 @@ adapter_subscriptions (js_adapter_t *ja, int subscribe) {
   hra_conn_t *c = ja->sub->conn;
   const char *chans[3] = { hra_adapter_request_channel(ja->a), hra_adapter_response_channel(ja->a), hra_adapter_specific_channel(ja->a) };
   const char *pat = hra_adapter_pattern(ja->a);
+  if (hra_adapter_is_sharded(ja->a)) {
+    // The main channel and this node's response channel; room channels follow the rooms (adapter_ssub).
+    const char *sch[2] = { hra_adapter_main_channel(ja->a), hra_adapter_specific_channel(ja->a) };
+    for (int i = 0; i < 2; i++) {
+      if (subscribe)
+        hra_conn_subscribe(c, 's', sch[i], strlen(sch[i]));
+      else
+        hra_conn_unsubscribe(c, 's', sch[i], strlen(sch[i]));
+    }
+    return;
+  }
   if (ja->emitter) {
     // An emitter listens only for the answers to its own requests.
     for (int i = 1; i < 3; i++) {
@@ -894,6 +907,11 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   napi_value dv;
   if (napi_get_named_property(env, argv[2], "dynamic", &dv) == napi_ok && napi_get_value_bool(env, dv, &dynamic) != napi_ok) dynamic = false;
   o.dynamic = dynamic && !is_emitter;
+  bool sharded = false, js_broadcasts = false;
+  if (napi_get_named_property(env, argv[2], "sharded", &ev) == napi_ok && napi_get_value_bool(env, ev, &sharded) != napi_ok) sharded = false;
+  if (napi_get_named_property(env, argv[2], "jsBroadcasts", &ev) == napi_ok && napi_get_value_bool(env, ev, &js_broadcasts) != napi_ok) js_broadcasts = false;
+  o.sharded = sharded;
+  o.js_broadcasts = js_broadcasts;
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);
@@ -1196,6 +1214,82 @@ done:
   return result;
 }
 
+// Reads a string argument into a stack buffer or a malloc'd one (*heap set when it must be freed).
+static napi_status
+get_string_arg (napi_env env, napi_value v, char *stack, size_t cap, char **out, size_t *len) {
+  napi_status s = napi_get_value_string_utf8(env, v, stack, cap, len);
+  if (s != napi_ok) return s;
+  *out = stack;
+  if (*len < cap - 1) return napi_ok;
+  if ((s = napi_get_value_string_utf8(env, v, NULL, 0, len)) != napi_ok) return s;
+  char *heap = malloc(*len + 1);
+  if (heap == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return napi_generic_failure;
+  }
+  if ((s = napi_get_value_string_utf8(env, v, heap, *len + 1, len)) != napi_ok) {
+    free(heap);
+    return s;
+  }
+  *out = heap;
+  return napi_ok;
+}
+
+// adapter_ssub(handle, subscribe, room): SSUBSCRIBE / SUNSUBSCRIBE the room channel P#N#<room>#
+// (reference counted in conn.c, so String(5) and "5" sharing a channel stay consistent).
+static napi_value
+hra_js_adapter_ssub (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  bool on = false;
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  if (ja->a == NULL || !hra_adapter_is_sharded(ja->a) || ja->sub == NULL || ja->sub->conn == NULL) return make_bool(env, false);
+  char stack[256];
+  char *room = NULL;
+  size_t len = 0;
+  if (get_string_arg(env, argv[2], stack, sizeof(stack), &room, &len) != napi_ok) return hra_napi_throw_last(env, "adapter_ssub"), NULL;
+  hra_buf_t chan = { NULL, 0, 0 };
+  int err = hra_sharded_room_channel(ja->a, (const uint8_t *) room, len, &chan);
+  if (room != stack) free(room);
+  if (err == 0) {
+    err = on ? hra_conn_subscribe(ja->sub->conn, 's', (const char *) chan.data, chan.len)
+             : hra_conn_unsubscribe(ja->sub->conn, 's', (const char *) chan.data, chan.len);
+  }
+  hra_buf_free(&chan);
+  if (err == HRA_ENOMEM) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  return make_bool(env, err == 0);
+}
+
+// adapter_track(handle, requestId, pending): the ClusterAdapter's requests and ackRequests Maps
+// report their keys here, so responses to anything else are dropped in C.
+static napi_value
+hra_js_adapter_track (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  bool on = false;
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[2], &on));
+  if (ja->a == NULL || !hra_adapter_is_sharded(ja->a)) return make_bool(env, false);
+  char id[HRA_REQ_ID_MAX + 2];
+  size_t len = 0;
+  HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], id, sizeof(id), &len));
+  if (len > HRA_REQ_ID_MAX || len == 0) return make_bool(env, false);
+  int err = hra_sharded_track(ja->a, (const uint8_t *) id, len, on);
+  if (err == HRA_ENOMEM) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  return make_bool(env, err == 0);
+}
+
 static napi_value
 hra_js_adapter_stats (napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1295,6 +1389,8 @@ NAPI_MODULE_INIT() {
     { "adapter_request", NULL, hra_js_adapter_request, NULL, NULL, NULL, napi_default, inst },
     { "adapter_broadcast_ack", NULL, hra_js_adapter_broadcast_ack, NULL, NULL, NULL, napi_default, inst },
     { "adapter_respond", NULL, hra_js_adapter_respond, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_ssub", NULL, hra_js_adapter_ssub, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_track", NULL, hra_js_adapter_track, NULL, NULL, NULL, napi_default, inst },
   };
   HRA_NAPI_CALL(env, napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
   napi_value constants;
@@ -1316,6 +1412,7 @@ NAPI_MODULE_INIT() {
     { "REC_ACK_VALUE", HRA_REC_ACK_VALUE },
     { "REC_BCAST_ACK", HRA_REC_BCAST_ACK },
     { "REC_RAW_BROADCAST", HRA_REC_RAW_BROADCAST },
+    { "REC_SHARDED", HRA_REC_SHARDED },
     { "DONE_OK", HRA_DONE_OK },
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },

@@ -1,0 +1,85 @@
+// The adapter's state and the receive-path helpers shared by the classic pipeline (adapter.c) and the
+// sharded one (sharded.c). Internal to the addon: nothing outside native/ includes this.
+#ifndef HRA_ADAPTER_INTERNAL_H
+#define HRA_ADAPTER_INTERNAL_H
+
+#include "adapter.h"
+#include "encoder.h"
+#include "envelope.h"
+#include "mp.h"
+#include "requests.h"
+#include "rooms.h"
+
+struct hra_adapter_s {
+  char *nsp;
+  size_t nsp_len;
+  char *uid;
+  size_t uid_len;
+  char *prefix;  // K#N#
+  size_t prefix_len;
+  char *pattern;
+  char *request;
+  char *response;
+  char *specific;
+  uint32_t id;
+  uint32_t max_depth;
+  uint32_t max_message_bytes;
+  hra_rooms_t *rooms;
+  hra_u32vec_t targets;
+  hra_room_key_t *keys;  // rooms then except of the message being processed
+  size_t keys_cap;
+  hra_buf_t numtext;  // canonical text of number rooms named by the message
+  hra_buf_t out;  // the encoded packet string
+  hra_slices_t attachments;
+  hra_encoder_t enc;
+  hra_adapter_stats_t stats;
+  hra_adapter_host_t host;
+  int has_host;
+  int specific_responses;
+  int raw_broadcasts;
+  int emitter;
+  int dynamic;
+  hra_requests_t reqs;
+  uint64_t rng;
+  hra_buf_t msg;  // a request or response being composed
+  hra_buf_t chan;  // a response channel name being composed
+  int sharded;  // createShardedAdapter: SSUBSCRIBE'd channels, ClusterAdapter messages (sharded.c)
+  int js_broadcasts;  // sharded: hand every broadcast to JS (custom parser, connection state recovery)
+  hra_buf_t scratch;  // sharded: unescaped JSON strings of the message being processed
+  hra_room_key_t *skeys;  // sharded: room keys of the message being processed
+  hra_buf_t ckeys;  // sharded: object keys seen by the canonical-JSON check
+  size_t skeys_cap;
+};
+
+int
+hra_adapter__put_word (hra_batch_t *b, uint32_t w);
+
+void
+hra_adapter__invalid (hra_adapter_t *a, int err);
+
+int
+hra_adapter__packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth);
+
+// Fills a->targets, a->out and a->attachments for msgpack rooms/except/data; 1 when no local target.
+int
+hra_adapter__prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data);
+
+void
+hra_adapter__raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch);
+
+int
+hra_adapter__has_proto_key (hra_slice_t v, unsigned max_depth);
+
+int
+hra_adapter__next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw);
+
+// sharded.c: routes one SSUBSCRIBE'd message (kind 's'); 1 when the channel belongs to this adapter.
+// No Node dependency: a fuzzer can drive it with an adapter from hra_adapter_new (opts.sharded = 1).
+int
+hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
+
+// 1 when text is exactly JSON.stringify(JSON.parse(text)) for a JSON array text (keys: scratch).
+int
+hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth);
+
+#endif  // HRA_ADAPTER_INTERNAL_H
