@@ -46,8 +46,9 @@ typedef struct {
 
 static inline void
 hra_mp_reader_init (hra_mp_reader_t *r, const uint8_t *p, size_t len) {
+  // An empty slice may carry a NULL base: NULL + 0 is undefined behaviour in C (found by fuzz_sharded).
   r->p = p;
-  r->end = p + len;
+  r->end = p != NULL ? p + len : p;
 }
 
 // Reads one item header and advances past it. For STR/BIN/EXT the payload is consumed too; for

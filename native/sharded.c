@@ -553,7 +553,9 @@ json_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
   if ((err = json_room_keys(a, except, et, &nall)) != 0) return err;
   for (size_t i = 0; i < nall; i++)
     a->skeys[i].base = a->scratch.data + (uintptr_t) a->skeys[i].base;
-  if (hra_rooms_targets(a->rooms, a->skeys, nrooms, a->skeys + nrooms, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
+  // No keys at all leaves a->skeys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_sharded).
+  const hra_room_key_t *except_keys = a->skeys != NULL ? a->skeys + nrooms : NULL;
+  if (hra_rooms_targets(a->rooms, a->skeys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
   if (a->targets.len == 0) {
     a->stats.ignored_no_target++;
     return HRA_OK;
