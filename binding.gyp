@@ -11,6 +11,7 @@
         "native/envelope.c",
         "native/rooms.c",
         "native/conn.c",
+        "native/cluster.c",
         "native/json.c",
         "native/requests.c",
         "native/adapter.c",

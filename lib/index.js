@@ -12,7 +12,8 @@ function isPlainOptions(x) {
     !("host" in x) &&
     !("port" in x) &&
     !("path" in x) &&
-    !("url" in x)
+    !("url" in x) &&
+    !("cluster" in x)
   );
 }
 

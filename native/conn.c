@@ -16,6 +16,8 @@ typedef struct {
   void *data;
   uint32_t expect;  // subscription confirmations still expected (0: a plain command)
   uint8_t internal;  // an internal command whose cb gets the conn itself as data
+  uint8_t sub_kind;  // with expect: 'c', 'p' or 's', and whether it subscribes (1) or unsubscribes
+  uint8_t sub_dir;
 } fifo_entry_t;
 
 typedef struct {
@@ -245,6 +247,8 @@ fifo_push (hra_conn_t *c, hra_reply_cb cb, void *data, uint32_t expect, int inte
   e->data = data;
   e->expect = expect;
   e->internal = (uint8_t) internal;
+  e->sub_kind = 0;
+  e->sub_dir = 0;
   c->fifo_len++;
   return HRA_OK;
 }
@@ -359,6 +363,8 @@ send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, co
     }
     int err = fifo_push(c, NULL, NULL, (uint32_t) k, 0);
     if (err) return err;
+    c->fifo[(c->fifo_head + c->fifo_len - 1) % c->fifo_cap].sub_kind = (uint8_t) kind;
+    c->fifo[(c->fifo_head + c->fifo_len - 1) % c->fifo_cap].sub_dir = (uint8_t) subscribe;
     err = queue_command(c, (int) k + 1, argv, argvlen);
     if (err) return err;
     done += k;
@@ -419,6 +425,13 @@ hra_conn_unsubscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
   return HRA_OK;
 }
 
+int
+hra_conn_subscription_confirmed (hra_conn_t *c, int kind, const char *name, size_t len) {
+  sub_entry_t *s = sub_find(c, kind, name, len);
+  if (s == NULL || s->refs == 0) return -1;
+  return s->confirmed ? 1 : 0;
+}
+
 size_t
 hra_conn_subscription_count (hra_conn_t *c, int kind) {
   size_t n = 0;
@@ -448,7 +461,14 @@ restore_subscriptions (hra_conn_t *c) {
       lens[n] = c->subs[i].len;
       n++;
     }
-    if (n > 0) err = send_sub_command(c, kinds[k], 1, names, lens, n);
+    if (n == 0) continue;
+    if (kinds[k] != 's') {
+      err = send_sub_command(c, kinds[k], 1, names, lens, n);
+      continue;
+    }
+    // On a cluster node, one SSUBSCRIBE naming channels of different slots fails with CROSSSLOT.
+    for (size_t i = 0; i < n && err == HRA_OK; i++)
+      err = send_sub_command(c, 's', 1, &names[i], &lens[i], 1);
   }
 done:
   free(names);
@@ -528,6 +548,15 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
       if (sub >= 0) {
         if (hra_reply_is(r, 2, HRA_R_STRING)) mark_confirmed(c, skind, hra_reply_str(r, 2), sub);
         fifo_entry_t *head = fifo_front(c);
+        if (head == NULL || head->expect == 0 || head->sub_kind != skind || head->sub_dir != sub) {
+          // Not the answer to a command of ours: a push from the server.
+          if (sub == 0 && c->cbs.on_sub_lost != NULL && hra_reply_is(r, 2, HRA_R_STRING)) {
+            hra_slice_t name = hra_reply_str(r, 2);
+            sub_entry_t *s = sub_find(c, skind, (const char *) name.base, name.len);
+            if (s != NULL && s->refs > 0) c->cbs.on_sub_lost(c, skind, name);
+          }
+          return;
+        }
         if (head != NULL && head->expect > 0) {
           if (--head->expect == 0) {
             fifo_entry_t e = fifo_pop(c);
