@@ -77,4 +77,9 @@ function createAdapter(target, subTarget, opts) {
 
 const { Emitter } = require("./emitter");
 
-module.exports = { createAdapter, createClient, Emitter, RedisAdapter, RedisClient, RequestType };
+/** The Redis Cluster hash slot of a key or channel (CRC16/XMODEM of its {hash tag}, mod 16384). */
+function clusterKeySlot(key) {
+  return require("./binding").cluster_key_slot(key);
+}
+
+module.exports = { createAdapter, createClient, clusterKeySlot, Emitter, RedisAdapter, RedisClient, RequestType };

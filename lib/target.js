@@ -230,7 +230,7 @@ function resolveTarget(target) {
   if (isNodeRedisCluster(target)) return fromNodeRedisCluster(target);
   if (isIoRedisCluster(target)) return fromIoRedisCluster(target);
   if (Array.isArray(target)) return fromCluster({ cluster: target });
-  if (target.cluster !== undefined) return fromCluster(target);
+  if (Array.isArray(target.cluster)) return fromCluster(target);
   if (isNodeRedis(target)) return fromNodeRedis(target);
   if (isIoRedis(target)) return fromIoRedis(target);
   return fromOptions(target);

@@ -789,6 +789,30 @@ hra_js_conn_publish (napi_env env, napi_callback_info info) {
   return make_bool(env, err == 0);
 }
 
+// cluster_key_slot(stringOrBuffer) -> the Redis Cluster slot of a key (CRC16 with hash tags)
+static napi_value
+hra_js_cluster_key_slot (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return hra_napi_type_error(env, "cluster_key_slot(key)");
+  hra_buf_t scratch = { NULL, 0, 0 };
+  const char *p = NULL;
+  size_t len = 0;
+  int is_offset = 0;
+  if (get_bytes(env, argv[0], &scratch, &p, &len, &is_offset) != napi_ok) {
+    hra_buf_free(&scratch);
+    hra_napi_throw_last(env, "cluster_key_slot");
+    return NULL;
+  }
+  const uint8_t *key = is_offset ? scratch.data + (uintptr_t) p : (const uint8_t *) p;
+  uint16_t slot = hra_cluster_key_slot(key != NULL ? key : (const uint8_t *) "", len);
+  hra_buf_free(&scratch);
+  napi_value r = NULL;
+  HRA_NAPI_CALL(env, napi_create_uint32(env, slot, &r));
+  return r;
+}
+
 // conn_subscribe(handle, kind, name, subscribe) -> true when recorded. kind is "c", "p" or "s".
 // Messages of such raw subscriptions reach the owner's _onmessage(kind, channel, payload, pattern).
 static napi_value
@@ -1419,6 +1443,7 @@ NAPI_MODULE_INIT() {
     { "conn_publish", NULL, hra_js_conn_publish, NULL, NULL, NULL, napi_default, inst },
     { "conn_stats", NULL, hra_js_conn_stats, NULL, NULL, NULL, napi_default, inst },
     { "conn_subscribe", NULL, hra_js_conn_subscribe, NULL, NULL, NULL, napi_default, inst },
+    { "cluster_key_slot", NULL, hra_js_cluster_key_slot, NULL, NULL, NULL, napi_default, inst },
     { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
