@@ -241,7 +241,8 @@ node_drop (hra_cluster_t *cl, node_t *n) {
   if (cl->pubsub == n) cl->pubsub = NULL;
   if (cl->ctl == n) cl->ctl = NULL;
   for (size_t i = 0; i < cl->nsubs; i++) {
-    if (cl->subs[i].node == n) cl->subs[i].node = NULL;
+    // Orphaned: the next placement puts it on the slot's new owner.
+    if (cl->subs[i].node == n) cl->subs[i].node = NULL, cl->stats.sub_moves++;
   }
   cl->nclosing++;
   wait_fail_all(n, HRA_ENOTCONN);
