@@ -11,6 +11,8 @@
 #define CONFIRM_WAIT_MS 1500  // a subscription unconfirmed this long on a ready owner is sent again
 #define MAX_REDIRECTS 5
 #define MAX_HOST 255
+#define NO_SUB UINT32_MAX
+#define MAX_SUBS (1u << 30)
 
 typedef struct node_s node_t;
 typedef struct cmd_s cmd_t;
@@ -53,6 +55,9 @@ typedef struct {
   uint16_t slot;
   node_t *node;  // where it is subscribed now (NULL: nowhere yet)
   uint64_t placed_ms;
+  uint64_t ok_ms;  // when its owner was last seen confirming it (0: not since it was placed)
+  uint32_t hash;
+  uint32_t hnext;  // next index in its hash chain
 } csub_t;
 
 typedef struct {
@@ -82,6 +87,8 @@ struct hra_cluster_s {
   csub_t *subs;
   size_t nsubs;
   size_t cap_subs;
+  uint32_t *buckets;  // hash of (kind, name) -> index in subs; NO_SUB ends a chain
+  size_t nbuckets;
   uv_timer_t timer;
   int timer_closing;
   int started;
@@ -579,13 +586,64 @@ hra_cluster_command_auto (hra_cluster_t *cl, int argc, const char **argv, const 
 // ---------------------------------------------------------------------------------------------------
 // Subscriptions
 
+static uint32_t
+sub_hash (int kind, const char *name, size_t len) {
+  uint32_t h = 2166136261u ^ (uint32_t) kind;
+  for (size_t i = 0; i < len; i++)
+    h = (h ^ (uint8_t) name[i]) * 16777619u;
+  return h;
+}
+
 static csub_t *
 sub_find (hra_cluster_t *cl, int kind, const char *name, size_t len) {
-  for (size_t i = 0; i < cl->nsubs; i++) {
+  if (cl->nbuckets == 0) return NULL;
+  uint32_t h = sub_hash(kind, name, len);
+  for (uint32_t i = cl->buckets[h & (cl->nbuckets - 1)]; i != NO_SUB; i = cl->subs[i].hnext) {
     csub_t *s = &cl->subs[i];
-    if (s->kind == kind && s->len == len && memcmp(s->name, name, len) == 0) return s;
+    if (s->hash == h && s->kind == kind && s->len == len && memcmp(s->name, name, len) == 0) return s;
   }
   return NULL;
+}
+
+static void
+sub_link (hra_cluster_t *cl, uint32_t i) {
+  uint32_t *b = &cl->buckets[cl->subs[i].hash & (cl->nbuckets - 1)];
+  cl->subs[i].hnext = *b;
+  *b = i;
+}
+
+static void
+sub_unlink (hra_cluster_t *cl, uint32_t i) {
+  uint32_t *p = &cl->buckets[cl->subs[i].hash & (cl->nbuckets - 1)];
+  while (*p != NO_SUB && *p != i)
+    p = &cl->subs[*p].hnext;
+  if (*p == i) *p = cl->subs[i].hnext;
+}
+
+// Room for one more subscription: the array and (at a load of 1/2) the buckets.
+static int
+sub_reserve (hra_cluster_t *cl) {
+  if (cl->nsubs >= MAX_SUBS) return HRA_ELIMIT;
+  if (cl->nsubs == cl->cap_subs) {
+    size_t cap = cl->cap_subs ? cl->cap_subs * 2 : 16;
+    csub_t *subs = realloc(cl->subs, cap * sizeof(*subs));
+    if (subs == NULL) return HRA_ENOMEM;
+    cl->subs = subs;
+    cl->cap_subs = cap;
+  }
+  if ((cl->nsubs + 1) * 2 > cl->nbuckets) {
+    size_t nb = cl->nbuckets ? cl->nbuckets * 2 : 32;
+    uint32_t *b = malloc(nb * sizeof(*b));
+    if (b == NULL) return HRA_ENOMEM;
+    for (size_t i = 0; i < nb; i++)
+      b[i] = NO_SUB;
+    free(cl->buckets);
+    cl->buckets = b;
+    cl->nbuckets = nb;
+    for (size_t i = 0; i < cl->nsubs; i++)
+      sub_link(cl, (uint32_t) i);
+  }
+  return HRA_OK;
 }
 
 // Puts a subscription where it belongs now (force: send it again even where it already is).
@@ -593,6 +651,7 @@ static void
 sub_place (hra_cluster_t *cl, csub_t *s, int force) {
   node_t *to = s->kind == 's' ? cl->slots[s->slot] : cl->pubsub;
   if (to == s->node && !force) return;
+  s->ok_ms = 0;
   if (s->node != NULL) {
     s->node->nsubs--;
     if (!s->node->closing) hra_conn_unsubscribe(s->node->conn, s->kind, s->name, s->len);
@@ -614,23 +673,21 @@ hra_cluster_subscribe (hra_cluster_t *cl, int kind, const char *name, size_t len
     s->refs++;
     return HRA_OK;
   }
-  if (cl->nsubs == cl->cap_subs) {
-    size_t cap = cl->cap_subs ? cl->cap_subs * 2 : 16;
-    csub_t *subs = realloc(cl->subs, cap * sizeof(*subs));
-    if (subs == NULL) return HRA_ENOMEM;
-    cl->subs = subs;
-    cl->cap_subs = cap;
-  }
+  int err = sub_reserve(cl);
+  if (err) return err;
   char *copy = malloc(len ? len : 1);
   if (copy == NULL) return HRA_ENOMEM;
   memcpy(copy, name, len);
-  s = &cl->subs[cl->nsubs++];
+  uint32_t i = (uint32_t) cl->nsubs++;
+  s = &cl->subs[i];
   memset(s, 0, sizeof(*s));
   s->name = copy;
   s->len = len;
   s->refs = 1;
   s->kind = (uint8_t) kind;
   s->slot = hra_cluster_key_slot((const uint8_t *) name, len);
+  s->hash = sub_hash(kind, name, len);
+  sub_link(cl, i);
   sub_place(cl, s, 0);
   return HRA_OK;
 }
@@ -642,7 +699,14 @@ hra_cluster_unsubscribe (hra_cluster_t *cl, int kind, const char *name, size_t l
   if (--s->refs > 0) return HRA_OK;
   node_t *n = s->node;
   char *copy = s->name;
-  *s = cl->subs[--cl->nsubs];
+  uint32_t i = (uint32_t) (s - cl->subs), last = (uint32_t) cl->nsubs - 1;
+  sub_unlink(cl, i);
+  if (i != last) {
+    sub_unlink(cl, last);
+    cl->subs[i] = cl->subs[last];
+    sub_link(cl, i);
+  }
+  cl->nsubs--;
   if (n != NULL) n->nsubs--;
   if (n != NULL && !n->closing) hra_conn_unsubscribe(n->conn, kind, copy, len);
   free(copy);
@@ -679,8 +743,12 @@ verify_subscriptions (hra_cluster_t *cl) {
     csub_t *s = &cl->subs[i];
     if (s->node == NULL || !node_ready(s->node)) continue;
     uint64_t since = s->placed_ms > s->node->ready_ms ? s->placed_ms : s->node->ready_ms;
+    if (s->ok_ms != 0 && s->ok_ms >= since) continue;  // confirmed since it was (re)sent
+    if (hra_conn_subscription_confirmed(s->node->conn, s->kind, s->name, s->len) == 1) {
+      s->ok_ms = now > since ? now : since;
+      continue;
+    }
     if (now - since < CONFIRM_WAIT_MS) continue;
-    if (hra_conn_subscription_confirmed(s->node->conn, s->kind, s->name, s->len) == 1) continue;
     cl->stats.sub_retries++;
     cl->refresh_wanted = 1;
     sub_place(cl, s, 1);
@@ -988,6 +1056,7 @@ node_on_sub_lost (hra_conn_t *conn, int kind, hra_slice_t name) {
   if (n->closing || cl->closing) return;
   csub_t *s = sub_find(cl, kind, (const char *) name.base, name.len);
   if (s == NULL || s->node != n) return;
+  s->ok_ms = 0;
   cl->stats.sub_lost++;
   // The slot moved away: learn its new owner now; the tick moves the subscription there.
   refresh_soon(cl);
@@ -1115,6 +1184,7 @@ hra_cluster_free (hra_cluster_t *cl) {
   for (size_t i = 0; i < cl->nsubs; i++)
     free(cl->subs[i].name);
   free(cl->subs);
+  free(cl->buckets);
   for (size_t i = 0; i < cl->nseeds; i++)
     free((char *) cl->seeds[i].host);
   free(cl->seeds);

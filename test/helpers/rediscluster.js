@@ -221,7 +221,7 @@ class RedisCluster {
 
   // Moves one slot from its owner to another master with the documented MIGRATING/IMPORTING steps
   // and MIGRATE of its keys, then assigns it with SETSLOT NODE on every master.
-  async migrateSlot(slot, toPort, { beforeNode } = {}) {
+  async migrateSlot(slot, toPort, { beforeNode, wait = true } = {}) {
     const s = await this.slots();
     const r = s.find((x) => slot >= x.start && slot <= x.end);
     const fromPort = r.master;
@@ -242,7 +242,7 @@ class RedisCluster {
     for (const m of masters) {
       if (m !== toPort && m !== fromPort) await redisCli(m, "CLUSTER", "SETSLOT", slot, "NODE", toId);
     }
-    await this.waitHealthy();
+    if (wait) await this.waitHealthy();
     return { fromPort, toPort };
   }
 
