@@ -6,7 +6,7 @@
 // adapter across 3 socket.io servers, and the node-redis / ioredis cluster clients as drop-in targets.
 
 const assert = require("node:assert/strict");
-const { createAdapter, createClient } = require("../..");
+const { createAdapter, createClient, Emitter } = require("../..");
 const { isRedisAvailable, freePort, RawRedis, redisCli } = require("../helpers/redis");
 const { RedisCluster, ClusterPublisher, keySlot } = require("../helpers/rediscluster");
 const { createServers } = require("../helpers/servers");
@@ -184,6 +184,26 @@ describe("Redis Cluster (6 nodes)", function () {
     assert.ok(c.errors.every((e) => !/password/i.test(e.message)));
   });
 
+  it("closes cleanly: while every seed is unreachable, and with commands in flight", async function () {
+    const dead = await freePort();
+    const lonely = createClient({ cluster: [{ host: "127.0.0.1", port: dead }] });
+    lonely.on("error", () => {});
+    await sleep(300);
+    assert.equal(lonely.isReady, false);
+    await assert.rejects(lonely.command(["GET", "x"]), { code: "ENOTCONN" });
+    await lonely.close();
+    const c = createClient({ cluster: [{ host: "127.0.0.1", port: rc.ports[2] }] });
+    c.on("error", () => {});
+    await ready(c);
+    const inflight = [];
+    for (let i = 0; i < 100; i++) inflight.push(c.command(["SET", `inflight:${i}`, "x"]).then(() => "ok", (err) => err.code));
+    const closing = c.close();
+    const outcomes = await Promise.all(inflight);
+    await closing;
+    assert.ok(outcomes.every((o) => o === "ok" || o === "ECLOSED"), JSON.stringify(outcomes.filter((o) => o !== "ok")));
+    await assert.rejects(c.command(["GET", "x"]), { code: "ECLOSED" });
+  });
+
   it("delivers sharded messages on 60 channels spread over all masters, from an independent publisher", async function () {
     const c = client({ cluster: [{ host: "127.0.0.1", port: rc.ports[0] }] });
     await ready(c);
@@ -273,6 +293,22 @@ describe("Redis Cluster (6 nodes)", function () {
       for (const c of all) c.on("ack-me", (cb) => cb(c.id));
       const answers = await fx.ios[0].timeout(5000).emitWithAck("ack-me");
       assert.equal(answers.length, 6);
+    });
+
+    it("takes an Emitter's broadcasts over the cluster, to rooms, from another seed", async function () {
+      const clients = await start((i) => createAdapter({ cluster: [{ host: "127.0.0.1", port: rc.ports[i] }] }));
+      const all = clients.flat();
+      for (let i = 0; i < 3; i++) fx.serverSocket(i, clients[i][1]).join("emitted");
+      const emitter = new Emitter({ cluster: [`redis://127.0.0.1:${rc.ports[5]}`] });
+      closers.push(() => emitter.close());
+      const r = record(all, "from-emitter");
+      closers.push(() => r.stop());
+      // emitted at once: the Emitter holds it until its cluster client is ready
+      emitter.to("emitted").emit("from-emitter", 42);
+      await waitFor(() => r.counts().reduce((a, b) => a + b, 0) === 3, 5000, { what: "3 deliveries" });
+      await barrier(fx.ios[0], all, { timeoutMs: 5000 });
+      assert.deepEqual(r.counts(), [0, 1, 0, 1, 0, 1]);
+      for (const calls of r.calls) if (calls.length) assert.deepEqual(calls[0], [42]);
     });
 
     it("is a drop-in for node-redis createCluster clients", async function () {
