@@ -13,6 +13,7 @@
         "native/subs.c",
         "native/resp.c",
         "native/conn.c",
+        "native/cluster.c",
         "native/json.c",
         "native/requests.c",
         "native/adapter.c",

@@ -60,6 +60,10 @@ class NativeConnection {
     return binding.conn_stats(this._handle);
   }
 
+  subscribe(kind, name, on) {
+    return !this._closed && binding.conn_subscribe(this._handle, kind, name, on);
+  }
+
   close() {
     if (!this._closePromise) {
       this._closePromise = new Promise((resolve) => (this._closeResolve = resolve));
@@ -78,6 +82,7 @@ class NativeConnection {
 
   _describe() {
     const e = this._endpoint;
+    if (e.cluster) return `cluster ${e.cluster.map((n) => `${n.host}:${n.port}`).join(",")}`;
     return e.path ? e.path : `${e.host}:${e.port}`;
   }
 
@@ -127,6 +132,10 @@ class NativeConnection {
     this._owner._onbatch(buf, words);
   }
 
+  _onmessage(kind, channel, payload, pattern) {
+    this._owner._onrawmessage(kind, channel, payload, pattern);
+  }
+
   _onrequestdone(adapterId, token, status, payload, received, expected) {
     const adapter = this._owner._adapters.get(adapterId);
     if (adapter !== undefined) adapter._onrequestdone(token, status, payload, received, expected);
@@ -142,6 +151,12 @@ class RedisClient extends EventEmitter {
     super();
     const cmd = resolveTarget(target);
     const sub = subTarget === undefined || subTarget === null ? { ...cmd } : resolveTarget(subTarget);
+    if (!cmd.cluster !== !sub.cluster) {
+      const err = new TypeError("the command and subscriber targets must both be Redis Cluster targets, or neither");
+      err.code = "ERR_INVALID_REDIS_TARGET";
+      throw err;
+    }
+    this.isCluster = !!cmd.cluster;
     this.cmd = new NativeConnection(this, "command", withName(cmd, "cmd"));
     this.sub = new NativeConnection(this, "subscriber", withName(sub, "sub"));
     this._adapters = new Map();
@@ -172,6 +187,40 @@ class RedisClient extends EventEmitter {
     if (this.cmd.publish(channel, payload)) return true;
     this.publishDropped++;
     return false;
+  }
+
+  // Raw pub/sub on the subscriber connection, reference counted per name (on a cluster: sharded
+  // channels on their slot's master, following it through failovers and slot migrations).
+  // Messages are emitted as 'message' (channel, payload), 'pmessage' (pattern, channel, payload)
+  // and 'smessage' (channel, payload); payloads are Buffers.
+  subscribe(channel) {
+    return this.sub.subscribe("c", channel, true);
+  }
+
+  unsubscribe(channel) {
+    return this.sub.subscribe("c", channel, false);
+  }
+
+  pSubscribe(pattern) {
+    return this.sub.subscribe("p", pattern, true);
+  }
+
+  pUnsubscribe(pattern) {
+    return this.sub.subscribe("p", pattern, false);
+  }
+
+  sSubscribe(channel) {
+    return this.sub.subscribe("s", channel, true);
+  }
+
+  sUnsubscribe(channel) {
+    return this.sub.subscribe("s", channel, false);
+  }
+
+  _onrawmessage(kind, channel, payload, pattern) {
+    if (kind === "s") this.emit("smessage", channel, payload);
+    else if (kind === "p") this.emit("pmessage", pattern, channel, payload);
+    else this.emit("message", channel, payload);
   }
 
   stats() {

@@ -12,7 +12,8 @@ function isPlainOptions(x) {
     !("host" in x) &&
     !("port" in x) &&
     !("path" in x) &&
-    !("url" in x)
+    !("url" in x) &&
+    !("cluster" in x)
   );
 }
 
@@ -106,4 +107,20 @@ const { ShardedRedisAdapter } = require("./sharded");
 
 const { coalesceWrites } = require("./cork");
 
-module.exports = { createAdapter, createShardedAdapter, createClient, coalesceWrites, Emitter, RedisAdapter, ShardedRedisAdapter, RedisClient, RequestType };
+/** The Redis Cluster hash slot of a key or channel (CRC16/XMODEM of its {hash tag}, mod 16384). */
+function clusterKeySlot(key) {
+  return require("./binding").cluster_key_slot(key);
+}
+
+module.exports = {
+  createAdapter,
+  createShardedAdapter,
+  createClient,
+  clusterKeySlot,
+  coalesceWrites,
+  Emitter,
+  RedisAdapter,
+  ShardedRedisAdapter,
+  RedisClient,
+  RequestType,
+};

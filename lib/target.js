@@ -140,14 +140,97 @@ function fromIoRedis(c) {
   return validate(ep);
 }
 
+// --- Redis Cluster: seed nodes plus settings shared by every node -----------------------------
+
+const SHARED_KEYS = ["username", "password", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB"];
+
+function seedFrom(node) {
+  if (typeof node === "string") {
+    const ep = fromUrl(node);
+    if (ep.path) throw fail("Redis Cluster nodes must be TCP endpoints, not unix sockets");
+    return ep;
+  }
+  if (typeof node === "number") return validate({ host: "127.0.0.1", port: node });
+  if (node === null || typeof node !== "object") throw fail(`invalid Redis Cluster node ${JSON.stringify(node)}`);
+  if (node.url) return seedFrom(node.url);
+  const sock = node.socket || {};
+  const ep = { host: node.host || sock.host || "127.0.0.1", port: Number(node.port || sock.port || 6379) };
+  if (node.username) ep.username = node.username;
+  if (node.password) ep.password = node.password;
+  if (sock.tls || node.tls) throw fail("TLS Redis connections are not supported yet by socket.io-hiredis-adapter");
+  return validate(ep);
+}
+
+// { cluster: [ {host, port} | "redis://h:p" | port, ... ], username, password, ... }: the
+// credentials of the options win, then those of the first seed that has some.
+function fromCluster(o) {
+  const list = o.cluster;
+  if (!Array.isArray(list) || list.length === 0) throw fail("`cluster` must be a non-empty array of seed nodes");
+  if (list.length > 1024) throw fail("at most 1024 Redis Cluster seed nodes");
+  const seeds = list.map(seedFrom);
+  const out = { cluster: seeds.map((s) => ({ host: s.host, port: s.port })) };
+  for (const k of SHARED_KEYS) {
+    if (o[k] !== undefined && o[k] !== null) out[k] = o[k];
+  }
+  if (out.password === undefined) {
+    const withCreds = seeds.find((s) => s.password !== undefined);
+    if (withCreds) {
+      out.password = withCreds.password;
+      if (withCreds.username !== undefined && out.username === undefined) out.username = withCreds.username;
+    }
+  }
+  return out;
+}
+
+// node-redis v4 `createCluster()`: its options are private, but once connected (as upstream's
+// adapter requires too) its node lists are public, and every node client carries the `defaults`
+// (credentials) in its options.
+function fromNodeRedisCluster(c) {
+  const nodes = [...(Array.isArray(c.masters) ? c.masters : []), ...(Array.isArray(c.replicas) ? c.replicas : [])];
+  const o = {};
+  const publicOptions = c.options && Array.isArray(c.options.rootNodes) ? c.options : null;
+  if (publicOptions) {
+    o.cluster = publicOptions.rootNodes;
+    const d = publicOptions.defaults || {};
+    if (d.username) o.username = d.username;
+    if (d.password) o.password = d.password;
+  } else if (nodes.length > 0) {
+    o.cluster = nodes.map((n) => ({ host: n.host, port: n.port }));
+  } else {
+    throw fail("connect the node-redis cluster client before handing it over: its seed nodes are private until it has discovered the cluster");
+  }
+  for (const n of nodes) {
+    const co = n.client && n.client.options;
+    if (co && o.password === undefined && co.password) {
+      o.password = co.password;
+      if (co.username) o.username = co.username;
+    }
+  }
+  return fromCluster(o);
+}
+
+// ioredis `new Redis.Cluster(startupNodes, { redisOptions })`.
+function fromIoRedisCluster(c) {
+  const startup = Array.isArray(c.startupNodes) ? c.startupNodes : [];
+  if (startup.length === 0) throw fail("this ioredis Cluster has no startup nodes");
+  const ro = (c.options && c.options.redisOptions) || {};
+  if (ro.tls) throw fail("TLS Redis connections are not supported yet by socket.io-hiredis-adapter");
+  const o = { cluster: startup };
+  if (ro.username) o.username = ro.username;
+  if (ro.password) o.password = ro.password;
+  if (ro.connectionName) o.name = ro.connectionName;
+  return fromCluster(o);
+}
+
 // Returns native endpoint settings for a target that is not one of our own clients.
 function resolveTarget(target) {
   if (target === undefined || target === null) return { host: "127.0.0.1", port: 6379 };
   if (typeof target === "string") return fromUrl(target);
   if (typeof target !== "object") throw fail(`unsupported Redis target of type ${typeof target}`);
-  if (isNodeRedisCluster(target) || isIoRedisCluster(target)) {
-    throw fail("Redis Cluster clients are not supported yet by socket.io-hiredis-adapter (planned)");
-  }
+  if (isNodeRedisCluster(target)) return fromNodeRedisCluster(target);
+  if (isIoRedisCluster(target)) return fromIoRedisCluster(target);
+  if (Array.isArray(target)) return fromCluster({ cluster: target });
+  if (Array.isArray(target.cluster)) return fromCluster(target);
   if (isNodeRedis(target)) return fromNodeRedis(target);
   if (isIoRedis(target)) return fromIoRedis(target);
   return fromOptions(target);

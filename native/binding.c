@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "adapter.h"
+#include "cluster.h"
 #include "conn.h"
 #include "napi_util.h"
 #include "requests.h"
@@ -21,11 +22,13 @@ typedef struct js_adapter_s js_adapter_t;
 typedef struct js_conn_s {
   napi_env env;
   instance_t *inst;
-  hra_conn_t *conn;
+  hra_conn_t *conn;  // a single connection, or
+  hra_cluster_t *cluster;  // a Redis Cluster (exactly one of the two while open)
   napi_ref self;
   napi_ref fn_event;
   napi_ref fn_batch;
   napi_ref fn_reply;
+  napi_ref fn_message;  // set by conn_subscribe: raw pub/sub messages go to JS one by one
   napi_async_context ctx;
   int open;  // from init until the native close completed
   int finalized;
@@ -102,6 +105,38 @@ get_adapter (napi_env env, napi_value obj) {
   return p;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Links: what a js_conn_t wraps, one connection or a cluster, behind the few calls adapters make.
+
+static int
+jc_live (const js_conn_t *jc) {
+  return jc != NULL && (jc->conn != NULL || jc->cluster != NULL);
+}
+
+// A command for key's owner (key NULL: keyless). conn_cb gets single-connection replies, cluster_cb
+// cluster replies; both are given the same data.
+static int
+jc_command (js_conn_t *jc, const uint8_t *key, size_t keylen, int argc, const char **argv, const size_t *lens, hra_reply_cb conn_cb, hra_cluster_reply_cb cluster_cb, void *data) {
+  if (jc->cluster != NULL) return hra_cluster_command(jc->cluster, key, keylen, argc, argv, lens, conn_cb != NULL ? cluster_cb : NULL, data);
+  if (jc->conn != NULL) return hra_conn_command(jc->conn, argc, argv, lens, conn_cb, data);
+  return HRA_ENOTCONN;
+}
+
+// A command whose integer answers are summed over every cluster node (PUBSUB NUMSUB).
+static int
+jc_command_sum (js_conn_t *jc, int argc, const char **argv, const size_t *lens, hra_reply_cb conn_cb, hra_cluster_reply_cb cluster_cb, void *data) {
+  if (jc->cluster != NULL) return hra_cluster_command_sum(jc->cluster, argc, argv, lens, cluster_cb, data);
+  if (jc->conn != NULL) return hra_conn_command(jc->conn, argc, argv, lens, conn_cb, data);
+  return HRA_ENOTCONN;
+}
+
+static int
+jc_subscribe (js_conn_t *jc, int kind, const char *name, size_t len, int subscribe) {
+  if (jc->cluster != NULL) return subscribe ? hra_cluster_subscribe(jc->cluster, kind, name, len) : hra_cluster_unsubscribe(jc->cluster, kind, name, len);
+  if (jc->conn != NULL) return subscribe ? hra_conn_subscribe(jc->conn, kind, name, len) : hra_conn_unsubscribe(jc->conn, kind, name, len);
+  return HRA_ENOTCONN;
+}
+
 static napi_value
 get_undefined (napi_env env) {
   napi_value u = NULL;
@@ -165,8 +200,7 @@ reply_to_js (napi_env env, const hra_reply_t *r, size_t *i, int depth) {
 }
 
 static void
-on_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data) {
-  js_conn_t *jc = hra_conn_data(conn);
+js_reply (js_conn_t *jc, const hra_reply_t *reply, int err, void *data) {
   if (jc->inst->exiting || jc->self == NULL) return;
   napi_env env = jc->env;
   napi_handle_scope scope;
@@ -197,8 +231,17 @@ done:
 }
 
 static void
-on_event (hra_conn_t *conn, int event, const char *code, const char *message, int64_t value) {
-  js_conn_t *jc = hra_conn_data(conn);
+on_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data) {
+  js_reply(hra_conn_data(conn), reply, err, data);
+}
+
+static void
+on_cluster_reply (hra_cluster_t *cl, const hra_reply_t *reply, int err, void *data) {
+  js_reply(hra_cluster_data(cl), reply, err, data);
+}
+
+static void
+js_event (js_conn_t *jc, int event, const char *code, const char *message, int64_t value) {
   if (jc->inst->exiting || jc->self == NULL) return;
   napi_env env = jc->env;
   napi_handle_scope scope;
@@ -220,11 +263,47 @@ done:
 }
 
 static void
-on_message (hra_conn_t *conn, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
-  js_conn_t *jc = hra_conn_data(conn);
+on_event (hra_conn_t *conn, int event, const char *code, const char *message, int64_t value) {
+  js_event(hra_conn_data(conn), event, code, message, value);
+}
+
+static void
+on_cluster_event (hra_cluster_t *cl, int event, const char *code, const char *message, int64_t value) {
+  js_event(hra_cluster_data(cl), event, code, message, value);
+}
+
+static void
+js_raw_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
+  napi_env env = jc->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[4];
+  char k = (char) kind;
+  if (napi_create_string_latin1(env, &k, 1, &argv[0]) == napi_ok &&
+    napi_create_string_utf8(env, channel.len ? (const char *) channel.base : "", channel.len, &argv[1]) == napi_ok &&
+    napi_create_buffer_copy(env, payload.len, payload.len ? (const void *) payload.base : (const void *) "", NULL, &argv[2]) == napi_ok &&
+    napi_create_string_utf8(env, pattern.len ? (const char *) pattern.base : "", pattern.len, &argv[3]) == napi_ok) {
+    call_method(jc, jc->fn_message, 4, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void
+js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
   for (js_adapter_t *ja = jc->adapters; ja != NULL; ja = ja->next) {
     hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &jc->inst->batch);
   }
+  if (jc->fn_message != NULL && !jc->inst->exiting && jc->self != NULL) js_raw_message(jc, kind, pattern, channel, payload);
+}
+
+static void
+on_message (hra_conn_t *conn, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
+  js_message(hra_conn_data(conn), kind, pattern, channel, payload);
+}
+
+static void
+on_cluster_message (hra_cluster_t *cl, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
+  js_message(hra_cluster_data(cl), kind, pattern, channel, payload);
 }
 
 static void
@@ -238,8 +317,7 @@ reset_batch (hra_batch_t *b) {
 }
 
 static void
-on_flush (hra_conn_t *conn) {
-  js_conn_t *jc = hra_conn_data(conn);
+js_flush (js_conn_t *jc) {
   hra_batch_t *b = &jc->inst->batch;
   if (b->records == 0) return;
   if (jc->inst->exiting || jc->self == NULL) {
@@ -268,6 +346,16 @@ done:
 }
 
 static void
+on_flush (hra_conn_t *conn) {
+  js_flush(hra_conn_data(conn));
+}
+
+static void
+on_cluster_flush (hra_cluster_t *cl) {
+  js_flush(hra_cluster_data(cl));
+}
+
+static void
 instance_maybe_release_hook (instance_t *inst) {
   if (inst->exiting && inst->nconns == 0 && inst->timer_closed && inst->hook != NULL) {
     napi_async_cleanup_hook_handle h = inst->hook;
@@ -285,8 +373,7 @@ adapter_release (js_adapter_t *ja) {
 }
 
 static void
-on_closed (hra_conn_t *conn) {
-  js_conn_t *jc = hra_conn_data(conn);
+js_closed (js_conn_t *jc) {
   napi_env env = jc->env;
   instance_t *inst = jc->inst;
   // Adapters still attached lose this connection; they keep working for local delivery.
@@ -309,6 +396,8 @@ on_closed (hra_conn_t *conn) {
   inst->nconns--;
   hra_conn_free(jc->conn);
   jc->conn = NULL;
+  hra_cluster_free(jc->cluster);
+  jc->cluster = NULL;
   jc->open = 0;
   if (!inst->exiting) {
     napi_handle_scope scope;
@@ -325,14 +414,24 @@ on_closed (hra_conn_t *conn) {
   napi_async_context ctx = jc->ctx;
   jc->ctx = NULL;
   if (ctx != NULL) napi_async_destroy(env, ctx);
-  napi_ref refs[4] = { jc->fn_event, jc->fn_batch, jc->fn_reply, jc->self };
-  jc->fn_event = jc->fn_batch = jc->fn_reply = jc->self = NULL;
+  napi_ref refs[5] = { jc->fn_event, jc->fn_batch, jc->fn_reply, jc->fn_message, jc->self };
+  jc->fn_event = jc->fn_batch = jc->fn_reply = jc->fn_message = jc->self = NULL;
   int finalized = jc->finalized;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     if (refs[i] != NULL) napi_delete_reference(env, refs[i]);
   }
   if (finalized) free(jc);
   instance_maybe_release_hook(inst);
+}
+
+static void
+on_closed (hra_conn_t *conn) {
+  js_closed(hra_conn_data(conn));
+}
+
+static void
+on_cluster_closed (hra_cluster_t *cl) {
+  js_closed(hra_cluster_data(cl));
 }
 
 static void
@@ -350,7 +449,66 @@ conn_finalize (napi_env env, void *data, void *hint) {
 // ---------------------------------------------------------------------------------------------------
 // Connection entry points
 
-static const hra_conn_cbs_t conn_cbs = { on_event, on_message, on_flush, on_closed };
+static const hra_conn_cbs_t conn_cbs = { on_event, on_message, on_flush, on_closed, NULL };
+static const hra_cluster_cbs_t cluster_cbs = { on_cluster_event, on_cluster_message, on_cluster_flush, on_cluster_closed };
+
+static void
+jc_close (js_conn_t *jc) {
+  if (jc->cluster != NULL) hra_cluster_close(jc->cluster);
+  if (jc->conn != NULL) hra_conn_close(jc->conn);
+}
+
+#define MAX_SEEDS 1024
+
+// opts.cluster: an array of {host, port} seed nodes. Creates jc->cluster from them and the
+// connection template o. Returns napi_ok with jc->cluster NULL when there is no such array.
+static napi_status
+create_cluster (napi_env env, napi_value opts, uv_loop_t *loop, const hra_conn_opts_t *o, js_conn_t *jc) {
+  bool has = false, is_array = false;
+  napi_status s = napi_has_named_property(env, opts, "cluster", &has);
+  if (s != napi_ok || !has) return s;
+  napi_value arr;
+  if ((s = napi_get_named_property(env, opts, "cluster", &arr)) != napi_ok) return s;
+  if ((s = napi_is_array(env, arr, &is_array)) != napi_ok) return s;
+  if (!is_array) return napi_ok;
+  uint32_t n = 0;
+  if ((s = napi_get_array_length(env, arr, &n)) != napi_ok) return s;
+  if (n == 0 || n > MAX_SEEDS) {
+    hra_napi_type_error(env, "a cluster needs 1 to 1024 seed nodes");
+    return napi_invalid_arg;
+  }
+  hra_cluster_seed_t *seeds = calloc(n, sizeof(*seeds));
+  if (seeds == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return napi_generic_failure;
+  }
+  for (uint32_t i = 0; i < n && s == napi_ok; i++) {
+    napi_value e;
+    char *host = NULL;
+    int32_t port = 0;
+    if ((s = napi_get_element(env, arr, i, &e)) != napi_ok) break;
+    if ((s = hra_napi_get_named_string(env, e, "host", &host)) != napi_ok) break;
+    seeds[i].host = host;
+    if ((s = hra_napi_get_named_int32(env, e, "port", 6379, &port)) != napi_ok) break;
+    if (port <= 0 || port > 65535) {
+      hra_napi_type_error(env, "invalid cluster seed port");
+      s = napi_invalid_arg;
+      break;
+    }
+    seeds[i].port = port;
+  }
+  if (s == napi_ok) {
+    jc->cluster = hra_cluster_new(loop, o, seeds, n, &cluster_cbs, jc);
+    if (jc->cluster == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      s = napi_generic_failure;
+    }
+  }
+  for (uint32_t i = 0; i < n; i++)
+    free((char *) seeds[i].host);
+  free(seeds);
+  return s;
+}
 
 // conn_init(handle, owner, opts)
 static napi_value
@@ -408,8 +566,9 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     napi_async_init(env, argv[1], name, &jc->ctx) != napi_ok) {
     goto fail_napi;
   }
-  jc->conn = hra_conn_new(loop, &o, &conn_cbs, jc);
-  if (jc->conn == NULL) {
+  if (create_cluster(env, argv[2], loop, &o, jc) != napi_ok) goto fail;
+  if (jc->cluster == NULL) jc->conn = hra_conn_new(loop, &o, &conn_cbs, jc);
+  if (jc->conn == NULL && jc->cluster == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     goto fail;
   }
@@ -423,7 +582,7 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     if (inst->conns) inst->conns->prev = jc;
     inst->conns = jc;
     inst->nconns++;
-    hra_conn_close(jc->conn);
+    jc_close(jc);
     free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
     hra_napi_throw_last(env, "napi_wrap");
     return NULL;
@@ -447,7 +606,7 @@ fail_napi:
 fail:
   free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
   if (jc != NULL) {
-    if (jc->conn != NULL) {
+    if (jc_live(jc)) {
       // Never started: closing completes synchronously (no socket, two timers).
       jc->open = 1;
       jc->finalized = 1;
@@ -455,7 +614,7 @@ fail:
       if (inst->conns) inst->conns->prev = jc;
       inst->conns = jc;
       inst->nconns++;
-      hra_conn_close(jc->conn);
+      jc_close(jc);
       return NULL;
     }
     if (jc->fn_event) napi_delete_reference(env, jc->fn_event);
@@ -474,20 +633,27 @@ conn_simple (napi_env env, napi_callback_info info, int op) {
   HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   js_conn_t *jc = get_conn(env, argv[0]);
   if (jc == NULL) return NULL;
-  if (!jc->open || jc->conn == NULL) return make_bool(env, false);
+  if (!jc->open || !jc_live(jc)) return make_bool(env, false);
+  hra_cluster_t *cl = jc->cluster;
   switch (op) {
     case 0: {
-      int err = hra_conn_start(jc->conn);
+      int err = cl != NULL ? hra_cluster_start(cl) : hra_conn_start(jc->conn);
       return make_bool(env, err == 0);
     }
     case 1:
-      hra_conn_close(jc->conn);
+      jc_close(jc);
       break;
     case 2:
-      hra_conn_ref(jc->conn);
+      if (cl != NULL)
+        hra_cluster_ref(cl);
+      else
+        hra_conn_ref(jc->conn);
       break;
     case 3:
-      hra_conn_unref(jc->conn);
+      if (cl != NULL)
+        hra_cluster_unref(cl);
+      else
+        hra_conn_unref(jc->conn);
       break;
   }
   return make_bool(env, true);
@@ -563,7 +729,7 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, napi_get_array_length(env, argv[1], &n));
   HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &id));
   if (n == 0 || n > MAX_ARGS) return hra_napi_type_error(env, "a command has 1 to 1024 arguments");
-  if (!jc->open || jc->conn == NULL) return make_bool(env, false);
+  if (!jc->open || !jc_live(jc)) return make_bool(env, false);
   const char *ptrs[MAX_ARGS];
   size_t lens[MAX_ARGS];
   uint8_t is_off[MAX_ARGS];
@@ -581,7 +747,8 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < n; i++) {
     if (is_off[i]) ptrs[i] = (const char *) scratch.data + (uintptr_t) ptrs[i];
   }
-  int err = hra_conn_command(jc->conn, (int) n, ptrs, lens, on_reply, (void *) (uintptr_t) id);
+  int err = jc->cluster != NULL ? hra_cluster_command_auto(jc->cluster, (int) n, ptrs, lens, on_cluster_reply, (void *) (uintptr_t) id)
+                                : hra_conn_command(jc->conn, (int) n, ptrs, lens, on_reply, (void *) (uintptr_t) id);
   result = make_bool(env, err == 0);
 done:
   hra_buf_free(&scratch);
@@ -596,7 +763,7 @@ hra_js_conn_publish (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   js_conn_t *jc = get_conn(env, argv[0]);
   if (jc == NULL) return NULL;
-  if (!jc->open || jc->conn == NULL) return make_bool(env, false);
+  if (!jc->open || !jc_live(jc)) return make_bool(env, false);
   char stack[512];
   char *channel = stack;
   size_t clen = 0;
@@ -622,8 +789,66 @@ hra_js_conn_publish (napi_env env, napi_callback_info info) {
   }
   const char *args[3] = { "PUBLISH", channel, payload };
   size_t lens[3] = { 7, clen, plen };
-  int err = hra_conn_command(jc->conn, 3, args, lens, NULL, NULL);
+  int err = jc_command(jc, NULL, 0, 3, args, lens, NULL, NULL, NULL);
   if (channel != stack) free(channel);
+  return make_bool(env, err == 0);
+}
+
+// cluster_key_slot(stringOrBuffer) -> the Redis Cluster slot of a key (CRC16 with hash tags)
+static napi_value
+hra_js_cluster_key_slot (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) return hra_napi_type_error(env, "cluster_key_slot(key)");
+  hra_buf_t scratch = { NULL, 0, 0 };
+  const char *p = NULL;
+  size_t len = 0;
+  int is_offset = 0;
+  if (get_bytes(env, argv[0], &scratch, &p, &len, &is_offset) != napi_ok) {
+    hra_buf_free(&scratch);
+    hra_napi_throw_last(env, "cluster_key_slot");
+    return NULL;
+  }
+  const uint8_t *key = is_offset ? scratch.data + (uintptr_t) p : (const uint8_t *) p;
+  uint16_t slot = hra_cluster_key_slot(key != NULL ? key : (const uint8_t *) "", len);
+  hra_buf_free(&scratch);
+  napi_value r = NULL;
+  HRA_NAPI_CALL(env, napi_create_uint32(env, slot, &r));
+  return r;
+}
+
+// conn_subscribe(handle, kind, name, subscribe) -> true when recorded. kind is "c", "p" or "s".
+// Messages of such raw subscriptions reach the owner's _onmessage(kind, channel, payload, pattern).
+static napi_value
+hra_js_conn_subscribe (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return hra_napi_type_error(env, "conn_subscribe(handle, kind, name, subscribe)");
+  js_conn_t *jc = get_conn(env, argv[0]);
+  if (jc == NULL) return NULL;
+  char kind[2] = { 0, 0 };
+  size_t klen = 0;
+  bool subscribe = false;
+  HRA_NAPI_CALL(env, napi_get_value_string_latin1(env, argv[1], kind, sizeof(kind), &klen));
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[3], &subscribe));
+  if (klen != 1 || (kind[0] != 'c' && kind[0] != 'p' && kind[0] != 's')) return hra_napi_type_error(env, "kind must be \"c\", \"p\" or \"s\"");
+  if (!jc->open || !jc_live(jc) || jc->self == NULL) return make_bool(env, false);
+  char *name = NULL;
+  size_t len = 0;
+  HRA_NAPI_CALL(env, hra_napi_get_string(env, argv[2], 0, &name, &len));
+  if (jc->fn_message == NULL) {
+    napi_value self, fn;
+    if (napi_get_reference_value(env, jc->self, &self) != napi_ok || napi_get_named_property(env, self, "_onmessage", &fn) != napi_ok ||
+      napi_create_reference(env, fn, 1, &jc->fn_message) != napi_ok) {
+      free(name);
+      hra_napi_throw_last(env, "conn_subscribe");
+      return NULL;
+    }
+  }
+  int err = jc_subscribe(jc, kind[0], name, len, subscribe);
+  free(name);
   return make_bool(env, err == 0);
 }
 
@@ -635,9 +860,28 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   js_conn_t *jc = get_conn(env, argv[0]);
   if (jc == NULL) return NULL;
   HRA_NAPI_CALL(env, napi_create_object(env, &o));
-  if (jc->conn == NULL) return o;
-  const hra_conn_stats_t *st = hra_conn_stats(jc->conn);
-  HRA_NAPI_CALL(env, set_number(env, o, "state", hra_conn_state(jc->conn)));
+  if (!jc_live(jc)) return o;
+  hra_conn_stats_t sum;
+  const hra_conn_stats_t *st = &sum;
+  if (jc->cluster != NULL) {
+    hra_cluster_stats_t cs;
+    hra_cluster_stats(jc->cluster, &cs, &sum);
+    HRA_NAPI_CALL(env, set_number(env, o, "state", hra_cluster_state(jc->cluster)));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterNodes", cs.nodes));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterMasters", cs.masters));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterSlotsCovered", cs.slots_covered));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterRefreshes", (double) cs.refreshes));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterMoved", (double) cs.moved));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterAsk", (double) cs.ask));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterSubMoves", (double) cs.sub_moves));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterSubRetries", (double) cs.sub_retries));
+    HRA_NAPI_CALL(env, set_number(env, o, "clusterSubLost", (double) cs.sub_lost));
+    sum.commands_dropped += cs.commands_dropped;
+    HRA_NAPI_CALL(env, set_number(env, o, "shardChannels", (double) hra_cluster_subscription_count(jc->cluster, 's')));
+  } else {
+    st = hra_conn_stats(jc->conn);
+    HRA_NAPI_CALL(env, set_number(env, o, "state", hra_conn_state(jc->conn)));
+  }
   HRA_NAPI_CALL(env, set_number(env, o, "connects", (double) st->connects));
   HRA_NAPI_CALL(env, set_number(env, o, "disconnects", (double) st->disconnects));
   HRA_NAPI_CALL(env, set_number(env, o, "replies", (double) st->replies));
@@ -646,9 +890,10 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "commandErrors", (double) st->command_errors));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesRead", (double) st->bytes_read));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
-  HRA_NAPI_CALL(env, set_number(env, o, "channels", (double) hra_conn_subscription_count(jc->conn, 'c')));
-  HRA_NAPI_CALL(env, set_number(env, o, "patterns", (double) hra_conn_subscription_count(jc->conn, 'p')));
-  HRA_NAPI_CALL(env, set_number(env, o, "shardChannels", (double) hra_conn_subscription_count(jc->conn, 's')));
+  hra_cluster_t *cl = jc->cluster;
+  HRA_NAPI_CALL(env, set_number(env, o, "channels", (double) (cl != NULL ? hra_cluster_subscription_count(cl, 'c') : hra_conn_subscription_count(jc->conn, 'c'))));
+  HRA_NAPI_CALL(env, set_number(env, o, "patterns", (double) (cl != NULL ? hra_cluster_subscription_count(cl, 'p') : hra_conn_subscription_count(jc->conn, 'p'))));
+  HRA_NAPI_CALL(env, set_number(env, o, "shardChannels", (double) (cl != NULL ? hra_cluster_subscription_count(cl, 's') : hra_conn_subscription_count(jc->conn, 's'))));
   return o;
 }
 
@@ -666,15 +911,14 @@ find_adapter (instance_t *inst, uint32_t serial) {
 static int
 host_publish (void *data, const char *channel, size_t clen, const uint8_t *payload, size_t plen) {
   js_adapter_t *ja = data;
-  if (ja->cmd == NULL || ja->cmd->conn == NULL) return HRA_ENOTCONN;
+  if (!jc_live(ja->cmd)) return HRA_ENOTCONN;
   const char *argv[3] = { "PUBLISH", channel, (const char *) payload };
   size_t lens[3] = { 7, clen, plen };
-  return hra_conn_command(ja->cmd->conn, 3, argv, lens, NULL, NULL);
+  return jc_command(ja->cmd, NULL, 0, 3, argv, lens, NULL, NULL, NULL);
 }
 
 static void
-on_numsub_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data) {
-  js_conn_t *jc = hra_conn_data(conn);
+numsub_done (js_conn_t *jc, const hra_reply_t *reply, int err, void *data) {
   uint64_t packed = (uint64_t) (uintptr_t) data;
   js_adapter_t *ja = find_adapter(jc->inst, (uint32_t) (packed >> 32));
   if (ja == NULL || ja->a == NULL) return;
@@ -685,7 +929,7 @@ on_numsub_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data
     char code[32], text[256];
     hra_redis_error_code(msg, code, sizeof(code));
     snprintf(text, sizeof(text), "Redis refused PUBSUB NUMSUB: %.*s", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
-    on_event(conn, HRA_EV_ERROR, code, text, 0);
+    js_event(jc, HRA_EV_ERROR, code, text, 0);
     count = HRA_COUNT_REFUSED;
   }
   // PUBSUB NUMSUB channel -> [channel, count]
@@ -695,15 +939,25 @@ on_numsub_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data
   hra_adapter_on_count(ja->a, (uint32_t) packed, count);
 }
 
+static void
+on_numsub_reply (hra_conn_t *conn, const hra_reply_t *reply, int err, void *data) {
+  numsub_done(hra_conn_data(conn), reply, err, data);
+}
+
+static void
+on_cluster_numsub_reply (hra_cluster_t *cl, const hra_reply_t *reply, int err, void *data) {
+  numsub_done(hra_cluster_data(cl), reply, err, data);
+}
+
 static int
 host_numsub (void *data, hra_adapter_t *a, const char *channel, uint32_t token) {
   js_adapter_t *ja = data;
-  if (ja->cmd == NULL || ja->cmd->conn == NULL) return HRA_ENOTCONN;
+  if (!jc_live(ja->cmd)) return HRA_ENOTCONN;
   const char *argv[3] = { "PUBSUB", "NUMSUB", channel };
   size_t lens[3] = { 6, 6, strlen(channel) };
   uint64_t packed = ((uint64_t) ja->serial << 32) | token;
   if (sizeof(void *) < 8) return HRA_ENOTSUP;
-  return hra_conn_command(ja->cmd->conn, 3, argv, lens, on_numsub_reply, (void *) (uintptr_t) packed);
+  return jc_command_sum(ja->cmd, 3, argv, lens, on_numsub_reply, on_cluster_numsub_reply, (void *) (uintptr_t) packed);
 }
 
 static void
@@ -814,43 +1068,30 @@ adapter_finalize (napi_env env, void *data, void *hint) {
 
 static void
 adapter_subscriptions (js_adapter_t *ja, int subscribe) {
-  if (ja->sub == NULL || ja->sub->conn == NULL) return;
-  hra_conn_t *c = ja->sub->conn;
+  if (!jc_live(ja->sub)) return;
+  js_conn_t *c = ja->sub;
   const char *chans[3] = { hra_adapter_request_channel(ja->a), hra_adapter_response_channel(ja->a), hra_adapter_specific_channel(ja->a) };
   const char *pat = hra_adapter_pattern(ja->a);
   if (hra_adapter_is_sharded(ja->a)) {
     // The main channel and this node's response channel; room channels follow the rooms (adapter_ssub).
     const char *sch[2] = { hra_adapter_main_channel(ja->a), hra_adapter_specific_channel(ja->a) };
-    for (int i = 0; i < 2; i++) {
-      if (subscribe)
-        hra_conn_subscribe(c, 's', sch[i], strlen(sch[i]));
-      else
-        hra_conn_unsubscribe(c, 's', sch[i], strlen(sch[i]));
-    }
+    for (int i = 0; i < 2; i++)
+      jc_subscribe(c, 's', sch[i], strlen(sch[i]), subscribe);
     return;
   }
   if (ja->emitter) {
     // An emitter listens only for the answers to its own requests.
     for (int i = 1; i < 3; i++) {
-      if (subscribe)
-        hra_conn_subscribe(c, 'c', chans[i], strlen(chans[i]));
-      else
-        hra_conn_unsubscribe(c, 'c', chans[i], strlen(chans[i]));
+      jc_subscribe(c, 'c', chans[i], strlen(chans[i]), subscribe);
     }
     return;
   }
   // Pattern mode: PSUBSCRIBE K#N#*. Dynamic mode: SUBSCRIBE K#N# (and K#N#room# per room held).
   int pkind = hra_adapter_is_dynamic(ja->a) ? 'c' : 'p';
   if (pkind == 'c') pat = hra_adapter_prefix(ja->a);
-  if (subscribe) {
-    hra_conn_subscribe(c, pkind, pat, strlen(pat));
-    for (int i = 0; i < 3; i++)
-      hra_conn_subscribe(c, 'c', chans[i], strlen(chans[i]));
-  } else {
-    hra_conn_unsubscribe(c, pkind, pat, strlen(pat));
-    for (int i = 0; i < 3; i++)
-      hra_conn_unsubscribe(c, 'c', chans[i], strlen(chans[i]));
-  }
+  jc_subscribe(c, pkind, pat, strlen(pat), subscribe);
+  for (int i = 0; i < 3; i++)
+    jc_subscribe(c, 'c', chans[i], strlen(chans[i]), subscribe);
 }
 
 // adapter_init(handle, subConnHandle, opts, cmdConnHandle): opts {key, nsp, uid, id, maxDepth,
@@ -932,14 +1173,14 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   ja->id = o.id;
   ja->emitter = o.emitter;
   ja->serial = ++inst->next_serial;
-  ja->cmd = cmd->open && cmd->conn != NULL ? cmd : NULL;
+  ja->cmd = cmd->open && jc_live(cmd) ? cmd : NULL;
   ja->all_next = inst->adapters;
   if (inst->adapters) inst->adapters->all_prev = ja;
   inst->adapters = ja;
   hra_adapter_host_t host = adapter_host_template;
   host.data = ja;
   hra_adapter_set_host(ja->a, &host);
-  if (jc->open && jc->conn != NULL) {
+  if (jc->open && jc_live(jc)) {
     ja->sub = jc;
     ja->next = jc->adapters;
     jc->adapters = ja;
@@ -956,9 +1197,9 @@ done:
 
 static void
 drop_interest (hra_sub_t *sub, void *data) {
-  hra_conn_t *c = data;
+  js_conn_t *jc = data;
   for (uint32_t i = 0; i < sub->refs; i++)
-    hra_conn_unsubscribe(c, 'c', sub->name, sub->len);
+    jc_subscribe(jc, 'c', sub->name, sub->len, 0);
 }
 
 static void
@@ -966,7 +1207,7 @@ adapter_detach (js_adapter_t *ja) {
   if (ja->sub == NULL) return;
   js_conn_t *jc = ja->sub;
   adapter_subscriptions(ja, 0);
-  if (jc->conn != NULL) hra_subs_each(&ja->interest, drop_interest, jc->conn);
+  if (jc_live(jc)) hra_subs_each(&ja->interest, drop_interest, jc);
   hra_subs_free(&ja->interest);
   js_adapter_t **pp = &jc->adapters;
   while (*pp != NULL && *pp != ja)
@@ -1061,7 +1302,7 @@ hra_js_adapter_interest (napi_env env, napi_callback_info info) {
   if (argc < 3) return hra_napi_type_error(env, "adapter_interest(handle, room, on)");
   js_adapter_t *ja = get_adapter(env, argv[0]);
   if (ja == NULL) return NULL;
-  if (ja->a == NULL || ja->sub == NULL || ja->sub->conn == NULL || !hra_adapter_is_dynamic(ja->a)) return make_bool(env, false);
+  if (ja->a == NULL || !jc_live(ja->sub) || !hra_adapter_is_dynamic(ja->a)) return make_bool(env, false);
   bool on = false;
   HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[2], &on));
   size_t len = 0;
@@ -1082,18 +1323,18 @@ hra_js_adapter_interest (napi_env env, napi_callback_info info) {
   ch[plen + len] = '#';
   size_t clen = plen + len + 1;
   int r = 0;
-  hra_conn_t *c = ja->sub->conn;
+  js_conn_t *c = ja->sub;
   if (on) {
     r = hra_subs_ref(&ja->interest, 'c', ch, clen);
     if (r >= 0) {
-      r = hra_conn_subscribe(c, 'c', ch, clen);
+      r = jc_subscribe(c, 'c', ch, clen, 1);
       if (r < 0) hra_subs_unref(&ja->interest, 'c', ch, clen);
     }
   } else {
     hra_sub_t *e = hra_subs_find(&ja->interest, 'c', ch, clen);
     if (e != NULL && e->refs > 0) {
       hra_subs_unref(&ja->interest, 'c', ch, clen);
-      hra_conn_unsubscribe(c, 'c', ch, clen);
+      jc_subscribe(c, 'c', ch, clen, 0);
     }
   }
   free(ch);
@@ -1246,7 +1487,7 @@ hra_js_adapter_ssub (napi_env env, napi_callback_info info) {
   if (ja == NULL) return NULL;
   bool on = false;
   HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
-  if (ja->a == NULL || !hra_adapter_is_sharded(ja->a) || ja->sub == NULL || ja->sub->conn == NULL) return make_bool(env, false);
+  if (ja->a == NULL || !hra_adapter_is_sharded(ja->a) || !jc_live(ja->sub)) return make_bool(env, false);
   char stack[256];
   char *room = NULL;
   size_t len = 0;
@@ -1255,8 +1496,7 @@ hra_js_adapter_ssub (napi_env env, napi_callback_info info) {
   int err = hra_sharded_room_channel(ja->a, (const uint8_t *) room, len, &chan);
   if (room != stack) free(room);
   if (err == 0) {
-    err = on ? hra_conn_subscribe(ja->sub->conn, 's', (const char *) chan.data, chan.len)
-             : hra_conn_unsubscribe(ja->sub->conn, 's', (const char *) chan.data, chan.len);
+    err = jc_subscribe(ja->sub, 's', (const char *) chan.data, chan.len, on);
   }
   hra_buf_free(&chan);
   if (err == HRA_ENOMEM) {
@@ -1336,7 +1576,7 @@ on_env_teardown (napi_async_cleanup_hook_handle handle, void *arg) {
     uv_close((uv_handle_t *) &inst->timer, on_timer_closed);
   }
   for (js_conn_t *jc = inst->conns; jc != NULL; jc = jc->next) {
-    if (jc->conn != NULL) hra_conn_close(jc->conn);
+    jc_close(jc);
   }
   instance_maybe_release_hook(inst);
 }
@@ -1381,6 +1621,8 @@ NAPI_MODULE_INIT() {
     { "conn_command", NULL, hra_js_conn_command, NULL, NULL, NULL, napi_default, inst },
     { "conn_publish", NULL, hra_js_conn_publish, NULL, NULL, NULL, napi_default, inst },
     { "conn_stats", NULL, hra_js_conn_stats, NULL, NULL, NULL, napi_default, inst },
+    { "conn_subscribe", NULL, hra_js_conn_subscribe, NULL, NULL, NULL, napi_default, inst },
+    { "cluster_key_slot", NULL, hra_js_cluster_key_slot, NULL, NULL, NULL, napi_default, inst },
     { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },

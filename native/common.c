@@ -102,3 +102,29 @@ hra_keyed_hash (const uint64_t k[3], uint64_t tweak, const uint8_t *p, size_t n)
   h = mum(a ^ k[1], b ^ h);
   return mum(h ^ k[2], k[0] ^ 0x8ebc6af09c88c6e3u);
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Redis Cluster key slots
+
+uint16_t
+hra_crc16 (const uint8_t *buf, size_t len) {
+  uint16_t crc = 0;
+  for (size_t i = 0; i < len; i++) {
+    crc ^= (uint16_t) ((uint16_t) buf[i] << 8);
+    for (int b = 0; b < 8; b++)
+      crc = (crc & 0x8000) ? (uint16_t) ((crc << 1) ^ 0x1021) : (uint16_t) (crc << 1);
+  }
+  return crc;
+}
+
+uint16_t
+hra_cluster_key_slot (const uint8_t *key, size_t len) {
+  if (len == 0) return 0;
+  const uint8_t *open = memchr(key, '{', len);
+  if (open != NULL) {
+    size_t start = (size_t) (open - key) + 1;
+    const uint8_t *close = memchr(key + start, '}', len - start);
+    if (close != NULL && close > key + start) return hra_crc16(key + start, (size_t) (close - (key + start))) & 16383;
+  }
+  return hra_crc16(key, len) & 16383;
+}

@@ -69,4 +69,13 @@ hra_splitmix (uint64_t *x);
 uint64_t
 hra_keyed_hash (const uint64_t k[3], uint64_t tweak, const uint8_t *p, size_t n);
 
+// CRC16-CCITT (XMODEM), as the cluster specification defines it.
+uint16_t
+hra_crc16 (const uint8_t *buf, size_t len);
+
+// The slot of a key: CRC16 of the hash tag (the bytes between the first '{' and the next '}', when
+// not empty) or of the whole key, modulo 16384.
+uint16_t
+hra_cluster_key_slot (const uint8_t *key, size_t len);
+
 #endif  // HRA_COMMON_H

@@ -17,6 +17,8 @@ typedef struct {
   void *data;
   uint32_t expect;  // subscription confirmations still expected (0: a plain command)
   uint8_t internal;  // an internal command whose cb gets the conn itself as data
+  uint8_t sub_kind;  // with expect: 'c', 'p' or 's', and whether it subscribes (1) or unsubscribes
+  uint8_t sub_dir;
 } fifo_entry_t;
 
 struct hra_conn_s {
@@ -116,6 +118,8 @@ fifo_push (hra_conn_t *c, hra_reply_cb cb, void *data, uint32_t expect, int inte
   e->data = data;
   e->expect = expect;
   e->internal = (uint8_t) internal;
+  e->sub_kind = 0;
+  e->sub_dir = 0;
   c->fifo_len++;
   return HRA_OK;
 }
@@ -236,7 +240,7 @@ sub_command (int kind, int subscribe) {
 }
 
 static int
-send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, const size_t *lens, size_t n) {
+send_sub_chunks (hra_conn_t *c, int kind, int subscribe, const char **names, const size_t *lens, size_t n) {
   const char *argv[SUB_CHUNK + 1];
   size_t argvlen[SUB_CHUNK + 1];
   size_t done = 0;
@@ -250,12 +254,63 @@ send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, co
     }
     int err = fifo_push(c, NULL, NULL, (uint32_t) k, 0);
     if (err) return err;
+    fifo_entry_t *e = &c->fifo[(c->fifo_head + c->fifo_len - 1) % c->fifo_cap];
+    e->sub_kind = (uint8_t) kind;
+    e->sub_dir = (uint8_t) subscribe;
     err = queue_command(c, (int) k + 1, argv, argvlen);
     if (err) return err;
     done += k;
   }
   c->subscriber_mode = 1;
   return HRA_OK;
+}
+
+typedef struct {
+  uint16_t slot;
+  size_t idx;
+} slot_idx_t;
+
+static int
+cmp_slot_idx (const void *a, const void *b) {
+  const slot_idx_t *x = a, *y = b;
+  if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+// Sharded channels go out grouped by hash slot: on a cluster node one SSUBSCRIBE naming channels of
+// different slots fails with CROSSSLOT (a standalone server does not mind either way).
+static int
+send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, const size_t *lens, size_t n) {
+  if (kind != 's' || n < 2) return send_sub_chunks(c, kind, subscribe, names, lens, n);
+  slot_idx_t *order = malloc(n * sizeof(*order));
+  const char **gnames = malloc(n * sizeof(*gnames));
+  size_t *glens = malloc(n * sizeof(*glens));
+  int err = HRA_OK;
+  if (order == NULL || gnames == NULL || glens == NULL) {
+    // No memory to sort: one channel per command is always slot-safe.
+    for (size_t i = 0; i < n && err == HRA_OK; i++)
+      err = send_sub_chunks(c, kind, subscribe, &names[i], &lens[i], 1);
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      order[i].slot = hra_cluster_key_slot((const uint8_t *) names[i], lens[i]);
+      order[i].idx = i;
+    }
+    qsort(order, n, sizeof(*order), cmp_slot_idx);
+    size_t i = 0;
+    while (i < n && err == HRA_OK) {
+      size_t m = 0;
+      uint16_t slot = order[i].slot;
+      for (; i < n && order[i].slot == slot; i++, m++) {
+        gnames[m] = names[order[i].idx];
+        glens[m] = lens[order[i].idx];
+      }
+      err = send_sub_chunks(c, kind, subscribe, gnames, glens, m);
+    }
+  }
+  free(order);
+  free(gnames);
+  free(glens);
+  return err;
 }
 
 static void
@@ -333,6 +388,20 @@ hra_conn_subscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
 int
 hra_conn_unsubscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
   if (hra_subs_unref(&c->subs, kind, name, len) > 0) schedule_subflush(c);
+  return HRA_OK;
+}
+
+int
+hra_conn_subscription_confirmed (hra_conn_t *c, int kind, const char *name, size_t len) {
+  const hra_sub_t *s = hra_subs_find(&c->subs, kind, name, len);
+  if (s == NULL || s->refs == 0) return -1;
+  return s->confirmed ? 1 : 0;
+}
+
+int
+hra_conn_resubscribe (hra_conn_t *c, int kind, const char *name, size_t len) {
+  if (c->closing) return HRA_ECLOSED;
+  if (hra_subs_force(&c->subs, kind, name, len) > 0) schedule_subflush(c);
   return HRA_OK;
 }
 
@@ -490,6 +559,15 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
       if (sub >= 0) {
         if (hra_reply_is(r, 2, HRA_R_STRING)) mark_confirmed(c, skind, hra_reply_str(r, 2), sub);
         fifo_entry_t *head = fifo_front(c);
+        if (head == NULL || head->expect == 0 || head->sub_kind != skind || head->sub_dir != sub) {
+          // Not the answer to a command of ours: a push from the server.
+          if (sub == 0 && c->cbs.on_sub_lost != NULL && hra_reply_is(r, 2, HRA_R_STRING)) {
+            hra_slice_t name = hra_reply_str(r, 2);
+            const hra_sub_t *s = hra_subs_find(&c->subs, skind, (const char *) name.base, name.len);
+            if (s != NULL && s->refs > 0) c->cbs.on_sub_lost(c, skind, name);
+          }
+          return;
+        }
         if (head != NULL && head->expect > 0) {
           if (--head->expect == 0) {
             fifo_entry_t e = fifo_pop(c);

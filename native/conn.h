@@ -48,6 +48,10 @@ typedef struct {
   void (*on_flush)(hra_conn_t *conn);
   // The close started by hra_conn_close() is complete: no callback follows, the owner may free.
   void (*on_closed)(hra_conn_t *conn);
+  // Optional (may be NULL): Redis dropped a subscription we still hold without being asked (the
+  // `sunsubscribe` push a cluster node sends when the channel's slot moves away). The entry stays
+  // wanted (restored on reconnect); the owner decides where it belongs now.
+  void (*on_sub_lost)(hra_conn_t *conn, int kind, hra_slice_t name);
 } hra_conn_cbs_t;
 
 typedef struct {
@@ -128,5 +132,15 @@ hra_conn_unsubscribe (hra_conn_t *conn, int kind, const char *name, size_t len);
 // Number of subscriptions of a kind that Redis has confirmed on the current connection.
 size_t
 hra_conn_subscription_count (hra_conn_t *conn, int kind);
+
+// One subscription's state: 1 confirmed by Redis on the current connection, 0 wanted but not (yet)
+// confirmed, -1 not wanted.
+int
+hra_conn_subscription_confirmed (hra_conn_t *conn, int kind, const char *name, size_t len);
+
+// Sends the subscribe command for a wanted subscription again on the next loop turn, even though it was
+// sent (the server dropped it, or never confirmed it). No-op for one that is not wanted.
+int
+hra_conn_resubscribe (hra_conn_t *conn, int kind, const char *name, size_t len);
 
 #endif  // HRA_CONN_H

@@ -121,6 +121,17 @@ hra_subs_unref (hra_subs_t *s, int kind, const char *name, size_t len) {
   return 1;
 }
 
+int
+hra_subs_force (hra_subs_t *s, int kind, const char *name, size_t len) {
+  hra_sub_t *e = hra_subs_find(s, kind, name, len);
+  if (e == NULL || e->refs == 0) return 0;
+  e->sent = 0;
+  e->confirmed = 0;
+  if (e->dirty) return 0;
+  mark_dirty(s, e);
+  return 1;
+}
+
 void
 hra_subs_reset_sent (hra_subs_t *s) {
   for (size_t i = 0; i < s->nbuckets; i++) {

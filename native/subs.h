@@ -50,6 +50,11 @@ hra_subs_ref (hra_subs_t *s, int kind, const char *name, size_t len);
 int
 hra_subs_unref (hra_subs_t *s, int kind, const char *name, size_t len);
 
+// A wanted entry must be subscribed again (the server dropped it): marks it unsent and dirty. Returns 1 if it
+// became dirty, 0 if it already was or is not wanted.
+int
+hra_subs_force (hra_subs_t *s, int kind, const char *name, size_t len);
+
 // The connection was lost or replaced: nothing is sent or confirmed any more.
 void
 hra_subs_reset_sent (hra_subs_t *s);

@@ -4,7 +4,8 @@
 const assert = require("node:assert/strict");
 const path = require("node:path");
 const { execFile } = require("node:child_process");
-const { startRedis } = require("../helpers/redis");
+const { startRedis, redisCli } = require("../helpers/redis");
+const { waitFor } = require("../helpers/util");
 
 function run(script, args, timeoutMs) {
   return new Promise((resolve) => {
@@ -32,4 +33,21 @@ describe("lifecycle (child processes exit on their own)", function () {
       assert.match(r.stdout, /^ok$/m);
     });
   }
+});
+
+describe("lifecycle on a one-node Redis Cluster", function () {
+  this.timeout(60000);
+  let node;
+  before(async () => {
+    node = await startRedis({ args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"] });
+    await redisCli(node.port, "CLUSTER", "ADDSLOTSRANGE", 0, 16383);
+    await waitFor(async () => (await redisCli(node.port, "CLUSTER", "INFO")).includes("cluster_state:ok"), 10000);
+  });
+  after(async () => node && (await node.stop()));
+
+  it("cluster-worker.js exits cleanly", async function () {
+    const r = await run("cluster-worker.js", [node.url], 40000);
+    assert.equal(r.err, null, `cluster-worker.js failed: ${r.err && r.err.message}\n${r.stderr}`);
+    assert.match(r.stdout, /^ok$/m);
+  });
 });

@@ -59,16 +59,16 @@ run (uint64_t seed, int steps) {
     uint32_t op = rnd(100);
     int k = (int) rnd(KINDS), i = (int) rnd(NCHAN);
     chan_name(i, name, sizeof(name));
-    if (op < 45) {
+    if (op < 44) {
       int r = hra_subs_ref(&s, kinds[k], name, strlen(name));
       CHECK(r >= 0, "ref failed %d", r);
       CHECK(r == (refs[k][i] == 0), "ref dirty result %d with refs %d", r, refs[k][i]);
       refs[k][i]++;
-    } else if (op < 90) {
+    } else if (op < 88) {
       int r = hra_subs_unref(&s, kinds[k], name, strlen(name));
       CHECK(r == (refs[k][i] == 1), "unref dirty result %d with refs %d", r, refs[k][i]);
       if (refs[k][i] > 0) refs[k][i]--;
-    } else if (op < 97) {
+    } else if (op < 95) {
       // End of a turn: collect and apply to the simulated Redis.
       size_t cap = hra_subs_dirty_count(&s), n = 0;
       hra_sub_change_t *ch = malloc((cap ? cap : 1) * sizeof(*ch));
@@ -110,6 +110,20 @@ run (uint64_t seed, int steps) {
         for (int t = 0; t < NCHAN; t++)
           live += refs[kk][t] > 0;
       CHECK(s.count == live, "table holds %zu entries, %zu wanted", s.count, live);
+    } else if (op < 97) {
+      // Redis drops one subscription by itself (a cluster node's sunsubscribe push when a slot moves away);
+      // the owner forces it to be sent again, and the next turn must send exactly that subscribe.
+      if (!connected) continue;
+      int r;
+      if (refs[k][i] > 0 && redis[k][i]) {
+        redis[k][i] = 0;
+        hra_subs_mark_confirmed(&s, kinds[k], name, strlen(name), 0);
+        r = hra_subs_force(&s, kinds[k], name, strlen(name));
+        CHECK(r == 0 || r == 1, "force result %d", r);
+      } else if (refs[k][i] == 0) {
+        r = hra_subs_force(&s, kinds[k], name, strlen(name));
+        CHECK(r == 0, "force of an unwanted channel made it dirty");
+      }
     } else if (op < 99) {
       // The connection drops: Redis forgets everything.
       hra_subs_reset_sent(&s);
