@@ -318,6 +318,24 @@ describe("Redis Cluster (6 nodes)", function () {
       assert.equal(answers.length, 6);
     });
 
+    it('subscriptionMode "dynamic": room channels subscribed where classic pub/sub lives, broadcasts to rooms', async function () {
+      const clients = await start((i) => createAdapter({ cluster: [{ host: "127.0.0.1", port: rc.ports[i] }] }, { subscriptionMode: "dynamic" }));
+      const all = clients.flat();
+      for (let i = 0; i < 3; i++) fx.serverSocket(i, clients[i][0]).join("dyn-room");
+      await waitFor(async () => (await clusterNumsub(rc, "socket.io#/#dyn-room#")) === 3, 10000, { what: "3 subscribers of the room channel" });
+      // no pattern subscription anywhere in this mode
+      for (const n of rc.live()) assert.equal(await redisCli(n.port, "PUBSUB", "NUMPAT"), "0");
+      const r = record(all, "dyn");
+      closers.push(() => r.stop());
+      fx.ios[1].to("dyn-room").emit("dyn", 7);
+      await waitFor(() => r.counts().reduce((a, b) => a + b, 0) === 3, 5000, { what: "3 deliveries" });
+      await barrier(fx.ios[1], all, { timeoutMs: 5000 });
+      assert.deepEqual(r.counts(), [1, 0, 1, 0, 1, 0]);
+      // leaving releases the room channel on the cluster
+      for (let i = 0; i < 3; i++) fx.serverSocket(i, clients[i][0]).leave("dyn-room");
+      await waitFor(async () => (await clusterNumsub(rc, "socket.io#/#dyn-room#")) === 0, 10000, { what: "the room channel released" });
+    });
+
     it("takes an Emitter's broadcasts over the cluster, to rooms, from another seed", async function () {
       const clients = await start((i) => createAdapter({ cluster: [{ host: "127.0.0.1", port: rc.ports[i] }] }));
       const all = clients.flat();
