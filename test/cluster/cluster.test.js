@@ -50,17 +50,6 @@ function channelsOver(n, prefix) {
   return out;
 }
 
-// PUBSUB SHARDCHANNELS of each master: every wanted channel must be there on its slot's owner.
-async function missingOnOwners(rc, channels) {
-  const slots = await rc.slots();
-  const owner = (ch) => slots.find((r) => keySlot(ch) >= r.start && keySlot(ch) <= r.end).master;
-  const lists = new Map();
-  for (const m of new Set(slots.map((r) => r.master))) {
-    lists.set(m, new Set((await redisCli(m, "PUBSUB", "SHARDCHANNELS")).split("\n").filter(Boolean)));
-  }
-  return channels.filter((ch) => !lists.get(owner(ch)).has(ch));
-}
-
 describe("Redis Cluster (6 nodes)", function () {
   this.timeout(60000);
   let rc;
@@ -236,7 +225,7 @@ describe("Redis Cluster (6 nodes)", function () {
     const got = new Map();
     c.on("smessage", (ch, payload) => got.set(ch, (got.get(ch) || []).concat(payload.toString())));
     for (const ch of channels) assert.equal(c.sSubscribe(ch), true);
-    await waitFor(async () => (await missingOnOwners(rc, channels)).length === 0, 10000, { what: "every channel subscribed on its owner" });
+    await waitFor(async () => (await rc.missingOnOwners(channels)).length === 0, 10000, { what: "every channel subscribed on its owner" });
     assert.equal(c.stats().subscriber.shardChannels, 60);
     const pub = new ClusterPublisher(rc);
     closers.push(() => pub.close());
@@ -245,8 +234,8 @@ describe("Redis Cluster (6 nodes)", function () {
     for (const ch of channels) assert.deepEqual(got.get(ch), [`m-${ch}`]);
     // unsubscribing removes them from their owners
     for (const ch of channels.slice(0, 30)) c.sUnsubscribe(ch);
-    await waitFor(async () => (await missingOnOwners(rc, channels.slice(0, 30))).length === 30, 5000, { what: "unsubscribed" });
-    assert.deepEqual(await missingOnOwners(rc, channels.slice(30)), []);
+    await waitFor(async () => (await rc.missingOnOwners(channels.slice(0, 30))).length === 30, 5000, { what: "unsubscribed" });
+    assert.deepEqual(await rc.missingOnOwners(channels.slice(30)), []);
   });
 
   it("moves a sharded subscription to the new owner when its slot migrates (server sunsubscribe)", async function () {
@@ -256,14 +245,14 @@ describe("Redis Cluster (6 nodes)", function () {
     const got = new Map();
     c.on("smessage", (ch, payload) => got.set(ch, payload.toString()));
     for (const ch of channels) c.sSubscribe(ch);
-    await waitFor(async () => (await missingOnOwners(rc, channels)).length === 0, 10000);
+    await waitFor(async () => (await rc.missingOnOwners(channels)).length === 0, 10000);
     const moving = channels[3];
     const from = await rc.ownerOf(moving);
     const to = (await rc.masters()).find((m) => m !== from);
     await rc.migrateSlot(keySlot(moving), to);
     assert.equal(await rc.ownerOf(moving), to);
     // no app code: the subscription is re-established on the new owner, and nothing else is lost
-    await waitFor(async () => (await missingOnOwners(rc, channels)).length === 0, 10000, { what: "every channel on its owner after the migration" });
+    await waitFor(async () => (await rc.missingOnOwners(channels)).length === 0, 10000, { what: "every channel on its owner after the migration" });
     const pub = new ClusterPublisher(rc);
     closers.push(() => pub.close());
     await pub.refresh();

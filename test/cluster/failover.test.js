@@ -10,23 +10,13 @@
 const assert = require("node:assert/strict");
 const { createAdapter, createClient } = require("../..");
 const { isRedisAvailable, redisCli } = require("../helpers/redis");
-const { RedisCluster, ClusterPublisher, keySlot } = require("../helpers/rediscluster");
+const { RedisCluster, ClusterPublisher } = require("../helpers/rediscluster");
 const { createServers } = require("../helpers/servers");
 const { waitFor, sleep } = require("../helpers/util");
 
 const CHANNELS = Array.from({ length: 60 }, (_, i) => `fo-shard-${i}`);
 const ROOMS = Array.from({ length: 10 }, (_, i) => `room-${i}`);
 const RESUME_MS = 10000; // "within a few seconds", with a generous margin for a loaded machine
-
-async function missingOnOwners(rc, channels) {
-  const slots = await rc.slots();
-  const owner = (ch) => slots.find((r) => keySlot(ch) >= r.start && keySlot(ch) <= r.end).master;
-  const lists = new Map();
-  for (const m of new Set(slots.map((r) => r.master))) {
-    lists.set(m, new Set((await redisCli(m, "PUBSUB", "SHARDCHANNELS")).split("\n").filter(Boolean)));
-  }
-  return channels.filter((ch) => !lists.get(owner(ch)).has(ch));
-}
 
 async function classicSubscribers(rc) {
   const per = new Map();
@@ -63,7 +53,7 @@ describe("Redis Cluster failover under traffic", function () {
     raw.on("smessage", (ch, payload) => lastShard.set(ch, Math.max(lastShard.get(ch) || 0, Number(payload.toString()))));
     await waitFor(() => raw.isReady, 15000);
     for (const ch of CHANNELS) raw.sSubscribe(ch);
-    await waitFor(async () => (await missingOnOwners(rc, CHANNELS)).length === 0, 10000, { what: "sharded subscriptions" });
+    await waitFor(async () => (await rc.missingOnOwners(CHANNELS)).length === 0, 10000, { what: "sharded subscriptions" });
 
     fx = await createServers({
       count: 3,
@@ -116,7 +106,7 @@ describe("Redis Cluster failover under traffic", function () {
       RESUME_MS,
       { what: `traffic on every channel and room after ${what}`, interval: 50 },
     );
-    const missing = await missingOnOwners(rc, CHANNELS);
+    const missing = await rc.missingOnOwners(CHANNELS);
     assert.deepEqual(missing, [], "every wanted sharded channel is subscribed on its current owner");
     return Date.now() - t0;
   }

@@ -13,30 +13,8 @@ const { isRedisAvailable, redisCli } = require("../helpers/redis");
 const { RedisCluster, keySlot } = require("../helpers/rediscluster");
 const { createServers } = require("../helpers/servers");
 const { waitFor, sleep } = require("../helpers/util");
+const { MODES, next, recordEach } = require("../sharded/helpers");
 
-const MODES = ["static", "dynamic", "dynamic-private"];
-
-// Resolves with the arguments of the next `ev` on each client; rejects after timeoutMs.
-function next(clients, ev, timeoutMs = 5000) {
-  return Promise.all(
-    clients.map(
-      (c) =>
-        new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${c.id} got no ${ev}`)), timeoutMs);
-          c.once(ev, (...args) => {
-            clearTimeout(timer);
-            resolve(args);
-          });
-        }),
-    ),
-  );
-}
-
-function record(clients, ev) {
-  const got = new Map(clients.map((c) => [c, []]));
-  for (const c of clients) c.on(ev, (...args) => got.get(c).push(args));
-  return { of: (c) => got.get(c), stop: () => clients.forEach((c) => c.off(ev)) };
-}
 
 // Slot owner (master port) of each channel, from CLUSTER SLOTS.
 async function owners(rc) {
@@ -157,7 +135,7 @@ describe("sharded adapter on a Redis Cluster (6 nodes)", function () {
       });
 
       it("broadcasts to rooms, with except, and to several rooms once each", async function () {
-        const r = record(all(), "room");
+        const r = recordEach(all(), "room");
         io(0).to("r").emit("room", "r");
         await next([c0a, c1a, c2a], "room");
         io(2).to("r2").except("r3").emit("room", "r2-not-r3");
@@ -181,7 +159,7 @@ describe("sharded adapter on a Redis Cluster (6 nodes)", function () {
       });
 
       it("keeps namespaces apart", async function () {
-        const r = record(all(), "ns");
+        const r = recordEach(all(), "ns");
         const p = next([admin0, admin2], "ns");
         io(1).of("/admin").emit("ns", "admin");
         assert.deepEqual(await p, [["admin"], ["admin"]]);

@@ -246,6 +246,18 @@ class RedisCluster {
     return { fromPort, toPort };
   }
 
+  // The wanted sharded channels that are not subscribed on their slot's current master (PUBSUB SHARDCHANNELS
+  // of each master, asked by redis-cli).
+  async missingOnOwners(channels) {
+    const slots = await this.slots();
+    const owner = (ch) => slots.find((r) => keySlot(ch) >= r.start && keySlot(ch) <= r.end).master;
+    const lists = new Map();
+    for (const m of new Set(slots.map((r) => r.master))) {
+      lists.set(m, new Set((await redisCli(m, "PUBSUB", "SHARDCHANNELS")).split("\n").filter(Boolean)));
+    }
+    return channels.filter((ch) => !lists.get(owner(ch)).has(ch));
+  }
+
   async stop() {
     await Promise.all(this.nodes.map((n) => n.stop().catch(() => {})));
   }

@@ -5,33 +5,7 @@ const assert = require("node:assert/strict");
 const { startRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { sleep, waitFor } = require("../helpers/util");
-const { MODES, ours, monitor } = require("./helpers");
-
-// Resolves with the arguments of the next `ev` on each client; rejects after timeoutMs.
-function next(clients, ev, timeoutMs = 3000) {
-  return Promise.all(
-    clients.map(
-      (c) =>
-        new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`${c.id} got no ${ev}`)), timeoutMs);
-          c.once(ev, (...args) => {
-            clearTimeout(timer);
-            resolve(args);
-          });
-        }),
-    ),
-  );
-}
-
-// Records every `ev` on the given clients (to show who did NOT receive something).
-function record(clients, ev) {
-  const got = new Map(clients.map((c) => [c, []]));
-  for (const c of clients) c.on(ev, (...args) => got.get(c).push(args));
-  return {
-    of: (c) => got.get(c),
-    stop: () => clients.forEach((c) => c.off(ev)),
-  };
-}
+const { MODES, ours, monitor, next, recordEach } = require("./helpers");
 
 for (const mode of MODES) {
   describe(`sharded adapter, subscriptionMode "${mode}"`, function () {
@@ -88,7 +62,7 @@ for (const mode of MODES) {
     });
 
     it("broadcasts to a room, on the channel the mode says", async function () {
-      const rec = record([c0b, c1b], "room");
+      const rec = recordEach([c0b, c1b], "room");
       tap.reset();
       const p = next([c0a, c1a], "room");
       io(0).to("r").emit("room", 1);
@@ -101,7 +75,7 @@ for (const mode of MODES) {
     });
 
     it("broadcasts with except", async function () {
-      const rec = record([c0a, c1a], "exc");
+      const rec = recordEach([c0a, c1a], "exc");
       const p = next([c0b, c1b], "exc");
       io(1).except("r").emit("exc", "x");
       await p;
@@ -111,7 +85,7 @@ for (const mode of MODES) {
     });
 
     it("broadcasts to several rooms, each socket once", async function () {
-      const rec = record([c0a, c0b, c1a, c1b], "multi");
+      const rec = recordEach([c0a, c0b, c1a, c1b], "multi");
       io(0).to("r").to("r2").emit("multi", 1);
       await waitFor(() => rec.of(c0a).length && rec.of(c0b).length && rec.of(c1a).length, 3000);
       await sleep(150);
@@ -120,7 +94,7 @@ for (const mode of MODES) {
     });
 
     it("broadcasts to a socket id on another server", async function () {
-      const rec = record([c0a, c0b, c1a], "direct");
+      const rec = recordEach([c0a, c0b, c1a], "direct");
       tap.reset();
       const p = next([c1b], "direct");
       io(0).to(c1b.id).emit("direct", 7);
@@ -156,7 +130,7 @@ for (const mode of MODES) {
     });
 
     it("local broadcasts stay on the server", async function () {
-      const rec = record([c1a, c1b], "loc");
+      const rec = recordEach([c1a, c1b], "loc");
       tap.reset();
       const p = next([c0a, c0b], "loc");
       io(0).local.emit("loc", 1);
@@ -168,7 +142,7 @@ for (const mode of MODES) {
     });
 
     it("keeps namespaces apart", async function () {
-      const rec = record([c0a, c1a], "ns");
+      const rec = recordEach([c0a, c1a], "ns");
       const p = next([admin0, admin1], "ns");
       io(0).of("/admin").emit("ns", "adm");
       for (const args of await p) assert.deepEqual(args, ["adm"]);

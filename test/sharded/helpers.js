@@ -134,4 +134,27 @@ function frames(client) {
   return list;
 }
 
-module.exports = { MODES, ours, upstream, monitor, parseMonitorLine, frames };
+// Resolves with the arguments of the next `ev` on a client, or on each of an array of clients (an array of
+// argument lists); rejects after timeoutMs.
+function next(target, ev, timeoutMs = 5000) {
+  if (Array.isArray(target)) return Promise.all(target.map((c) => next(c, ev, timeoutMs)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${target.id} got no ${ev}`)), timeoutMs);
+    target.once(ev, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+// Records every `ev` on the given clients (to show who did NOT receive something).
+function recordEach(clients, ev) {
+  const got = new Map(clients.map((c) => [c, []]));
+  for (const c of clients) c.on(ev, (...args) => got.get(c).push(args));
+  return {
+    of: (c) => got.get(c),
+    stop: () => clients.forEach((c) => c.off(ev)),
+  };
+}
+
+module.exports = { MODES, ours, upstream, monitor, parseMonitorLine, frames, next, recordEach };

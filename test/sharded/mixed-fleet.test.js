@@ -7,17 +7,7 @@ const assert = require("node:assert/strict");
 const { startRedis, RawRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { sleep, waitFor } = require("../helpers/util");
-const { MODES, ours, upstream, frames } = require("./helpers");
-
-function next(client, ev, timeoutMs = 3000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ev}`)), timeoutMs);
-    client.once(ev, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
+const { MODES, ours, upstream, frames, next } = require("./helpers");
 
 for (const mode of MODES) {
   describe(`mixed fleet with upstream's sharded adapter, mode "${mode}"`, function () {

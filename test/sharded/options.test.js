@@ -9,17 +9,7 @@ const { startRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { waitFor } = require("../helpers/util");
 const { createShardedAdapter, createClient } = require("../..");
-const { upstream } = require("./helpers");
-
-function next(client, ev, timeoutMs = 3000) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ${ev}`)), timeoutMs);
-    client.once(ev, (...args) => {
-      clearTimeout(timer);
-      resolve(args);
-    });
-  });
-}
+const { upstream, next } = require("./helpers");
 
 describe("createShardedAdapter targets and options", function () {
   this.timeout(20000);
