@@ -238,6 +238,25 @@ describe("Redis Cluster (6 nodes)", function () {
     assert.deepEqual(await rc.missingOnOwners(channels.slice(30)), []);
   });
 
+  it("sends a refused SSUBSCRIBE again on the same owner until it is confirmed (ACL denies, then allows)", async function () {
+    const c = client({ cluster: [{ host: "127.0.0.1", port: rc.ports[1] }] });
+    await ready(c);
+    const channels = channelsOver(6, "acl-later");
+    const setAll = (...rules) => Promise.all(rc.live().map((n) => redisCli(n.port, "ACL", "SETUSER", "default", ...rules)));
+    // Only new subscriptions are affected: nothing of ours is subscribed yet on this client.
+    await setAll("resetchannels", "&allowed-*");
+    closers.push(() => setAll("allchannels"));
+    const retriesBefore = c.stats().subscriber.clusterSubRetries;
+    for (const ch of channels) c.sSubscribe(ch);
+    await waitFor(() => c.errors.some((e) => /NOPERM/.test(e.message)), 5000, { what: "the NOPERM refusal reported" });
+    assert.equal((await rc.missingOnOwners(channels)).length, channels.length);
+    await setAll("allchannels");
+    // No app code: the check sends them again to the same owners, which now accept.
+    await waitFor(async () => (await rc.missingOnOwners(channels)).length === 0, 10000, { what: "every channel subscribed once allowed" });
+    assert.ok(c.stats().subscriber.clusterSubRetries > retriesBefore, "sent again by the confirmation check");
+    await waitFor(() => c.stats().subscriber.shardChannels === channels.length, 5000, { what: "confirmed in stats" });
+  });
+
   it("moves a sharded subscription to the new owner when its slot migrates (server sunsubscribe)", async function () {
     const c = client({ cluster: [{ host: "127.0.0.1", port: rc.ports[0] }] });
     await ready(c);
