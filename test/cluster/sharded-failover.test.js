@@ -12,7 +12,9 @@
 //   - no subscription was lost: for every channel the adapters want (the main channel, each
 //     server's response channel, each room channel in "dynamic" mode) PUBSUB SHARDNUMSUB on the
 //     slot's CURRENT owner equals the exact number of servers that want it, and no node (the demoted
-//     old master included) holds any other channel of ours, or one of ours whose slot it does not own;
+//     old master included) holds any other channel of ours, or one of ours whose slot it does not own
+//     (traffic alone cannot show that a subscription moved: Redis 7 accepts SSUBSCRIBE on a replica
+//     and forwards its shard's messages there, so one left on a demoted master keeps receiving);
 //   - serverCount() is 3 on every server and a broadcast with acks gets all 3 answers;
 //   - no message is delivered twice (a subscription left behind on a demoted master, which keeps
 //     receiving its shard's messages as a replica, would show up here), and errors the adapters'
