@@ -12,16 +12,31 @@ dir=$(mktemp -d)
 # Its log goes to a file: lines printed while it shuts down must not land after CI's tally line.
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --daemonize no --loglevel warning >"$dir/redis.log" 2>&1 &
 rpid=$!
-trap 'kill $rpid 2>/dev/null; wait $rpid 2>/dev/null; rm -rf "$dir"' EXIT
+# A one-node Redis Cluster (every slot on one master) for the cluster client's lifecycle: its port and its
+# cluster bus port (+10000) must both be free.
+cport=$(node -e 'const net=require("net");const free=(p)=>new Promise((r)=>{const s=net.createServer().once("error",()=>r(false)).listen(p,"127.0.0.1",()=>s.close(()=>r(true)))});(async()=>{for(;;){const p=20000+Math.floor(Math.random()*30000);if(await free(p)&&await free(p+10000)){console.log(p);return}}})()')
+mkdir -p "$dir/cluster"
+redis-server --port "$cport" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir/cluster" --cluster-enabled yes \
+  --cluster-config-file nodes.conf --daemonize no --loglevel warning >"$dir/cluster.log" 2>&1 &
+cpid=$!
+trap 'kill $rpid $cpid 2>/dev/null; wait $rpid $cpid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 1 100); do redis-cli -p "$cport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis-cli -p "$cport" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
+for _ in $(seq 1 200); do redis-cli -p "$cport" CLUSTER INFO | grep -q cluster_state:ok && break; sleep 0.05; done
 url="redis://127.0.0.1:$port"
+curl="redis://127.0.0.1:$cport"
 status=0
-for script in client-loop.js:6 adapter-loop.js:2 worker-terminate.js: ../../emitter/scripts/emit-and-exit.js:; do
-  name=${script%%:*}; arg=${script#*:}
-  echo "valgrind: $name"
+# script:url:arguments
+for script in client-loop.js:url:6 adapter-loop.js:url:2 worker-terminate.js:url: sharded-loop.js:url:3 \
+  ../../emitter/scripts/emit-and-exit.js:url: cluster-worker.js:curl: sharded-loop.js:curl:"2 cluster"; do
+  name=${script%%:*}; rest=${script#*:}; which=${rest%%:*}; arg=${rest#*:}
+  target=$url; [ "$which" = curl ] && target=$curl
+  echo "valgrind: $name $arg"
+  # shellcheck disable=SC2086
   if ! HIREDIS_ADAPTER_BUILD=Debug timeout 600 valgrind --quiet --leak-check=full --show-leak-kinds=definite \
       --errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=scripts/valgrind.supp \
-      node --expose-gc "test/lifecycle/scripts/$name" "$url" $arg; then
+      node --expose-gc "test/lifecycle/scripts/$name" "$target" $arg; then
     echo "valgrind: $name FAILED" >&2
     status=1
   fi

@@ -26,6 +26,7 @@ describe("lifecycle (child processes exit on their own)", function () {
     ["client-loop.js", ["20"]],
     ["adapter-loop.js", ["4"]],
     ["worker-terminate.js", []],
+    ["sharded-loop.js", ["6"]],
   ]) {
     it(`${script} exits cleanly`, async function () {
       const r = await run(script, [redis.url, ...args], 40000);
@@ -44,6 +45,12 @@ describe("lifecycle on a one-node Redis Cluster", function () {
     await waitFor(async () => (await redisCli(node.port, "CLUSTER", "INFO")).includes("cluster_state:ok"), 10000);
   });
   after(async () => node && (await node.stop()));
+
+  it("sharded-loop.js exits cleanly (sharded adapters through a cluster target)", async function () {
+    const r = await run("sharded-loop.js", [node.url, "3", "cluster"], 40000);
+    assert.equal(r.err, null, `sharded-loop.js failed: ${r.err && r.err.message}\n${r.stderr}`);
+    assert.match(r.stdout, /^ok$/m);
+  });
 
   it("cluster-worker.js exits cleanly", async function () {
     const r = await run("cluster-worker.js", [node.url], 40000);
