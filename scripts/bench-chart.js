@@ -8,8 +8,8 @@ const path = require("node:path");
 
 const dir = path.join(__dirname, "..", "bench", "results");
 const data = JSON.parse(fs.readFileSync(path.join(dir, "latest.json"), "utf8"));
-const LABELS = { ours: "ours", "ours-nocoalesce": "ours, coalescing off", "ours-dynamic": "ours, dynamic subscriptions" };
-const COLORS = { ours: "#2f6fb0", "ours-nocoalesce": "#9bbbe0", "ours-dynamic": "#3a9a5b" };
+const LABELS = { ours: "ours", "ours-nocoalesce": "ours, coalescing off", "ours-dynamic": "ours, dynamic subscriptions", "ours-coalesce": "ours + coalesceWrites(io)" };
+const COLORS = { ours: "#2f6fb0", "ours-nocoalesce": "#9bbbe0", "ours-dynamic": "#3a9a5b", "ours-coalesce": "#c77c2e" };
 const bars = [];
 for (const [name, sc] of Object.entries(data.scenarios || {})) {
   for (const r of sc.rows) {
