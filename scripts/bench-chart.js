@@ -8,8 +8,8 @@ const path = require("node:path");
 
 const dir = path.join(__dirname, "..", "bench", "results");
 const data = JSON.parse(fs.readFileSync(path.join(dir, "latest.json"), "utf8"));
-const LABELS = { ours: "ours", "ours-nocoalesce": "ours, coalescing off", "ours-dynamic": "ours, dynamic subscriptions" };
-const COLORS = { ours: "#2f6fb0", "ours-nocoalesce": "#9bbbe0", "ours-dynamic": "#3a9a5b" };
+const LABELS = { ours: "ours", "ours-nocoalesce": "ours, coalescing off", "ours-dynamic": "ours, dynamic subscriptions", "ours-coalesce": "ours + coalesceWrites(io)" };
+const COLORS = { ours: "#2f6fb0", "ours-nocoalesce": "#9bbbe0", "ours-dynamic": "#3a9a5b", "ours-coalesce": "#c77c2e" };
 const bars = [];
 for (const [name, sc] of Object.entries(data.scenarios || {})) {
   for (const r of sc.rows) {
@@ -22,7 +22,10 @@ for (const [name, sc] of Object.entries(data.scenarios || {})) {
     }
   }
 }
-const W = 900, rowH = 22, left = 430, top = 60;
+// The label column grows with the longest label (about 6.2 px per character at 12 px).
+const labelOf = (b) => `${b.label}${b.variant !== "ours" ? ` (${LABELS[b.variant] || b.variant})` : ""}`;
+const left = Math.max(430, Math.ceil(Math.max(0, ...bars.map((b) => labelOf(b).length)) * 6.2) + 20);
+const W = left + 470, rowH = 22, top = 60;
 const H = top + bars.length * rowH + 60;
 const max = Math.max(2, ...bars.map((b) => Math.max(b.factor, b.targetFactor || 0))) * 1.1;
 const x = (v) => left + (Math.log10(Math.max(v, 0.1)) - Math.log10(0.1)) / (Math.log10(max) - Math.log10(0.1)) * (W - left - 30);
@@ -39,7 +42,7 @@ for (const v of [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500].filter((v) => v <= max
 }
 bars.forEach((b, i) => {
   const y = top + i * rowH;
-  out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end">${esc(b.label)}${b.variant !== "ours" ? ` (${esc(LABELS[b.variant] || b.variant)})` : ""}</text>`);
+  out.push(`<text x="${left - 8}" y="${y + 14}" text-anchor="end">${esc(labelOf(b))}</text>`);
   out.push(`<rect x="${x(0.1)}" y="${y + 3}" width="${Math.max(1, x(b.factor) - x(0.1))}" height="${rowH - 8}" fill="${COLORS[b.variant] || "#777"}"/>`);
   out.push(`<text x="${x(b.factor) + 4}" y="${y + 14}" fill="#222">${b.factor.toFixed(b.factor < 10 ? 2 : 0)}x</text>`);
   if (b.targetFactor) out.push(`<line x1="${x(b.targetFactor)}" y1="${y + 1}" x2="${x(b.targetFactor)}" y2="${y + rowH - 3}" stroke="black" stroke-width="2"/>`);

@@ -4,6 +4,9 @@
 //   upstream            @socket.io/redis-adapter 8.3.0, createAdapter(pub, sub) with node-redis v4 clients,
 //                       exactly as its README shows
 //   ours                require("../..").createAdapter(url, options)
+//   upstream-sharded    @socket.io/redis-adapter 8.3.0, createShardedAdapter(pub, sub, options) with node-redis
+//                       v4 clients, exactly as its README shows (Redis 7 sharded pub/sub)
+//   ours-sharded        require("../..").createShardedAdapter(url, options)
 //
 // Two options of ours land separately (write coalescing, interest subscriptions), so the benches ask
 // features() before they claim to have measured them.
@@ -51,7 +54,15 @@ async function adapterFactory(impl, url, options = {}) {
     await Promise.all([pubClient.connect(), subClient.connect()]);
     return require("@socket.io/redis-adapter").createAdapter(pubClient, subClient, options);
   }
+  if (impl === "upstream-sharded") {
+    const { createClient } = require("redis");
+    const pubClient = createClient({ url });
+    const subClient = pubClient.duplicate();
+    await Promise.all([pubClient.connect(), subClient.connect()]);
+    return require("@socket.io/redis-adapter").createShardedAdapter(pubClient, subClient, options);
+  }
   if (impl === "ours") return require(ROOT).createAdapter(url, options);
+  if (impl === "ours-sharded") return require(ROOT).createShardedAdapter(url, options);
   throw new Error(`unknown adapter ${impl}`);
 }
 

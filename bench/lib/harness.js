@@ -95,7 +95,7 @@ class Child {
 }
 
 function startServer(url, variant, extra = {}) {
-  return Child.start("server.js", { impl: variant.impl, url, options: variant.options, ...extra });
+  return Child.start("server.js", { impl: variant.impl, url, options: variant.options, coalesceWrites: !!variant.coalesceWrites, ...extra });
 }
 
 function startClients(port, n, rooms, onMessage) {
@@ -163,10 +163,11 @@ async function withRedis(fn) {
   }
 }
 
-async function numsub(redis, channels) {
+// The subscriber counts of `channels` added up; `kind` "SHARDNUMSUB" counts sharded subscriptions.
+async function numsub(redis, channels, kind = "NUMSUB") {
   const raw = await RawRedis.connect(redis.port, redis.host);
   try {
-    const reply = await raw.command("PUBSUB", "NUMSUB", ...channels);
+    const reply = await raw.command("PUBSUB", kind, ...channels);
     let sum = 0;
     for (let i = 1; i < reply.length; i += 2) sum += Number(reply[i]);
     return sum;
@@ -175,11 +176,11 @@ async function numsub(redis, channels) {
   }
 }
 
-// Waits until the subscriber counts of `channels` add up to `n`.
-async function waitSubscribed(redis, n, channels = ["socket.io-request#/#"], timeoutMs = 10000) {
+// Waits until the subscriber counts of `channels` add up to `n` (`kind` as for numsub).
+async function waitSubscribed(redis, n, channels = ["socket.io-request#/#"], timeoutMs = 10000, kind = "NUMSUB") {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const have = await numsub(redis, channels);
+    const have = await numsub(redis, channels, kind);
     if (have === n) return;
     if (Date.now() > deadline) throw new Error(`expected ${n} subscriptions on ${channels.length} channel(s), have ${have}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -208,6 +209,19 @@ function upstreamBroadcast(room, data, uid = "XXXXXX") {
   const notepack = require("notepack.io");
   const msg = notepack.encode([uid, { type: 2, data, nsp: "/" }, { rooms: [room], except: [], flags: {} }]);
   return resp(["PUBLISH", `socket.io#/#${room}#`, msg]);
+}
+
+// A single-room broadcast exactly as @socket.io/redis-adapter 8.3.0's createShardedAdapter publishes it (a
+// ClusterAdapter BROADCAST message, JSON, spec 7.3 SH2), on `channel`: "socket.io#/#" is where a "static"
+// node sends it ("dynamic" nodes use the room's channel, "socket.io#/#<room>#").
+function upstreamShardedBroadcast(channel, room, data, uid = "a1a1a1a1a1a1a1a1") {
+  const msg = JSON.stringify({
+    type: 3,
+    data: { packet: { type: 2, data }, opts: { rooms: [room], except: [], flags: {} } },
+    uid,
+    nsp: "/",
+  });
+  return resp(["SPUBLISH", channel, msg]);
 }
 
 function machine() {
@@ -279,6 +293,7 @@ const LABELS = {
   ours: "ours",
   "ours-nocoalesce": "ours (coalesce off)",
   "ours-dynamic": "ours (dynamic)",
+  "ours-coalesce": "ours + coalesceWrites(io)",
 };
 
 function printRows(rows) {
@@ -348,6 +363,7 @@ module.exports = {
   rawWriter,
   resp,
   upstreamBroadcast,
+  upstreamShardedBroadcast,
   machine,
   alternate,
   row,

@@ -2,11 +2,12 @@
 // A Socket.IO server process on one adapter, driven by the bench over IPC. It measures its own CPU
 // time (process.cpuUsage()) so that neither the clients nor the driver count against it.
 //
-//   argv[2]: JSON { impl, url, options, sentinel }
+//   argv[2]: JSON { impl, url, options, sentinel, coalesceWrites }
 //
 // Sockets join the rooms listed in their handshake query (`rooms=a,b,c`). With `sentinel`, the
 // process also holds one in-process client in room "sentinel", whose "sentinel" event tells the
-// driver that everything published before it has been processed here.
+// driver that everything published before it has been processed here. With `coalesceWrites`, the
+// process calls our exported coalesceWrites(io) on the server (for adapters that do not apply it).
 const { performance } = require("node:perf_hooks");
 const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
@@ -27,32 +28,44 @@ function cpuMicros() {
 }
 
 // Emits n broadcasts ("m", i) as fast as the driver's credits allow: at most `window` broadcasts
-// beyond what the slowest client process has reported, `batch` per event-loop turn.
-async function broadcast({ n, window, batch, room }) {
+// beyond what the slowest client process has reported, `batch` per event-loop turn. With `rate`
+// (broadcasts per second), never ahead of that schedule either; returns the rate actually held.
+async function broadcast({ n, window, batch, room, rate }) {
   credit = 0;
   let sent = 0;
   const target = room ? io.to(room) : io;
+  const start = now();
   while (sent < n) {
     const limit = Math.min(n, credit + window);
     if (sent >= limit) {
       await new Promise((r) => (creditWaiter = r));
       continue;
     }
-    const end = Math.min(limit, sent + batch);
+    let end = Math.min(limit, sent + batch);
+    if (rate) {
+      const due = Math.min(end, Math.floor(((now() - start) * rate) / 1000) + 1);
+      if (due <= sent) {
+        await new Promise((r) => setTimeout(r, Math.max(1, start + (sent * 1000) / rate - now())));
+        continue;
+      }
+      end = due;
+    }
     while (sent < end) target.emit("m", sent++);
     await tick();
   }
-  return { sent };
+  const seconds = (now() - start) / 1000;
+  return { sent, rate: seconds > 0 ? sent / seconds : 0 };
 }
 
-// Publishes n single-room broadcasts for rooms nobody holds, `batch` per loop turn, then one to
-// room "sentinel". Returns when the last one was handed to the adapter.
-async function publish({ n, batch }) {
+// Publishes n single-room broadcasts for rooms nobody holds (with `toAll`: n io.emit() to everyone),
+// `batch` per loop turn, then one to room "sentinel". Returns when the last one was handed to the adapter.
+async function publish({ n, batch, toAll = false }) {
   const start = now();
   t0 = process.cpuUsage();
   for (let sent = 0; sent < n; ) {
     const end = Math.min(n, sent + batch);
-    for (; sent < end; sent++) io.to("nobody" + (sent % 1000)).emit("m", sent);
+    if (toAll) for (; sent < end; sent++) io.emit("m", sent);
+    else for (; sent < end; sent++) io.to("nobody" + (sent % 1000)).emit("m", sent);
     await tick();
   }
   io.to("sentinel").emit("sentinel", n);
@@ -161,6 +174,7 @@ process.on("message", async (m) => {
   });
   io.on("ping", (arg, cb) => cb("pong")); // serverSideEmitWithAck from another server
   io.listen(0);
+  if (cfg.coalesceWrites) require("../..").coalesceWrites(io);
   await new Promise((r) => io.httpServer.once("listening", r));
   const port = io.httpServer.address().port;
   if (cfg.sentinel) {
