@@ -22,6 +22,8 @@ class NativeConnection {
     this._endpoint = endpoint;
     this._handle = {};
     this._pending = new Map();
+    this._settled = []; // [promise callbacks, err, value, ...] waiting for _settleAll
+    this._settle = () => this._settleAll();
     this._nextId = 1;
     this._ready = false;
     this._closed = false;
@@ -120,12 +122,24 @@ class NativeConnection {
     }
   }
 
+  // Replies are settled together, once per loop iteration (right after the poll phase that read them), not
+  // one native callback each: whatever awaits them (the sharded adapter's local delivery after SPUBLISH)
+  // then runs in one task, as with node-redis, where one socket read resolves all its replies at once.
   _onreply(id, err, value) {
     const p = this._pending.get(id);
     if (!p) return;
     this._pending.delete(id);
-    if (err) p.reject(err);
-    else p.resolve(value);
+    this._settled.push(p, err, value);
+    if (this._settled.length === 3) setImmediate(this._settle);
+  }
+
+  _settleAll() {
+    const q = this._settled;
+    this._settled = [];
+    for (let i = 0; i < q.length; i += 3) {
+      if (q[i + 1]) q[i].reject(q[i + 1]);
+      else q[i].resolve(q[i + 2]);
+    }
   }
 
   _onbatch(buf, words) {

@@ -12,6 +12,7 @@ const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter:sharded");
 const binding = require("./binding");
 const { RedisAdapter, usesDefaultEncoder } = require("./adapter");
+const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
 
 const C = binding.constants;
 
@@ -92,6 +93,10 @@ class ShardedRedisAdapter extends ClusterAdapter {
     this._roomChannels = new Set(); // rooms whose channel this adapter holds a subscription for
     this._lastServerCount = 0;
     this._nativeEncode = usesDefaultEncoder(this.encoder);
+    // Write coalescing, as createAdapter: on unless coalesceWrites is false.
+    this._coalesce = this.opts.coalesceWrites !== false;
+    this._holdNext = false;
+    if (this._coalesce) coalesceNamespace(nsp);
     const server = nsp.server;
     const recovery = !!(server && server.opts && server.opts.connectionStateRecovery);
     this._id = this._client._register(this);
@@ -239,6 +244,25 @@ class ShardedRedisAdapter extends ClusterAdapter {
   }
 
   // --- close -----------------------------------------------------------------------------------
+
+  // The base class delivers a broadcast locally once its SPUBLISH is answered: encode, then apply() to each
+  // target. A burst of emits is answered in one read, so their local deliveries run in one task; hold each
+  // target's flush until the end of it, so the burst costs one write per client. Volatile packets are never
+  // held (engine.io drops them while a write is pending).
+  _encode(packet, packetOpts) {
+    if (this._coalesce && packetOpts.volatile !== true && this.nsp.sockets.size > 1) this._holdNext = true;
+    return super._encode(packet, packetOpts);
+  }
+
+  apply(opts, callback) {
+    if (!this._holdNext) return super.apply(opts, callback);
+    this._holdNext = false;
+    holdForThisTick();
+    return super.apply(opts, (socket) => {
+      holdConnection(socket.conn);
+      callback(socket);
+    });
+  }
 
   close() {
     if (this._closed) return Promise.resolve();
