@@ -11,12 +11,12 @@ const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
 const { startRedis, isRedisAvailable } = require("../helpers/redis");
 const { waitFor, sleep } = require("../helpers/util");
-const { createAdapter, coalesceWrites } = require("../..");
+const { createAdapter, createShardedAdapter, coalesceWrites } = require("../..");
 const { corkTransport, kApplied } = require("../../lib/cork");
 
-async function server(redis, opts, serverOpts = {}) {
+async function server(redis, opts, serverOpts = {}, create = createAdapter) {
   const httpServer = http.createServer();
-  const factory = createAdapter(redis.url, opts);
+  const factory = create(redis.url, opts);
   const io = new Server(httpServer, { adapter: factory, ...serverOpts });
   await new Promise((r) => httpServer.listen(0, "127.0.0.1", r));
   factory.client && factory.client.on("error", () => {});
@@ -203,6 +203,39 @@ describe("write coalescing (coalesceWrites)", function () {
     await waitFor(() => con.frames.filter((f) => f.startsWith("42[\"big\"")).length >= 1, 10000);
     const idx = con.frames.filter((f) => f.startsWith("42[\"big\"")).map((f) => JSON.parse(f.slice(2))[1]);
     assert.deepEqual(idx, [...idx].sort((a, b) => a - b));
+  });
+
+  it("createShardedAdapter coalesces too: frames identical with it on and off, local and remote bursts", async () => {
+    const sharded = (prefix, extra = {}) => server(redis, { channelPrefix: prefix, ...extra }, {}, createShardedAdapter);
+    const on = await sharded("shon");
+    const off = await sharded("shoff", { coalesceWrites: false });
+    const onPeer = await sharded("shon");
+    const offPeer = await sharded("shoff");
+    closers.push(on.close, off.close, onPeer.close, offPeer.close);
+    // two clients per server: with one, a burst has nothing to hold
+    const con = [await rawClient(on.port), await rawClient(on.port)];
+    const coff = [await rawClient(off.port), await rawClient(off.port)];
+    for (const c of [...con, ...coff]) closers.push(c.close);
+    const sockets = (io) => [...io.of("/").sockets.values()];
+    for (const sk of sockets(on.io)) assert.equal(sk.conn.transport[kApplied], true);
+    for (const sk of sockets(off.io)) assert.equal(sk.conn.transport[kApplied], undefined);
+    await waitFor(async () => (await on.io.of("/").adapter.serverCount()) === 2 && (await off.io.of("/").adapter.serverCount()) === 2, 5000, { what: "peers" });
+    const N = 500;
+    const done = (frames, k) => frames.filter((f) => f.startsWith("42[\"e\"")).length === k;
+    const strip = (frames) => frames.filter((f) => !f.startsWith("42[\"v\""));
+    // local: delivered by the base class after each SPUBLISH is answered; remote: from the peer, via Redis
+    for (const [a, b, k] of [
+      [on.io, off.io, N / 5],
+      [onPeer.io, offPeer.io, (2 * N) / 5],
+    ]) {
+      burst(a, N);
+      burst(b, N);
+      await waitFor(() => [...con, ...coff].every((c) => done(c.frames, k)), 10000, { what: "every burst delivered" });
+      assert.deepEqual(strip(con[0].frames), strip(coff[0].frames));
+      assert.deepEqual(strip(con[1].frames), strip(coff[0].frames));
+      assert.deepEqual(strip(coff[1].frames), strip(coff[0].frames));
+    }
+    assert.ok(con[0].frames.length >= 2 * (N * 0.8 + N / 5) * 0.9, `got ${con[0].frames.length} frames`);
   });
 
   it("leaves a transport of another shape alone, and coalesceWrites(io) works for any adapter", async () => {
