@@ -16,21 +16,10 @@ h.main("receive-discard", async (redis) => {
   const flood = Buffer.concat(Array.from({ length: N }, (_, i) => h.upstreamBroadcast("other" + (i % 1000), ["ev", i])));
   const sentinel = h.upstreamBroadcast("sentinel", ["sentinel"]);
   const variants = [UPSTREAM, OURS];
-  const raw = await h.alternate(variants, REPS, async (variant) => {
-    const server = await h.startServer(redis.url, variant, { sentinel: true });
-    try {
-      await h.waitSubscribed(redis, 1);
-      const writer = await h.rawWriter(redis);
-      await server.call("cpuStart");
-      writer.write(flood);
-      writer.write(sentinel);
-      const { cpuMicros } = await h.within(120000, server.call("sentinel", { k: 1 }), "sentinel");
-      writer.destroy();
-      return { cpuPerMessage: cpuMicros / N };
-    } finally {
-      await server.stop();
-    }
-  });
+  const raw = await h.alternate(variants, REPS, (variant) =>
+    h.discardOnce(redis, variant, { flood, sentinel, count: N, waitReady: () => h.waitSubscribed(redis, 1) }),
+  );
+
   return {
     params: { messages: N, reps: REPS },
     variants: variants.map((v) => v.key),

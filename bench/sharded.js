@@ -48,20 +48,8 @@ function waitShardSubscribed(redis, n, channels = [CHANNEL]) {
 
 // --- 1. receive-and-discard ---------------------------------------------------------------------
 
-async function discardOnce(redis, variant, flood, sentinel) {
-  const server = await h.startServer(redis.url, variant, { sentinel: true });
-  try {
-    await waitShardSubscribed(redis, 1);
-    const writer = await h.rawWriter(redis);
-    await server.call("cpuStart");
-    writer.write(flood);
-    writer.write(sentinel);
-    const { cpuMicros } = await h.within(120000, server.call("sentinel", { k: 1 }), "sentinel");
-    writer.destroy();
-    return { cpuPerMessage: cpuMicros / DISCARD };
-  } finally {
-    await server.stop();
-  }
+function discardOnce(redis, variant, flood, sentinel) {
+  return h.discardOnce(redis, variant, { flood, sentinel, count: DISCARD, waitReady: () => waitShardSubscribed(redis, 1) });
 }
 
 // --- 2. fan-out ---------------------------------------------------------------------------------

@@ -346,7 +346,27 @@ function main(scenario, body) {
   });
 }
 
+// One receive-and-discard repetition: a server process starts and subscribes (waitReady), then a raw
+// connection writes the whole flood and the sentinel; the figure is the server's own CPU from the start of
+// the flood to the sentinel's arrival, per flooded message.
+async function discardOnce(redis, variant, { flood, sentinel, count, waitReady }) {
+  const server = await startServer(redis.url, variant, { sentinel: true });
+  try {
+    await waitReady();
+    const writer = await rawWriter(redis);
+    await server.call("cpuStart");
+    writer.write(flood);
+    writer.write(sentinel);
+    const { cpuMicros } = await within(120000, server.call("sentinel", { k: 1 }), "sentinel");
+    writer.destroy();
+    return { cpuPerMessage: cpuMicros / count };
+  } finally {
+    await server.stop();
+  }
+}
+
 module.exports = {
+  discardOnce,
   QUICK,
   RESULTS,
   arg,
