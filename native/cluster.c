@@ -11,6 +11,7 @@
 #define CONFIRM_WAIT_MS 1500  // a subscription unconfirmed this long on a ready owner is sent again
 #define MAX_REDIRECTS 5
 #define MAX_HOST 255
+#define MAX_NODES 1000  // Redis Cluster's documented maximum size: a topology naming more is refused
 #define NO_SUB UINT32_MAX
 #define MAX_SUBS (1u << 30)
 
@@ -26,6 +27,7 @@ struct node_s {
   uint8_t in_topology;
   uint8_t closing;
   uint8_t control;  // the spare connection for CLUSTER SLOTS (not in the node list)
+  uint8_t fresh;  // created while applying a topology that may still be refused
   uint32_t nsubs;  // subscriptions placed here: such a connection cannot run commands
   uint64_t ready_ms;
   cmd_t *wait_head;  // redirected commands waiting for this node's connection
@@ -80,6 +82,7 @@ struct hra_cluster_s {
   hra_cluster_cbs_t cbs;
   void *data;
   node_t *nodes;
+  size_t nnodes;  // in the list (at most MAX_NODES)
   size_t nclosing;  // node connections still closing
   node_t *any;  // keyless commands
   node_t *pubsub;  // classic subscriptions
@@ -171,14 +174,19 @@ node_create (hra_cluster_t *cl, const char *host, size_t hlen, int port) {
   return n;
 }
 
+// The node for an endpoint, created (and started) if new. NULL on ENOMEM, for an invalid endpoint, or when
+// the cluster already has MAX_NODES nodes (a MOVED answer or a topology naming endless endpoints must not
+// open endless connections).
 static node_t *
 node_get (hra_cluster_t *cl, const char *host, size_t hlen, int port) {
   node_t *n = node_find(cl, host, hlen, port);
   if (n != NULL) return n;
+  if (cl->nnodes >= MAX_NODES) return NULL;
   n = node_create(cl, host, hlen, port);
   if (n == NULL) return NULL;
   n->next = cl->nodes;
   cl->nodes = n;
+  cl->nnodes++;
   if (cl->started) hra_conn_start(n->conn);
   return n;
 }
@@ -211,7 +219,10 @@ node_drop (hra_cluster_t *cl, node_t *n) {
   node_t **pp = &cl->nodes;
   while (*pp != NULL && *pp != n)
     pp = &(*pp)->next;
-  if (*pp == n) *pp = n->next;
+  if (*pp == n) {
+    *pp = n->next;
+    cl->nnodes--;
+  }
   n->next = NULL;
   n->closing = 1;
   for (size_t s = 0; s < HRA_CLUSTER_SLOTS; s++) {
@@ -834,6 +845,7 @@ walk_slots (hra_cluster_t *cl, const hra_reply_t *r, const node_t *from, int app
   if (!hra_reply_is(r, 0, HRA_R_ARRAY)) return HRA_EINVAL;
   uint32_t nranges = r->nodes[0].len;
   size_t i = 1;
+  int64_t total = 0;  // slots named over all ranges: more than exist means overlapping ranges
   for (uint32_t k = 0; k < nranges; k++) {
     if (!hra_reply_is(r, i, HRA_R_ARRAY) || r->nodes[i].len < 3) return HRA_EINVAL;
     size_t end = hra_reply_next(r, i);
@@ -841,6 +853,8 @@ walk_slots (hra_cluster_t *cl, const hra_reply_t *r, const node_t *from, int app
     if (!hra_reply_is(r, i + 1, HRA_R_INTEGER) || !hra_reply_is(r, i + 2, HRA_R_INTEGER)) return HRA_EINVAL;
     int64_t lo = r->nodes[i + 1].integer, hi = r->nodes[i + 2].integer;
     if (lo < 0 || hi < lo || hi >= HRA_CLUSTER_SLOTS) return HRA_EINVAL;
+    total += hi - lo + 1;
+    if (total > HRA_CLUSTER_SLOTS) return HRA_EINVAL;
     size_t j = i + 3;
     for (uint32_t e = 2; e < m; e++) {
       const char *host;
@@ -853,8 +867,13 @@ walk_slots (hra_cluster_t *cl, const hra_reply_t *r, const node_t *from, int app
         continue;
       }
       if (apply) {
-        node_t *n = node_get(cl, host, hlen, port);
-        if (n == NULL) return HRA_ENOMEM;
+        node_t *n = node_find(cl, host, hlen, port);
+        if (n == NULL) {
+          if (cl->nnodes >= MAX_NODES) return HRA_ELIMIT;
+          n = node_get(cl, host, hlen, port);
+          if (n == NULL) return HRA_ENOMEM;
+          n->fresh = 1;
+        }
         n->in_topology = 1;
         if (e == 2) {
           n->master = 1;
@@ -877,22 +896,37 @@ report (hra_cluster_t *cl, const char *code, const char *message) {
 static void
 apply_topology (hra_cluster_t *cl, const node_t *from, const hra_reply_t *r) {
   if (walk_slots(cl, r, from, 0) != HRA_OK) {
-    report(cl, "EPROTO", "unexpected CLUSTER SLOTS reply");
+    report(cl, "EPROTO", "unexpected CLUSTER SLOTS reply (malformed, or overlapping slot ranges)");
     return;
   }
   memset(cl->tmp, 0, sizeof(cl->tmp));
   for (node_t *n = cl->nodes; n != NULL; n = n->next)
-    n->in_topology = 0, n->master = 0;
-  if (walk_slots(cl, r, from, 1) != HRA_OK) {
-    // Out of memory half way: keep every node and the old map.
+    n->in_topology = 0, n->master = 0, n->fresh = 0;
+  int err = walk_slots(cl, r, from, 1);
+  if (err != HRA_OK) {
+    // Refused half way: keep the old map and the nodes it knew; drop the ones this reply created.
     for (node_t *n = cl->nodes; n != NULL; n = n->next)
       n->in_topology = 1;
     for (size_t s = 0; s < HRA_CLUSTER_SLOTS; s++) {
       if (cl->slots[s] != NULL) cl->slots[s]->master = 1;
     }
-    report(cl, "ENOMEM", "out of memory while applying the cluster topology");
+    for (;;) {
+      node_t *fresh = NULL;
+      for (node_t *n = cl->nodes; n != NULL && fresh == NULL; n = n->next) {
+        if (n->fresh) fresh = n;
+      }
+      if (fresh == NULL || cl->closing) break;
+      fresh->fresh = 0;
+      node_drop(cl, fresh);
+    }
+    if (err == HRA_ELIMIT)
+      report(cl, "ELIMIT", "CLUSTER SLOTS names more than 1000 nodes: topology refused");
+    else
+      report(cl, "ENOMEM", "out of memory while applying the cluster topology");
     return;
   }
+  for (node_t *n = cl->nodes; n != NULL; n = n->next)
+    n->fresh = 0;
   memcpy(cl->slots, cl->tmp, sizeof(cl->slots));
   cl->have_topology = 1;
   cl->stats.refreshes++;
