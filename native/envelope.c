@@ -55,24 +55,6 @@ check_proto (const hra_mp_obj_t *v) {
   }
 }
 
-static int
-truthy (const hra_mp_obj_t *v) {
-  double d;
-  if (hra_mp_number(v, &d)) return d != 0 && !isnan(d);
-  switch (v->type) {
-    case HRA_MP_NIL:
-      return 0;
-    case HRA_MP_BOOL:
-      return v->v.b;
-    case HRA_MP_STR:
-      return v->s.len > 0;
-    case HRA_MP_EXT:
-      return !hra_mp_is_undefined(v);
-    default:
-      return 1;
-  }
-}
-
 // Reads a value header; a container at nesting level depth must fit within max_depth.
 static int
 read_at (hra_mp_reader_t *r, unsigned max_depth, unsigned depth, hra_mp_obj_t *o) {
@@ -179,7 +161,7 @@ decode_flags (hra_mp_reader_t *r, unsigned max_depth, hra_envelope_t *env) {
     err = skip_value(r, max_depth, 3, NULL);
     if (err != HRA_OK) return err;
     if (hra_mp_str_is(&k, "volatile")) {
-      env->is_volatile = truthy(&v);
+      env->is_volatile = hra_mp_truthy(&v);
     } else if (hra_mp_str_is(&k, "compress")) {
       env->compress_false = v.type == HRA_MP_BOOL && !v.v.b;
     } else if (hra_mp_str_is(&k, "__proto__")) {

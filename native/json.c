@@ -15,14 +15,6 @@ hra_json_at_end (hra_json_t *j) {
   return j->p == j->end;
 }
 
-static int
-hexval (uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // Skips a string starting at the opening quote. Control characters are not allowed raw.
 static int
 skip_string (hra_json_t *j) {
@@ -47,7 +39,7 @@ skip_string (hra_json_t *j) {
         case 'u':
           if (j->end - j->p < 4) return HRA_ETRUNC;
           for (int i = 0; i < 4; i++) {
-            if (hexval(j->p[i]) < 0) return HRA_EINVAL;
+            if (hra_json_hexval(j->p[i]) < 0) return HRA_EINVAL;
           }
           j->p += 4;
           break;

@@ -53,6 +53,15 @@ hra_json_array_next (hra_json_t *j, hra_slice_t *value, int *type);
 int
 hra_json_number (hra_slice_t s, double *out);
 
+// The value of a hex digit, or -1.
+static inline int
+hra_json_hexval (uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 // 1 when the raw key equals the given ASCII name (keys with escapes never match).
 int
 hra_json_key_is (hra_slice_t key, const char *name);

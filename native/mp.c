@@ -1,3 +1,5 @@
+#include <math.h>
+
 #include "mp.h"
 
 static uint16_t
@@ -262,4 +264,22 @@ hra_mp_number (const hra_mp_obj_t *o, double *out) {
 int
 hra_mp_is_undefined (const hra_mp_obj_t *o) {
   return o->type == HRA_MP_EXT && o->tag == 0xd4 && o->ext_type == 0;
+}
+
+int
+hra_mp_truthy (const hra_mp_obj_t *v) {
+  double d;
+  if (hra_mp_number(v, &d)) return d != 0 && !isnan(d);
+  switch (v->type) {
+    case HRA_MP_NIL:
+      return 0;
+    case HRA_MP_BOOL:
+      return v->v.b;
+    case HRA_MP_STR:
+      return v->s.len > 0;
+    case HRA_MP_EXT:
+      return !hra_mp_is_undefined(v);
+    default:
+      return 1;
+  }
 }

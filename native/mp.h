@@ -85,4 +85,9 @@ hra_mp_str_is (const hra_mp_obj_t *o, const char *name) {
 int
 hra_mp_is_undefined (const hra_mp_obj_t *o);
 
+// JavaScript truthiness of a decoded scalar (as notepack would hand it to JS): 0, NaN, nil, false, "" and
+// `undefined` are falsy; containers and anything else truthy.
+int
+hra_mp_truthy (const hra_mp_obj_t *v);
+
 #endif  // HRA_MP_H

@@ -45,14 +45,6 @@ static const char *const reserved_events[] = { "connect", "connect_error", "disc
 // JSON strings
 
 static int
-hexval (uint8_t c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static int
 put_utf8 (hra_buf_t *out, uint32_t cp) {
   uint8_t b[4];
   size_t n;
@@ -83,7 +75,7 @@ read_u4 (const uint8_t *p, const uint8_t *e, uint32_t *v) {
   if (e - p < 4) return HRA_ETRUNC;
   *v = 0;
   for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
+    int h = hra_json_hexval(p[i]);
     if (h < 0) return HRA_EINVAL;
     *v = (*v << 4) | (uint32_t) h;
   }
@@ -204,7 +196,7 @@ canon_string (const uint8_t **pp, const uint8_t *e) {
     // surrogates, which we leave to JS), in lower-case hex.
     if (c != 'u' || e - p < 4 || p[0] != '0' || p[1] != '0' || (p[2] != '0' && p[2] != '1')) return 0;
     if (!((p[3] >= '0' && p[3] <= '9') || (p[3] >= 'a' && p[3] <= 'f'))) return 0;
-    unsigned v = (unsigned) ((p[2] - '0') * 16 + hexval(p[3]));
+    unsigned v = (unsigned) ((p[2] - '0') * 16 + hra_json_hexval(p[3]));
     if (v == 8 || v == 9 || v == 10 || v == 12 || v == 13) return 0;
     p += 4;
   }
@@ -670,24 +662,6 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
 // ---------------------------------------------------------------------------------------------------
 // msgpack messages (notepack.io; sent when the data holds binary)
 
-static int
-mp_truthy (const hra_mp_obj_t *v) {
-  double d;
-  if (hra_mp_number(v, &d)) return d != 0 && !isnan(d);
-  switch (v->type) {
-    case HRA_MP_NIL:
-      return 0;
-    case HRA_MP_BOOL:
-      return v->v.b;
-    case HRA_MP_STR:
-      return v->s.len > 0;
-    case HRA_MP_EXT:
-      return !hra_mp_is_undefined(v);
-    default:
-      return 1;
-  }
-}
-
 // Reads a map member; refuses keys JS would turn into a name we cannot compare (containers, bin) and
 // "__proto__" (notepack would set the object's prototype).
 static int
@@ -755,7 +729,7 @@ mp_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
       for (uint32_t n = 0; n < fo.count; n++) {
         if ((err = mp_member(a, &fr, &fk, &fv, &fraw)) != 0) return err;
         if (hra_mp_str_is(&fk, "volatile"))
-          vol = mp_truthy(&fv);
+          vol = hra_mp_truthy(&fv);
         else if (hra_mp_str_is(&fk, "compress"))
           cf = fv.type == HRA_MP_BOOL && !fv.v.b;
       }
