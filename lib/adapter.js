@@ -152,27 +152,40 @@ class RedisAdapter extends Adapter {
     else binding.adapter_room(this._handle, op, slot, room, false);
   }
 
-  addAll(id, rooms) {
-    super.addAll(id, rooms);
+  // The native side of addAll / del / delAll (shared with the sharded adapter, which has another base class).
+  _indexAdd(id, rooms) {
     if (this._closed) return;
     const slot = this._slotFor(id);
     for (const room of rooms) this._room(1, slot, room);
   }
 
-  del(id, room) {
-    super.del(id, room);
+  _indexDel(id, room) {
     const slot = this._slots.get(id);
     if (slot !== undefined && !this._closed) this._room(2, slot, room);
   }
 
-  delAll(id) {
-    super.delAll(id);
+  _indexDelAll(id) {
     const slot = this._slots.get(id);
     if (slot === undefined) return;
     if (!this._closed) binding.adapter_room(this._handle, 3, slot, "", false);
     this._slots.delete(id);
     this._slotIds[slot] = undefined;
     this._freeSlots.push(slot);
+  }
+
+  addAll(id, rooms) {
+    super.addAll(id, rooms);
+    this._indexAdd(id, rooms);
+  }
+
+  del(id, room) {
+    super.del(id, room);
+    this._indexDel(id, room);
+  }
+
+  delAll(id) {
+    super.delAll(id);
+    this._indexDelAll(id);
   }
 
   // --- publishing ------------------------------------------------------------------------------

@@ -157,25 +157,17 @@ class ShardedRedisAdapter extends ClusterAdapter {
 
   addAll(id, rooms) {
     super.addAll(id, rooms);
-    if (this._closed) return;
-    const slot = this._slotFor(id);
-    for (const room of rooms) this._room(1, slot, room);
+    this._indexAdd(id, rooms);
   }
 
   del(id, room) {
     super.del(id, room);
-    const slot = this._slots.get(id);
-    if (slot !== undefined && !this._closed) this._room(2, slot, room);
+    this._indexDel(id, room);
   }
 
   delAll(id) {
     super.delAll(id);
-    const slot = this._slots.get(id);
-    if (slot === undefined) return;
-    if (!this._closed) binding.adapter_room(this._handle, 3, slot, "", false);
-    this._slots.delete(id);
-    this._slotIds[slot] = undefined;
-    this._freeSlots.push(slot);
+    this._indexDelAll(id);
   }
 
   // --- publishing (the base class calls these) ---------------------------------------------------
@@ -276,7 +268,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
 }
 
 // Receive-side helpers shared with the classic adapter (they use no `super`).
-for (const name of ["_slotFor", "_room", "_write", "_deliver", "_decodeForListeners"]) {
+for (const name of ["_slotFor", "_room", "_indexAdd", "_indexDel", "_indexDelAll", "_write", "_deliver", "_decodeForListeners"]) {
   ShardedRedisAdapter.prototype[name] = RedisAdapter.prototype[name];
 }
 

@@ -7,8 +7,9 @@
 //   await impl.cleanup()         closes whatever factory() opened that io.close() does not
 // upstream = @socket.io/redis-adapter 8.3.0 with node-redis v4 pub/sub clients.
 
-function upstream() {
-  const { createAdapter } = require("@socket.io/redis-adapter");
+// create: "createAdapter", or "createShardedAdapter" for the sharded suites.
+function upstream(create = "createAdapter") {
+  const createAdapter = require("@socket.io/redis-adapter")[create];
   const { createClient } = require("redis");
   const clients = [];
   return {

@@ -4,7 +4,7 @@
 // included, byte for byte), and a tap on the raw engine.io frames a client receives.
 const net = require("node:net");
 const { createShardedAdapter } = require("../..");
-const { bounded } = require("../helpers/util");
+const adapters = require("../helpers/adapters");
 
 const MODES = ["static", "dynamic", "dynamic-private"];
 
@@ -25,30 +25,9 @@ function ours() {
   };
 }
 
+// @socket.io/redis-adapter's createShardedAdapter on node-redis v4 clients.
 function upstream() {
-  const { createShardedAdapter: upstreamSharded } = require("@socket.io/redis-adapter");
-  const { createClient } = require("redis");
-  const clients = [];
-  return {
-    name: "upstream",
-    async factory(url, opts) {
-      const pub = createClient({ url, socket: { reconnectStrategy: () => 50 } });
-      const sub = pub.duplicate();
-      pub.on("error", () => {});
-      sub.on("error", () => {});
-      clients.push(pub, sub);
-      await Promise.all([pub.connect(), sub.connect()]);
-      return upstreamSharded(pub, sub, opts);
-    },
-    async cleanup() {
-      await Promise.all(
-        clients.splice(0).map(async (c) => {
-          if (!c.isOpen) return;
-          if (!(await bounded(c.quit(), 2000)) && c.isOpen) await bounded(c.disconnect(), 2000);
-        }),
-      );
-    },
-  };
+  return adapters.upstream("createShardedAdapter");
 }
 
 // Decodes one MONITOR line's arguments: "quoted" strings with \xHH, \", \\, \n, \r, \t, \a, \b.
