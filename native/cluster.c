@@ -554,7 +554,7 @@ hra_cluster_command_auto (hra_cluster_t *cl, int argc, const char **argv, const 
   static const char *const keyless[] = { "PUBLISH", "PING", "ECHO", "INFO", "CLUSTER", "CLIENT", "CONFIG", "DBSIZE", "TIME", "COMMAND", "SCRIPT", "FUNCTION", "HELLO", "ACL", "LATENCY", "MEMORY", "SLOWLOG", "LASTSAVE", "ROLE", "WAIT", "FLUSHALL", "FLUSHDB", "KEYS", "SCAN", "RANDOMKEY", "READONLY", "READWRITE", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "PUBSUB", "QUIT" };
   if (argc < 1) return HRA_EINVAL;
   // The sharded adapter's every broadcast: routed by its channel without walking the lists below.
-  if (argc >= 2 && arg_is(argv[0], argvlen[0], "SPUBLISH")) return hra_cluster_command(cl, (const uint8_t *) argv[1], argvlen[1], argc, argv, argvlen, cb, data);
+  if (argc >= 2 && argv[1] != NULL && arg_is(argv[0], argvlen[0], "SPUBLISH")) return hra_cluster_command(cl, (const uint8_t *) argv[1], argvlen[1], argc, argv, argvlen, cb, data);
   if (arg_is(argv[0], argvlen[0], "PUBSUB") && argc >= 2) {
     if (arg_is(argv[1], argvlen[1], "NUMSUB")) return hra_cluster_command_sum(cl, argc, argv, argvlen, cb, data);
     // A shard channel's subscribers sit on the nodes of its slot's shard (the master, and replicas for
