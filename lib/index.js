@@ -1,20 +1,84 @@
 "use strict";
 const { RedisAdapter, RequestType } = require("./adapter");
 const { RedisClient, createClient } = require("./client");
+const { resolveTarget, isExternalClient } = require("./target");
 
 
-function isPlainOptions(x) {
-  return (
-    x !== null &&
-    typeof x === "object" &&
-    !(x instanceof RedisClient) &&
-    x.constructor === Object &&
-    !("host" in x) &&
-    !("port" in x) &&
-    !("path" in x) &&
-    !("url" in x) &&
-    !("cluster" in x)
-  );
+// The keys that make an object a connection target rather than adapter options (see lib/target.js).
+const TARGET_KEYS = [
+  "url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "cluster",
+  "rootNodes", "tls", "sentinels", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
+  "keepAlive", "maxReplyMB",
+];
+// createAdapter's options, which socket.io-redis also read from its single options object.
+const ADAPTER_KEYS = [
+  "key", "requestsTimeout", "publishOnSpecificResponseChannel", "parser", "maxDepth", "maxMessageBytes",
+  "coalesceWrites", "subscriptionMode",
+];
+
+function invalidTarget(message) {
+  const err = new TypeError(message);
+  err.code = "ERR_INVALID_REDIS_TARGET";
+  return err;
+}
+
+function isPlainObject(x) {
+  if (x === null || typeof x !== "object" || Array.isArray(x)) return false;
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+// Is the second argument the options (not a subscriber target)? An object that carries both
+// connection settings and adapter options is refused rather than guessed at.
+function isOptionsArgument(x, adapterKeys) {
+  if (!isPlainObject(x)) return false;
+  const targetKey = Object.keys(x).find((k) => TARGET_KEYS.includes(k) && x[k] !== undefined);
+  if (targetKey === undefined) return true;
+  const optionKey = Object.keys(x).find((k) => adapterKeys.includes(k) && x[k] !== undefined);
+  if (optionKey !== undefined) {
+    throw invalidTarget(
+      `the second argument mixes a connection setting (\`${targetKey}\`) with an adapter option (\`${optionKey}\`): ` +
+        "pass the subscriber target and the options as separate arguments"
+    );
+  }
+  return false;
+}
+
+const SHARDED_KEYS = ["channelPrefix", "subscriptionMode", "maxDepth", "maxMessageBytes", "coalesceWrites", "requestsTimeout"];
+
+// socket.io-redis's single options object: createAdapter({ host, port, socket, key, requestsTimeout,
+// pubClient, subClient }). Splits it into targets and adapter options; anything left is a target setting.
+function splitLegacy(target, subTarget, opts) {
+  if (!isPlainObject(target)) return { target, subTarget, opts };
+  const has = (k) => target[k] !== undefined;
+  if (!ADAPTER_KEYS.some(has) && !has("pubClient") && !has("subClient")) return { target, subTarget, opts };
+  const rest = {};
+  const fromTarget = {};
+  for (const k of Object.keys(target)) {
+    if (ADAPTER_KEYS.includes(k)) fromTarget[k] = target[k];
+    else if (k !== "pubClient" && k !== "subClient") rest[k] = target[k];
+  }
+  const merged = Object.assign({}, opts);
+  for (const [k, v] of Object.entries(fromTarget)) {
+    if (merged[k] !== undefined && merged[k] !== v) {
+      throw invalidTarget(`\`${k}\` is given both in the target object and in the options, with different values`);
+    }
+    merged[k] = v;
+  }
+  const restKeys = Object.keys(rest).filter((k) => rest[k] !== undefined);
+  let pub = Object.keys(rest).length > 0 ? rest : undefined;
+  let sub = subTarget;
+  if (has("pubClient")) {
+    if (restKeys.length > 0) {
+      throw invalidTarget(`\`${restKeys[0]}\` next to \`pubClient\`: the clients say where to connect; give one or the other`);
+    }
+    pub = target.pubClient;
+  }
+  if (has("subClient")) {
+    if (subTarget !== undefined) throw invalidTarget("`subClient` is given both in the options object and as an argument");
+    sub = target.subClient;
+  }
+  return { target: pub, subTarget: sub, opts: merged };
 }
 
 // The connections a factory shares between its namespaces. Connections we open ourselves (from a
@@ -22,12 +86,22 @@ function isPlainOptions(x) {
 // a RedisClient the user passed stays the user's.
 class Shared {
   constructor(target, subTarget) {
-    this.target = target;
-    this.subTarget = subTarget;
     this.client = null;
     this.users = 0;
     this.owned = !(target instanceof RedisClient);
     if (!this.owned) this.client = target;
+    // The clients the user passed, exposed read-only as adapter.pubClient / subClient (never used).
+    this.pubClient = isExternalClient(target) ? target : null;
+    this.subClient = isExternalClient(subTarget) ? subTarget : this.pubClient;
+    // Every setting is read (and anything we cannot honour refused) now, at the user's call, not
+    // when the first namespace opens the connections.
+    if (this.owned) {
+      this.target = resolveTarget(target);
+      this.subTarget = subTarget === undefined || subTarget === null ? undefined : resolveTarget(subTarget);
+      if (this.subTarget !== undefined && !this.target.cluster !== !this.subTarget.cluster) {
+        throw invalidTarget("the command and subscriber targets must both be Redis Cluster targets, or neither");
+      }
+    }
   }
 
   acquire() {
@@ -55,10 +129,11 @@ class Shared {
  *   createAdapter(target, subTarget, opts)      a separate endpoint for the subscriber
  */
 function createAdapter(target, subTarget, opts) {
-  if (opts === undefined && isPlainOptions(subTarget)) {
+  if (opts === undefined && isOptionsArgument(subTarget, ADAPTER_KEYS)) {
     opts = subTarget;
     subTarget = undefined;
   }
+  ({ target, subTarget, opts } = splitLegacy(target, subTarget, opts));
   opts = Object.assign({}, opts);
   if (opts.parser !== undefined && opts.parser !== require("notepack.io")) {
     const err = new TypeError("socket.io-hiredis-adapter speaks notepack.io msgpack only: the `parser` option is not supported");
@@ -69,6 +144,9 @@ function createAdapter(target, subTarget, opts) {
     const err = new TypeError(`subscriptionMode must be "pattern" (the default) or "dynamic", got ${String(opts.subscriptionMode)}`);
     err.code = "ERR_INVALID_ARG_VALUE";
     throw err;
+  }
+  if (target instanceof RedisClient && subTarget !== undefined && subTarget !== null && subTarget !== target) {
+    throw invalidTarget("a createClient() client already has its subscriber connection: pass no subscriber target with it");
   }
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
@@ -88,11 +166,14 @@ function createAdapter(target, subTarget, opts) {
  *   createShardedAdapter("redis://host:6379", { subscriptionMode: "dynamic" })
  */
 function createShardedAdapter(target, subTarget, opts) {
-  if (opts === undefined && isPlainOptions(subTarget)) {
+  if (opts === undefined && isOptionsArgument(subTarget, SHARDED_KEYS)) {
     opts = subTarget;
     subTarget = undefined;
   }
   opts = Object.assign({}, opts);
+  if (target instanceof RedisClient && subTarget !== undefined && subTarget !== null && subTarget !== target) {
+    throw invalidTarget("a createClient() client already has its subscriber connection: pass no subscriber target with it");
+  }
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   const factory = function (nsp) {
@@ -106,6 +187,15 @@ const { Emitter } = require("./emitter");
 const { ShardedRedisAdapter } = require("./sharded");
 
 const { coalesceWrites } = require("./cork");
+
+// adapter.pubClient / adapter.subClient, as upstream's classic adapter has them: the clients the user
+// passed (read-only; we never send through them), or our RedisClient when the target was a URL or options.
+for (const Cls of [RedisAdapter, ShardedRedisAdapter]) {
+  Object.defineProperties(Cls.prototype, {
+    pubClient: { get() { return this._shared.pubClient || this._client; }, configurable: true },
+    subClient: { get() { return this._shared.subClient || this._client; }, configurable: true },
+  });
+}
 
 /** The Redis Cluster hash slot of a key or channel (CRC16/XMODEM of its {hash tag}, mod 16384). */
 function clusterKeySlot(key) {

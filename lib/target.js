@@ -1,13 +1,96 @@
 "use strict";
-// Turns what a user passes to createAdapter/createClient into native connection settings: a URL, an
-// options object, or a node-redis v4/v5 or ioredis client whose settings we read (we open our own
-// native connections to the same endpoint; the JS client itself is never used).
+// The one reader of every target form: what a user passes to createAdapter, createShardedAdapter,
+// createClient or the Emitter (a URL, an options object, node-redis v3/v4/v5 and ioredis clients and
+// their cluster variants) becomes native connection settings here, and nowhere else.
+//
+// Each form has an explicit list of the settings we honour. A setting that would change where or how we
+// connect and that we cannot honour (TLS, Sentinel, a NAT map, a custom connector, ...) is refused with
+// a TypeError whose code is ERR_INVALID_REDIS_TARGET, synchronously, before any socket is opened: we never
+// connect elsewhere, or in plain text, than the user asked. Settings of other libraries that do not change
+// the connection (their retry and queue tuning) are ignored; in our own options-object form an unknown key
+// is refused too, so a typo cannot send us to 127.0.0.1:6379. The lists are in README.md ("Targets").
+
+const RESOLVED = Symbol("socket.io-hiredis-adapter.resolvedTarget");
 
 function fail(message) {
   const err = new TypeError(message);
   err.code = "ERR_INVALID_REDIS_TARGET";
   return err;
 }
+
+const TLS_LATER = "TLS is not supported yet by socket.io-hiredis-adapter (refused rather than sending in plain text)";
+const SENTINEL_LATER = "Redis Sentinel is not supported yet by socket.io-hiredis-adapter (refused rather than connecting to a fixed address)";
+
+// --- our own connection settings ---------------------------------------------------------------
+
+// Tuning of our native connection: non-negative integers (ms unless said).
+const TUNING = {
+  connectTimeout: { max: 2 ** 31 - 1 },
+  retryBase: { max: 2 ** 31 - 1 },
+  retryMax: { max: 2 ** 31 - 1 },
+  healthInterval: { max: 2 ** 31 - 1 },
+  healthTimeout: { max: 2 ** 31 - 1 },
+  keepAlive: { max: 2 ** 31 - 1 }, // seconds
+  maxReplyMB: { min: 1, max: 1 << 20 },
+};
+
+function checkTuning(key, value) {
+  const { min = 0, max } = TUNING[key];
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    throw fail(`\`${key}\` must be an integer from ${min} to ${max}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(v) {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "function") return "a function";
+  if (v === null || typeof v !== "object") return String(v);
+  return Array.isArray(v) ? "an array" : "an object";
+}
+
+function checkString(key, value) {
+  if (typeof value !== "string") throw fail(`\`${key}\` must be a string, got ${describe(value)}`);
+  if (value.includes("\0")) throw fail(`\`${key}\` must not contain a NUL character`);
+  return value;
+}
+
+function toPort(value, key = "port") {
+  const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) throw fail(`invalid Redis \`${key}\` ${describe(value)}`);
+  return n;
+}
+
+function toDb(value, key = "db") {
+  const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw fail(`invalid Redis database index \`${key}\` ${describe(value)}`);
+  return n;
+}
+
+// A fresh settings object; the fields the native side reads are host, port, path, username, password,
+// db, name and the TUNING keys (or `cluster` plus the shared ones).
+function settings(ep) {
+  if (ep.path !== undefined) {
+    delete ep.host;
+    delete ep.port;
+  } else {
+    if (ep.host === undefined || ep.host === "") ep.host = "127.0.0.1";
+    if (ep.port === undefined) ep.port = 6379;
+  }
+  Object.defineProperty(ep, RESOLVED, { value: true });
+  return ep;
+}
+
+// --- URLs and legacy "host:port" strings ----------------------------------------------------------
+
+const URL_QUERY = {
+  db: (ep, v) => (ep.db = toDb(v)),
+  database: (ep, v) => (ep.db = toDb(v, "database")),
+  name: (ep, v) => (ep.name = checkString("name", v)),
+  clientName: (ep, v) => (ep.name = checkString("clientName", v)),
+  password: (ep, v) => (ep.password = checkString("password", v)),
+  username: (ep, v) => (ep.username = checkString("username", v)),
+};
 
 function decode(s) {
   try {
@@ -17,14 +100,53 @@ function decode(s) {
   }
 }
 
+function redact(str) {
+  return JSON.stringify(String(str).replace(/\/\/[^@/]*@/, "//***@"));
+}
+
+// socket.io-redis's legacy forms: "host:port", "host", "[v6addr]:port".
+const LEGACY_HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+))(?::(\d{1,5}))?$/;
+
+function fromString(str) {
+  if (str.includes("\0")) throw fail("a Redis URL must not contain a NUL character");
+  if (!str.includes("://")) {
+    const m = LEGACY_HOST_PORT.exec(str);
+    if (m) return settings({ host: m[1] || m[2], port: m[3] === undefined ? 6379 : toPort(m[3]) });
+    throw fail(`invalid Redis target ${redact(str)}: expected a redis:// or unix:// URL, or host:port`);
+  }
+  return settings(fromUrl(str));
+}
+
 function fromUrl(str) {
   let url;
   try {
     url = new URL(str);
   } catch {
-    throw fail(`invalid Redis URL: ${JSON.stringify(String(str).replace(/\/\/[^@/]*@/, "//***@"))}`);
+    throw fail(`invalid Redis URL: ${redact(str)}`);
   }
   const ep = {};
+  switch (url.protocol) {
+    case "redis:": {
+      ep.host = url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1";
+      ep.port = url.port ? toPort(url.port) : 6379;
+      const db = url.pathname.replace(/^\//, "");
+      if (db) ep.db = toDb(db, "database (URL path)");
+      break;
+    }
+    case "unix:":
+    case "redis+unix:":
+      if (url.hostname) throw fail(`a ${url.protocol}// URL takes a path, not a host (${redact(str)}): write unix:///path/to/redis.sock`);
+      ep.path = decode(url.pathname);
+      if (!ep.path) throw fail(`a ${url.protocol}// URL needs a socket path`);
+      break;
+    case "rediss:":
+      throw fail(`rediss:// URL: ${TLS_LATER}`);
+    case "redis+sentinel:":
+    case "sentinel:":
+      throw fail(`${url.protocol}// URL: ${SENTINEL_LATER}`);
+    default:
+      throw fail(`unsupported Redis URL scheme ${url.protocol} (expected redis:, unix: or redis+unix:)`);
+  }
   if (url.username) ep.username = decode(url.username);
   if (url.password) ep.password = decode(url.password);
   if (url.username && !url.password) {
@@ -32,133 +154,208 @@ function fromUrl(str) {
     ep.password = ep.username;
     delete ep.username;
   }
-  switch (url.protocol) {
-    case "redis:": {
-      ep.host = url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1";
-      ep.port = url.port ? Number(url.port) : 6379;
-      const db = url.pathname.replace(/^\//, "");
-      if (db) ep.db = Number(db);
-      break;
-    }
-    case "unix:":
-    case "redis+unix:":
-      ep.path = decode(url.pathname);
-      break;
-    case "rediss:":
-      throw fail("TLS (rediss://) is not supported yet by socket.io-hiredis-adapter");
-    default:
-      throw fail(`unsupported Redis URL scheme ${url.protocol}`);
-  }
   for (const [k, v] of url.searchParams) {
-    if (k === "db" || k === "database") ep.db = Number(v);
-    else if (k === "name" || k === "clientName") ep.name = v;
-    else if (k === "password") ep.password = v;
-    else if (k === "username") ep.username = v;
+    const read = Object.prototype.hasOwnProperty.call(URL_QUERY, k) ? URL_QUERY[k] : null;
+    if (read === null) throw fail(`unsupported Redis URL parameter \`${k}\` (read: ${Object.keys(URL_QUERY).join(", ")})`);
+    read(ep, v);
   }
-  return validate(ep);
-}
-
-function validate(ep) {
-  if (ep.port !== undefined && (!Number.isInteger(ep.port) || ep.port <= 0 || ep.port > 65535)) {
-    throw fail(`invalid Redis port ${ep.port}`);
-  }
-  if (ep.db !== undefined && (!Number.isInteger(ep.db) || ep.db < 0)) {
-    throw fail(`invalid Redis database index ${ep.db}`);
-  }
+  if (url.hash) throw fail(`a Redis URL has no #fragment: ${redact(str)}`);
   return ep;
 }
 
+// --- our options object (also node-redis createClient() options and socket.io-redis's legacy keys) ---
+
+// Settings of other libraries that do not change where or how we connect: accepted and ignored.
+const IGNORED = new Set([
+  // node-redis
+  "modules", "scripts", "functions", "commandsQueueMaxLength", "disableOfflineQueue", "readonly", "legacyMode",
+  "isolationPoolOptions", "pingInterval", "disableClientInfo", "clientInfoTag", "RESP", "commandOptions",
+  "clientSideCache", "maintNotifications", "maintEndpointType", "maintRelaxedSocketTimeout",
+  "maintRelaxedCommandTimeout", "unstableResp3", "typeMapping",
+  // ioredis
+  "retryStrategy", "reconnectOnError", "maxRetriesPerRequest", "enableOfflineQueue", "enableReadyCheck",
+  "lazyConnect", "autoResubscribe", "autoResendUnfulfilledCommands", "keyPrefix", "stringNumbers",
+  "enableAutoPipelining", "autoPipeliningIgnoredCommands", "maxLoadingRetryTime", "disconnectTimeout",
+  "commandTimeout", "socketTimeout", "blockingTimeoutGrace", "showFriendlyErrorStack", "noDelay", "readOnly",
+  "offlineQueue", "commandQueue",
+  // node-redis v3
+  "retry_strategy", "return_buffers", "detect_buffers", "socket_keepalive", "socket_initial_delay",
+  "no_ready_check", "enable_offline_queue", "retry_unfulfilled_commands", "string_numbers", "prefix",
+  "connect_timeout", "max_attempts", "retry_max_delay", "disable_resubscribing",
+]);
+
+// Settings that change where or how we connect, which we cannot honour: refused, naming the setting.
+const REFUSED = {
+  tls: TLS_LATER,
+  servername: TLS_LATER,
+  ssl: TLS_LATER,
+  enableTLSForSentinelMode: TLS_LATER,
+  sentinels: SENTINEL_LATER,
+  sentinelRootNodes: SENTINEL_LATER,
+  sentinelPassword: SENTINEL_LATER,
+  sentinelUsername: SENTINEL_LATER,
+  sentinelClientOptions: SENTINEL_LATER,
+  sentinelTLS: SENTINEL_LATER,
+  role: SENTINEL_LATER,
+  preferredSlaves: SENTINEL_LATER,
+  natMap: "a NAT map changes which address we connect to, and is not supported",
+  nodeAddressMap: "a node address map changes which address we connect to, and is not supported",
+  Connector: "a custom connector is not supported: give the address it would connect to",
+  credentialsProvider: "a credentials provider (a function) cannot be read: give `username` and `password`",
+  useSRVRecords: "SRV record discovery is not supported: list the nodes",
+  family: "an address family is not supported: give an address of that family as `host`",
+  localAddress: "binding to a local address is not supported",
+  user: "`user` is not read: write `username`",
+  auth_pass: "`auth_pass` is not read: write `password`",
+  rename_commands: "renamed commands are not supported",
+};
+
+// The adapters' own options, which belong in the options argument, not in a target.
+const ADAPTER_OPTIONS = new Set([
+  "key", "requestsTimeout", "publishOnSpecificResponseChannel", "parser", "maxDepth", "maxMessageBytes",
+  "coalesceWrites", "subscriptionMode", "channelPrefix", "pubClient", "subClient",
+]);
+
+function refuse(key, where) {
+  return fail(`\`${where}${key}\`: ${REFUSED[key]}`);
+}
+
+const OWN = ["url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "connectionName", "clientName", ...Object.keys(TUNING)];
+
+// { host, port, path, url, socket, username, password, db, name, ...tuning }. `socket` is node-redis's
+// object ({ host, port, path, connectTimeout, keepAlive, ... }) or, as in socket.io-redis, a unix path.
 function fromOptions(o) {
-  if (o.url) return { ...fromUrl(o.url), ...pick(o) };
-  return validate(pick(o));
-}
-
-const KEYS = ["host", "port", "path", "username", "password", "db", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB"];
-
-function pick(o) {
-  const ep = {};
-  for (const k of KEYS) {
-    if (o[k] !== undefined && o[k] !== null) ep[k] = o[k];
+  for (const key of Object.keys(o)) {
+    if (o[key] === undefined) continue;
+    if (Object.prototype.hasOwnProperty.call(REFUSED, key)) {
+      if (key === "family" && (o.family === 0 || o.family === 4)) continue;
+      if (key === "role" && o.role === "master" && !o.sentinels) continue;
+      throw refuse(key, "");
+    }
+    if (OWN.includes(key) || IGNORED.has(key)) continue;
+    if (key === "cluster" || key === "rootNodes") continue; // handled by the caller
+    if (ADAPTER_OPTIONS.has(key)) throw fail(`\`${key}\` is an adapter option, not a connection setting: pass it in the options argument`);
+    throw fail(`unknown Redis target setting \`${key}\` (read: ${OWN.join(", ")}; see README, "Targets")`);
   }
-  if (ep.port !== undefined) ep.port = Number(ep.port);
-  if (ep.db !== undefined) ep.db = Number(ep.db);
-  if (ep.path) delete ep.host;
-  return ep;
+  const ep = o.url !== undefined && o.url !== null ? fromUrl(checkString("url", o.url)) : {};
+  const urlHost = ep.host !== undefined;
+  let sock = o.socket;
+  if (typeof sock === "string") sock = { path: sock };
+  else if (sock !== undefined && sock !== null && (typeof sock !== "object" || Array.isArray(sock))) {
+    throw fail(`\`socket\` must be a unix socket path or node-redis's socket options object, got ${describe(sock)}`);
+  }
+  if (sock) {
+    for (const key of Object.keys(sock)) {
+      if (sock[key] === undefined) continue;
+      if (key === "tls" && sock.tls === false) continue;
+      if (key === "family" && (sock.family === 0 || sock.family === 4)) continue;
+      if (Object.prototype.hasOwnProperty.call(REFUSED, key)) throw refuse(key, "socket.");
+      if (["host", "port", "path", "connectTimeout", "keepAlive", "noDelay", "reconnectStrategy", "socketTimeout"].includes(key)) continue;
+      throw fail(`unknown Redis target setting \`socket.${key}\` (read: socket.host, socket.port, socket.path, socket.connectTimeout)`);
+    }
+    if (sock.path !== undefined && sock.path !== null) ep.path = checkString("socket.path", sock.path);
+    if (sock.host !== undefined && sock.host !== null) ep.host = checkString("socket.host", sock.host);
+    if (sock.port !== undefined && sock.port !== null) ep.port = toPort(sock.port, "socket.port");
+    if (sock.connectTimeout !== undefined) ep.connectTimeout = checkTuning("connectTimeout", sock.connectTimeout);
+  }
+  const has = (k) => o[k] !== undefined && o[k] !== null;
+  if (has("host")) ep.host = checkString("host", o.host);
+  if (has("port")) ep.port = toPort(o.port);
+  if (has("path")) ep.path = checkString("path", o.path);
+  if (has("username")) ep.username = checkString("username", o.username);
+  if (has("password")) ep.password = checkString("password", o.password);
+  if (has("db")) ep.db = toDb(o.db);
+  if (has("database")) ep.db = toDb(o.database, "database");
+  for (const k of ["name", "connectionName", "clientName"]) if (has(k)) ep.name = checkString(k, o[k]);
+  for (const k of Object.keys(TUNING)) if (has(k)) ep[k] = checkTuning(k, o[k]);
+  if (ep.path !== undefined && ep.path !== "") {
+    const hostGiven = has("host") || urlHost || (sock && sock.host !== undefined && sock.host !== null);
+    const portGiven = has("port") || (sock && sock.port !== undefined && sock.port !== null);
+    if (hostGiven || portGiven) {
+      throw fail(`both a unix socket path (\`${sock && sock.path ? "socket" : "path"}\`) and a TCP ${hostGiven ? "host" : "port"} were given: keep one`);
+    }
+  }
+  if (ep.path === "") throw fail("`path` must not be empty");
+  return settings(ep);
 }
 
-function isNodeRedis(c) {
-  return typeof c.pSubscribe === "function" || typeof c.sendCommand === "function" && typeof c.PUBLISH === "function";
-}
-
-function isNodeRedisCluster(c) {
-  return Array.isArray(c.masters) || (c.options && Array.isArray(c.options.rootNodes));
-}
-
-function isIoRedisCluster(c) {
-  return c.isCluster === true || (c.constructor && c.constructor.name === "Cluster" && typeof c.nodes === "function");
-}
-
-function isIoRedis(c) {
-  return typeof c.psubscribe === "function" && c.options && typeof c.options === "object" && "retryStrategy" in c.options;
-}
+// --- node-redis v4/v5 clients: their public `options` ---------------------------------------------
 
 function fromNodeRedis(c) {
   const o = c.options || {};
-  let ep = {};
-  if (o.url) ep = fromUrl(o.url);
   const sock = o.socket || {};
-  if (sock.path) {
-    ep.path = sock.path;
-    delete ep.host;
-    delete ep.port;
-  } else {
-    if (sock.host) ep.host = sock.host;
-    if (sock.port) ep.port = Number(sock.port);
+  if (sock.tls) throw refuse("tls", "socket.");
+  if (typeof o.url === "string" && /^rediss:/i.test(o.url)) throw fail(`rediss:// URL: ${TLS_LATER}`);
+  for (const key of ["family", "localAddress"]) {
+    if (sock[key] !== undefined && sock[key] !== 0 && sock[key] !== 4) throw refuse(key, "socket.");
   }
-  if (sock.tls) throw fail("TLS Redis connections are not supported yet by socket.io-hiredis-adapter");
-  if (o.username) ep.username = o.username;
-  if (o.password) ep.password = o.password;
-  if (o.database !== undefined) ep.db = Number(o.database);
-  if (o.name) ep.name = o.name;
-  return validate(ep);
+  if (o.credentialsProvider && o.password === undefined && o.username === undefined) throw refuse("credentialsProvider", "");
+  const ep = {};
+  if (sock.path) ep.path = checkString("socket.path", sock.path);
+  else {
+    if (sock.host) ep.host = checkString("socket.host", sock.host);
+    if (sock.port) ep.port = toPort(sock.port, "socket.port");
+  }
+  if (o.username) ep.username = checkString("username", o.username);
+  if (o.password) ep.password = checkString("password", o.password);
+  if (o.database !== undefined) ep.db = toDb(o.database, "database");
+  if (o.name) ep.name = checkString("name", o.name);
+  return settings(ep);
 }
+
+// --- node-redis v3 (still accepted by upstream 8.3): `options` as createClient() normalised them ---
+
+function fromNodeRedisV3(c) {
+  const o = c.options || {};
+  if (o.tls) throw refuse("tls", "");
+  if (o.family !== undefined && o.family !== "IPv4" && o.family !== 4 && o.family !== 0) throw refuse("family", "");
+  const ep = {};
+  if (o.path) ep.path = checkString("path", o.path);
+  else {
+    if (o.host) ep.host = checkString("host", o.host);
+    if (o.port) ep.port = toPort(o.port);
+  }
+  // the client's own fields: it reads password/auth_pass and user/auth_user (and the URL's) into them
+  if (c.auth_pass) ep.password = checkString("password", c.auth_pass);
+  if (c.auth_user) ep.username = checkString("user", c.auth_user);
+  if (o.db !== undefined && o.db !== null && o.db !== "") ep.db = toDb(o.db);
+  // a client already switched by SELECT keeps using that database
+  else if (Number.isInteger(c.selected_db)) ep.db = c.selected_db;
+  return settings(ep);
+}
+
+// --- ioredis: `options` holds every default, so only set (non-default) values count ---------------
 
 function fromIoRedis(c) {
   const o = c.options || {};
-  if (o.tls) throw fail("TLS Redis connections are not supported yet by socket.io-hiredis-adapter");
-  if (o.sentinels) throw fail("Redis Sentinel is not supported yet by socket.io-hiredis-adapter");
+  if (o.tls) throw refuse("tls", "");
+  if (Array.isArray(o.sentinels) ? o.sentinels.length > 0 : o.sentinels) throw refuse("sentinels", "");
+  if (o.natMap) throw refuse("natMap", "");
+  if (o.Connector) throw refuse("Connector", "");
+  if (o.family !== undefined && o.family !== 0 && o.family !== 4) throw refuse("family", "");
   const ep = {};
-  if (o.path) ep.path = o.path;
+  if (o.path) ep.path = checkString("path", o.path);
   else {
-    ep.host = o.host || "127.0.0.1";
-    ep.port = Number(o.port || 6379);
+    ep.host = o.host ? checkString("host", o.host) : "127.0.0.1";
+    ep.port = o.port ? toPort(o.port) : 6379;
   }
-  if (o.username) ep.username = o.username;
-  if (o.password) ep.password = o.password;
-  if (o.db) ep.db = Number(o.db);
-  if (o.connectionName) ep.name = o.connectionName;
-  return validate(ep);
+  if (o.username) ep.username = checkString("username", o.username);
+  if (o.password) ep.password = checkString("password", o.password);
+  if (o.db) ep.db = toDb(o.db);
+  if (o.connectionName) ep.name = checkString("connectionName", o.connectionName);
+  return settings(ep);
 }
 
 // --- Redis Cluster: seed nodes plus settings shared by every node -----------------------------
 
-const SHARED_KEYS = ["username", "password", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB"];
+const SHARED_KEYS = ["username", "password", "name", ...Object.keys(TUNING)];
 
 function seedFrom(node) {
-  if (typeof node === "string") {
-    const ep = fromUrl(node);
-    if (ep.path) throw fail("Redis Cluster nodes must be TCP endpoints, not unix sockets");
-    return ep;
-  }
-  if (typeof node === "number") return validate({ host: "127.0.0.1", port: node });
-  if (node === null || typeof node !== "object") throw fail(`invalid Redis Cluster node ${JSON.stringify(node)}`);
-  if (node.url) return seedFrom(node.url);
-  const sock = node.socket || {};
-  const ep = { host: node.host || sock.host || "127.0.0.1", port: Number(node.port || sock.port || 6379) };
-  if (node.username) ep.username = node.username;
-  if (node.password) ep.password = node.password;
-  if (sock.tls || node.tls) throw fail("TLS Redis connections are not supported yet by socket.io-hiredis-adapter");
-  return validate(ep);
+  if (typeof node === "number") return settings({ host: "127.0.0.1", port: toPort(node) });
+  const ep = typeof node === "string" ? fromString(node) : node !== null && typeof node === "object" && !Array.isArray(node) ? fromOptions(node) : null;
+  if (ep === null) throw fail(`invalid Redis Cluster node ${describe(node)}`);
+  if (ep.path !== undefined) throw fail("Redis Cluster nodes must be TCP endpoints, not unix sockets");
+  return ep;
 }
 
 // { cluster: [ {host, port} | "redis://h:p" | port, ... ], username, password, ... }: the
@@ -167,11 +364,16 @@ function fromCluster(o) {
   const list = o.cluster;
   if (!Array.isArray(list) || list.length === 0) throw fail("`cluster` must be a non-empty array of seed nodes");
   if (list.length > 1024) throw fail("at most 1024 Redis Cluster seed nodes");
+  const rest = {};
+  for (const k of Object.keys(o)) if (k !== "cluster") rest[k] = o[k];
+  const shared = fromOptions(rest); // the same checks as a single node's options
+  for (const k of ["host", "port", "path", "url", "socket"]) {
+    if (o[k] !== undefined) throw fail(`\`${k}\` does not go with \`cluster\`: list the nodes in \`cluster\``);
+  }
   const seeds = list.map(seedFrom);
   const out = { cluster: seeds.map((s) => ({ host: s.host, port: s.port })) };
-  for (const k of SHARED_KEYS) {
-    if (o[k] !== undefined && o[k] !== null) out[k] = o[k];
-  }
+  for (const k of SHARED_KEYS) if (shared[k] !== undefined) out[k] = shared[k];
+  if (shared.db !== undefined && shared.db !== 0) throw fail("Redis Cluster has database 0 only: drop `db`");
   if (out.password === undefined) {
     const withCreds = seeds.find((s) => s.password !== undefined);
     if (withCreds) {
@@ -179,29 +381,49 @@ function fromCluster(o) {
       if (withCreds.username !== undefined && out.username === undefined) out.username = withCreds.username;
     }
   }
+  Object.defineProperty(out, RESOLVED, { value: true });
   return out;
 }
 
-// node-redis v4 `createCluster()`: its options are private, but once connected (as upstream's
-// adapter requires too) its node lists are public, and every node client carries the `defaults`
-// (credentials) in its options.
+// node-redis createCluster() options ({ rootNodes, defaults, ... }), as a plain object or read from a
+// v5 cluster client's `_options`.
+function fromNodeRedisClusterOptions(o) {
+  if (!Array.isArray(o.rootNodes) || o.rootNodes.length === 0) throw fail("`rootNodes` must be a non-empty array of node options");
+  if (o.nodeAddressMap) throw refuse("nodeAddressMap", "");
+  const d = o.defaults || {};
+  if (d.socket && d.socket.tls) throw refuse("tls", "defaults.socket.");
+  if (typeof d.url === "string" && /^rediss:/i.test(d.url)) throw fail(`rediss:// URL in \`defaults\`: ${TLS_LATER}`);
+  if (d.credentialsProvider && d.password === undefined) throw refuse("credentialsProvider", "defaults.");
+  const seeds = o.rootNodes.map((n, i) => {
+    if (n === null || typeof n !== "object") throw fail(`cannot read rootNodes[${i}]: ${describe(n)}`);
+    const sock = n.socket || {};
+    if (sock.tls) throw refuse("tls", `rootNodes[${i}].socket.`);
+    if (n.url !== undefined) return n.url;
+    if (!sock.host && !sock.port && !n.host && !n.port) throw fail(`cannot read rootNodes[${i}]: it has no url, socket.host or socket.port`);
+    return { host: sock.host || n.host || "127.0.0.1", port: sock.port || n.port || 6379 };
+  });
+  const out = { cluster: seeds };
+  if (d.username) out.username = d.username;
+  if (d.password) out.password = d.password;
+  if (d.name) out.name = d.name;
+  return fromCluster(out);
+}
+
+// A node-redis v4/v5 `createCluster()` client. v4 keeps its options private, but once connected (as
+// upstream's adapter requires too) its node lists are public, and every node client carries the
+// `defaults` (credentials) in its options.
 function fromNodeRedisCluster(c) {
+  const publicOptions = [c.options, c._options].find((x) => x && Array.isArray(x.rootNodes));
+  if (publicOptions) return fromNodeRedisClusterOptions(publicOptions);
   const nodes = [...(Array.isArray(c.masters) ? c.masters : []), ...(Array.isArray(c.replicas) ? c.replicas : [])];
-  const o = {};
-  const publicOptions = c.options && Array.isArray(c.options.rootNodes) ? c.options : null;
-  if (publicOptions) {
-    o.cluster = publicOptions.rootNodes;
-    const d = publicOptions.defaults || {};
-    if (d.username) o.username = d.username;
-    if (d.password) o.password = d.password;
-  } else if (nodes.length > 0) {
-    o.cluster = nodes.map((n) => ({ host: n.host, port: n.port }));
-  } else {
+  if (nodes.length === 0) {
     throw fail("connect the node-redis cluster client before handing it over: its seed nodes are private until it has discovered the cluster");
   }
+  const o = { cluster: nodes.map((n) => ({ host: n.host, port: n.port })) };
   for (const n of nodes) {
-    const co = n.client && n.client.options;
-    if (co && o.password === undefined && co.password) {
+    const co = (n.client && n.client.options) || {};
+    if (co.socket && co.socket.tls) throw refuse("tls", "socket.");
+    if (o.password === undefined && co.password) {
       o.password = co.password;
       if (co.username) o.username = co.username;
     }
@@ -213,27 +435,100 @@ function fromNodeRedisCluster(c) {
 function fromIoRedisCluster(c) {
   const startup = Array.isArray(c.startupNodes) ? c.startupNodes : [];
   if (startup.length === 0) throw fail("this ioredis Cluster has no startup nodes");
-  const ro = (c.options && c.options.redisOptions) || {};
-  if (ro.tls) throw fail("TLS Redis connections are not supported yet by socket.io-hiredis-adapter");
-  const o = { cluster: startup };
+  const co = c.options || {};
+  if (co.natMap) throw refuse("natMap", "");
+  if (co.useSRVRecords) throw refuse("useSRVRecords", "");
+  if (co.tls) throw refuse("tls", "");
+  if (co.dnsLookup && co.dnsLookup !== require("node:dns").lookup) {
+    throw fail("`dnsLookup`: a custom DNS lookup changes which address we connect to, and is not supported");
+  }
+  const ro = co.redisOptions || {};
+  if (ro.tls) throw refuse("tls", "redisOptions.");
+  const o = { cluster: startup.map((n) => (n && typeof n === "object" ? { host: n.host, port: n.port } : n)) };
   if (ro.username) o.username = ro.username;
   if (ro.password) o.password = ro.password;
   if (ro.connectionName) o.name = ro.connectionName;
   return fromCluster(o);
 }
 
-// Returns native endpoint settings for a target that is not one of our own clients.
+// --- telling the forms apart --------------------------------------------------------------------------
+
+function isNodeRedisSentinel(c) {
+  return typeof c.getSentinelNode === "function" && typeof c.getMasterNode === "function";
+}
+
+function isNodeRedisPool(c) {
+  return "totalClients" in c && "idleClients" in c && typeof c.execute === "function";
+}
+
+function isNodeRedisCluster(c) {
+  if (typeof c.getSlotMaster === "function" || typeof c.getMasters === "function") return true;
+  return Array.isArray(c.masters) || [c.options, c._options].some((x) => x && Array.isArray(x.rootNodes));
+}
+
+function isIoRedisCluster(c) {
+  return c.isCluster === true || (c.constructor && c.constructor.name === "Cluster" && typeof c.nodes === "function");
+}
+
+function isNodeRedis(c) {
+  return typeof c.sendCommand === "function" && (typeof c.pSubscribe === "function" || typeof c.PUBLISH === "function");
+}
+
+function isNodeRedisV3(c) {
+  return typeof c.send_command === "function" && c.options !== null && typeof c.options === "object" && "connection_options" in c;
+}
+
+function isIoRedis(c) {
+  return typeof c.psubscribe === "function" && c.options && typeof c.options === "object" && "retryStrategy" in c.options;
+}
+
+function isPlainObject(x) {
+  const proto = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Returns native endpoint settings for any target form that is not one of our own clients; throws a
+ * TypeError (code ERR_INVALID_REDIS_TARGET) naming the setting it cannot honour. Idempotent: a result
+ * passed back in is returned as is.
+ */
 function resolveTarget(target) {
-  if (target === undefined || target === null) return { host: "127.0.0.1", port: 6379 };
-  if (typeof target === "string") return fromUrl(target);
+  if (target === undefined || target === null) return settings({ host: "127.0.0.1", port: 6379 });
+  if (typeof target === "string") return fromString(target);
   if (typeof target !== "object") throw fail(`unsupported Redis target of type ${typeof target}`);
-  if (isNodeRedisCluster(target)) return fromNodeRedisCluster(target);
-  if (isIoRedisCluster(target)) return fromIoRedisCluster(target);
+  if (target[RESOLVED] === true) return target;
   if (Array.isArray(target)) return fromCluster({ cluster: target });
-  if (Array.isArray(target.cluster)) return fromCluster(target);
+  if (isNodeRedisSentinel(target)) throw fail(`a node-redis createSentinel() client: ${SENTINEL_LATER}`);
+  if (isNodeRedisPool(target)) {
+    throw fail("a node-redis createClientPool() pool keeps its client options private: pass a createClient() client with the same options, or its URL");
+  }
+  if (isIoRedisCluster(target)) return fromIoRedisCluster(target);
+  if (isNodeRedisCluster(target)) return fromNodeRedisCluster(target);
+  if (isNodeRedisV3(target)) return fromNodeRedisV3(target); // before v4: v3 has camelCase aliases too
   if (isNodeRedis(target)) return fromNodeRedis(target);
   if (isIoRedis(target)) return fromIoRedis(target);
+  if (!isPlainObject(target)) {
+    const name = (target.constructor && target.constructor.name) || "object";
+    throw fail(`unsupported Redis target: an instance of ${name} (expected a URL, an options object, or a node-redis / ioredis client)`);
+  }
+  if (Array.isArray(target.cluster)) return fromCluster(target);
+  if (target.cluster !== undefined) throw fail("`cluster` must be a non-empty array of seed nodes");
+  if (target.rootNodes !== undefined) {
+    const { rootNodes, defaults, nodeAddressMap, ...rest } = target;
+    for (const k of Object.keys(rest)) {
+      if (rest[k] !== undefined && !IGNORED.has(k) && !["useReplicas", "minimizeConnections", "maxCommandRedirections"].includes(k)) {
+        if (Object.prototype.hasOwnProperty.call(REFUSED, k)) throw refuse(k, "");
+        throw fail(`unknown Redis Cluster setting \`${k}\` next to \`rootNodes\``);
+      }
+    }
+    return fromNodeRedisClusterOptions({ rootNodes, defaults, nodeAddressMap });
+  }
   return fromOptions(target);
 }
 
-module.exports = { resolveTarget };
+// What a target form is called in messages and docs.
+function isExternalClient(x) {
+  return x !== null && typeof x === "object" && !Array.isArray(x) && !isPlainObject(x) && x[RESOLVED] !== true;
+}
+
+module.exports = { resolveTarget, isExternalClient, ERR_INVALID_REDIS_TARGET: "ERR_INVALID_REDIS_TARGET" };
