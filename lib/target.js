@@ -427,6 +427,7 @@ function fromNodeRedisCluster(c) {
       o.password = co.password;
       if (co.username) o.username = co.username;
     }
+    if (o.name === undefined && co.name) o.name = co.name;
   }
   return fromCluster(o);
 }

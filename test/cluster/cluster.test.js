@@ -78,6 +78,51 @@ describe("Redis Cluster (6 nodes)", function () {
     return c;
   }
 
+  it("reads every cluster target form: CLIENT LIST on every node shows the user and name asked for", async function () {
+    for (const n of rc.live()) await redisCli(n.port, "ACL", "SETUSER", "alice", "on", ">alicepw", "~*", "&*", "+@all");
+    const nodeRedis4 = require("redis");
+    const nodeRedis5 = require("redis-v5");
+    const IORedis = require("ioredis");
+    const seed = rc.ports[0];
+    const users = [];
+    const forms = [
+      ["{ cluster, username, password, name }", () => ({ cluster: [{ host: "127.0.0.1", port: seed }], username: "alice", password: "alicepw", name: "c-opts" }), "c-opts"],
+      ["{ cluster: [url with credentials], name }", () => ({ cluster: [`redis://alice:alicepw@127.0.0.1:${seed}`], name: "c-url" }), "c-url"],
+      ["node-redis createCluster() options { rootNodes, defaults }", () => ({ rootNodes: [{ url: `redis://127.0.0.1:${seed}` }], defaults: { username: "alice", password: "alicepw", name: "c-root" } }), "c-root"],
+      ["node-redis v4 createCluster() client, connected", async () => {
+        const c = nodeRedis4.createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${seed}` }], defaults: { username: "alice", password: "alicepw", name: "c-nr4" } });
+        await c.connect();
+        users.push(() => c.quit());
+        return c;
+      }, "c-nr4"],
+      ["node-redis v5 createCluster() client", () => nodeRedis5.createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${seed}` }], defaults: { username: "alice", password: "alicepw", name: "c-nr5" } }), "c-nr5"],
+      ["ioredis Cluster", () => {
+        const c = new IORedis.Cluster([{ host: "127.0.0.1", port: seed }], { lazyConnect: true, redisOptions: { username: "alice", password: "alicepw", connectionName: "c-io" } });
+        users.push(() => c.disconnect());
+        return c;
+      }, "c-io"],
+    ];
+    const ours = async (port, name) => {
+      const out = await redisCli(port, "CLIENT", "LIST");
+      return out.split("\n").filter((l) => l.includes(` name=${name} `));
+    };
+    try {
+      for (const [what, make, name] of forms) {
+        const c = client(await make());
+        for (const u of users.splice(0)) await u(); // the user's own client (same name) is not ours to count
+        await ready(c);
+        for (const n of rc.live()) {
+          await waitFor(async () => (await ours(n.port, name)).length >= 1, 10000, { what: `${what}: a connection named ${name} on node ${n.port}` });
+          for (const line of await ours(n.port, name)) assert.match(line, / user=alice /, `${what} on ${n.port}: ${line}`);
+        }
+        await c.close();
+        for (const n of rc.live()) await waitFor(async () => (await ours(n.port, name)).length === 0, 10000, { what: `${what}: closed` });
+      }
+    } finally {
+      for (const u of users) await u();
+    }
+  });
+
   it("discovers every master from one seed and routes keyed commands to their slot's owner", async function () {
     const c = client({ cluster: [{ host: "127.0.0.1", port: rc.ports[3] }] });
     await ready(c);
