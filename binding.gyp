@@ -11,7 +11,7 @@
   },
   "target_defaults": {
     "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
-    "cflags_c": ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(sh scripts/pkgconf.sh --cflags)"],
+    "cflags_c": ["-std=c11", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(sh scripts/pkgconf.sh --cflags)"],
     "conditions": [
       ["werror==1", { "cflags_c": ["-Werror"] }],
       ["asan==1", {
