@@ -32,7 +32,7 @@ tarball="$work/$(npm pack --silent --pack-destination "$work" | tail -n1)"
 log "packed $(basename "$tarball") in $(($(ms) - t0)) ms ($(stat -c %s "$tarball") bytes)"
 listing="$(tar tzf "$tarball")"
 for f in package/prebuilds/linux-x64/node.napi.glibc.node package/scripts/pkgconf.sh package/scripts/install.js \
-  package/binding.gyp package/LICENSE package/lib/index.js; do
+  package/binding.gyp package/LICENSE package/lib/index.js package/lib/index.d.ts; do
   grep -qx "$f" <<<"$listing" || { log "FAIL: $f is not in the tarball"; exit 1; }
 done
 if grep -E '^package/(test|bench|examples|build|\.ci)/|binding_test\.c|\.tgz$' <<<"$listing"; then
