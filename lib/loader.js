@@ -19,7 +19,8 @@ function libc() {
     try {
       glibc = process.report.getReport().header.glibcVersionRuntime || null;
     } catch {
-      glibc = null;
+      // No diagnostic report here: musl systems are Alpine-like in practice.
+      glibc = fs.existsSync("/etc/alpine-release") ? null : "unknown";
     }
     libcCache = glibc ? "glibc" : "musl";
   }
