@@ -177,6 +177,10 @@ class RedisClient extends EventEmitter {
     this._nextAdapterId = 1;
     this._closing = null;
     this._warned = false;
+    // Also told of connection errors: EventEmitters (factories) that re-emit them as 'error' when they
+    // have listeners, and observers (the Emitter's queue) that do not count as listeners.
+    this._errorSinks = new Set();
+    this._errorObservers = new Set();
     this.publishDropped = 0;
     this.cmd.start();
     this.sub.start();
@@ -281,14 +285,32 @@ class RedisClient extends EventEmitter {
     else if (event === "disconnect") this.emit("disconnect", conn._role);
   }
 
+  // A connection error goes to every 'error' listener: this client's, its factories' and its adapters'
+  // (io.of(nsp).adapter). With none anywhere it is printed once per client, never thrown: a Redis hiccup
+  // must not crash a process that did not ask to hear about it (upstream's friendly handler).
   _onconnerror(conn, err) {
     debug("%s error %s %s", conn._role, err.code, err.message);
+    for (const fn of this._errorObservers) fn(err);
+    let heard = false;
     if (this.listenerCount("error") > 0) {
       this.emit("error", err);
-    } else if (!this._warned) {
-      // Never crash the process for a Redis hiccup nobody listens to (upstream's friendly handler).
+      heard = true;
+    }
+    const sinks = [...this._errorSinks];
+    for (const a of this._adapters.values()) if (typeof a.listenerCount === "function") sinks.push(a);
+    for (const sink of sinks) {
+      if (sink.listenerCount("error") > 0) {
+        sink.emit("error", err);
+        heard = true;
+      }
+    }
+    if (!heard && !this._warned) {
       this._warned = true;
-      console.warn(`socket.io-hiredis-adapter: missing 'error' handler on this Redis client (${err.code}: ${err.message})`);
+      console.warn(
+        `socket.io-hiredis-adapter: missing 'error' handler on this Redis client (${err.code}: ${err.message}); ` +
+          "listen with .on('error', ...) on the client, the adapter factory, io.of(nsp).adapter or emitter.client " +
+          "(this warning is printed once; DEBUG=socket.io-hiredis-adapter:* shows every event)",
+      );
     }
   }
 

@@ -13,6 +13,7 @@ const C = binding.constants;
 const UID = "emitter";
 const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]);
 const DEFAULT_MAX_QUEUE = 10000;
+const DEFAULT_QUEUE_TIMEOUT = 5000;
 
 function codedError(code, message, extra) {
   const err = new Error(message);
@@ -28,44 +29,86 @@ class EmitterCore {
     this.client = this.owned ? new RedisClient(target) : target;
     this.maxQueue = opts.maxQueue === undefined ? DEFAULT_MAX_QUEUE : opts.maxQueue;
     this.requestsTimeout = opts.requestsTimeout || 5000;
+    this.queueTimeout = opts.queueTimeout === undefined ? DEFAULT_QUEUE_TIMEOUT : opts.queueTimeout;
     this.everReady = this.client.isReady;
-    this.queue = [];
+    this.queue = []; // { op, fail, deadline }
+    this.queueTimer = null;
+    this.lastError = null;
     this.dropped = 0;
     this.pending = 0;
     this.acks = new Map(); // nsp -> AckChannel
     this.closed = false;
     this.onReady = () => {
       this.everReady = true;
+      this.lastError = null;
+      this.clearQueueTimer();
       const queued = this.queue.splice(0);
-      for (const op of queued) op();
+      for (const q of queued) q.op();
       this.updateRef();
     };
+    // Connection errors reach the client's 'error' listeners, or print one warning when there are none
+    // (the client does that); the queue only remembers the last one, to say why its operations failed.
+    this.onError = (err) => {
+      this.lastError = err;
+    };
     this.client.on("ready", this.onReady);
-    if (this.owned && this.client.listenerCount("error") === 0) {
-      this.client.on("error", (err) => debug("redis error %s: %s", err.code, err.message));
-    }
+    this.client._errorObservers.add(this.onError);
     this.updateRef();
   }
 
-  // Runs op now, or, before the first connection, once connected (in order; bounded).
-  run(op) {
+  // Runs op now, or, before the first connection, once connected (in order). An operation that waited
+  // queueTimeout ms, or finds the queue full (maxQueue), fails: fail(err) is called (a promise rejects,
+  // a plain emit is counted in `dropped`). So a script whose Redis is unreachable reports it and ends.
+  run(op, fail) {
     if (this.closed) throw codedError("ECLOSED", "the emitter is closed");
     if (this.everReady) return op();
     if (this.queue.length >= this.maxQueue) {
-      this.dropped++;
       debug("queue full: operation dropped");
+      fail(codedError("ENOBUFS", `the emitter's queue is full (maxQueue ${this.maxQueue}) while waiting for the first connection to Redis`));
       return undefined;
     }
-    this.queue.push(op);
+    this.queue.push({ op, fail, deadline: Date.now() + this.queueTimeout });
+    if (this.queueTimer === null) this.armQueueTimer();
     this.updateRef();
     return undefined;
   }
 
+  armQueueTimer() {
+    const delay = Math.max(0, this.queue[0].deadline - Date.now());
+    this.queueTimer = setTimeout(() => this.expireQueue(), delay);
+  }
+
+  clearQueueTimer() {
+    if (this.queueTimer !== null) clearTimeout(this.queueTimer);
+    this.queueTimer = null;
+  }
+
+  expireQueue() {
+    this.queueTimer = null;
+    const now = Date.now();
+    let n = 0;
+    while (n < this.queue.length && this.queue[n].deadline <= now) n++;
+    const expired = this.queue.splice(0, n);
+    if (this.queue.length > 0) this.armQueueTimer();
+    const last = this.lastError;
+    const why = last ? `${last.code}: ${last.message}` : "no answer";
+    for (const q of expired) {
+      const err = codedError(last && last.code ? last.code : "ETIMEDOUT", `could not reach Redis within ${this.queueTimeout} ms (${why}): the operation was not sent`);
+      if (last) err.cause = last;
+      q.fail(err);
+    }
+    debug("%d queued operations failed: %s", expired.length, why);
+    this.updateRef();
+  }
+
   publish(channel, payload) {
     const buf = typeof payload === "string" ? Buffer.from(payload) : payload;
-    this.run(() => {
-      if (!this.client.publish(channel, buf)) this.dropped++;
-    });
+    this.run(
+      () => {
+        if (!this.client.publish(channel, buf)) this.dropped++;
+      },
+      () => this.dropped++,
+    );
   }
 
   // An idle emitter never keeps the process alive (a script may simply end); queued work and
@@ -89,7 +132,9 @@ class EmitterCore {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.client.off("ready", this.onReady);
-    this.queue.length = 0;
+    this.client._errorObservers.delete(this.onError);
+    this.clearQueueTimer();
+    for (const q of this.queue.splice(0)) q.fail(codedError("ECLOSED", "the emitter was closed before the operation was sent"));
     for (const ch of this.acks.values()) ch.close();
     this.acks.clear();
     return this.owned ? this.client.close() : Promise.resolve();
@@ -264,8 +309,10 @@ class Emitter {
     const timeout = core.requestsTimeout;
     return new Promise((resolve, reject) => {
       const fragment = JSON.stringify(args);
-      core.run(() =>
-        core.ackChannel(this._channels.key, this.nsp).start("sse", [fragment], timeout, (err, responses) => (err ? reject(err) : resolve(responses))),
+      const done = (err, responses) => (err ? reject(err) : resolve(responses));
+      core.run(
+        () => core.ackChannel(this._channels.key, this.nsp).start("sse", [fragment], timeout, done),
+        (err) => done(err, []),
       );
     });
   }
@@ -350,7 +397,10 @@ class BroadcastOperator {
     const opts = { rooms: [...this.rooms], except: [...this.exceptRooms], flags };
     const p = notepack.encode(packet);
     const o = notepack.encode(opts);
-    this._core.run(() => this._core.ackChannel(this._channels.key, this._channels.nsp).start("emit", [p, o], timeout, ack));
+    this._core.run(
+      () => this._core.ackChannel(this._channels.key, this._channels.nsp).start("emit", [p, o], timeout, ack),
+      (err) => ack(Object.assign(err, { responses: [] }), []),
+    );
   }
 
   _request(type, extra) {

@@ -1,4 +1,5 @@
 "use strict";
+const { EventEmitter } = require("node:events");
 const { RedisAdapter, RequestType } = require("./adapter");
 const { RedisClient, createClient } = require("./client");
 const { resolveTarget, isExternalClient } = require("./target");
@@ -90,6 +91,7 @@ class Shared {
     this.users = 0;
     this.owned = !(target instanceof RedisClient);
     if (!this.owned) this.client = target;
+    this.events = null; // the factory, which re-emits the client's connection errors
     // The clients the user passed, exposed read-only as adapter.pubClient / subClient (never used).
     this.pubClient = isExternalClient(target) ? target : null;
     this.subClient = isExternalClient(subTarget) ? subTarget : this.pubClient;
@@ -108,17 +110,35 @@ class Shared {
     if (this.client === null) {
       this.client = new RedisClient(this.target, this.subTarget);
     }
+    if (this.users === 0 && this.events !== null) this.client._errorSinks.add(this.events);
     this.users++;
     return this.client;
   }
 
   release() {
     this.users--;
-    if (this.users > 0 || !this.owned || this.client === null) return Promise.resolve();
+    if (this.users > 0 || this.client === null) return Promise.resolve();
+    if (this.events !== null) this.client._errorSinks.delete(this.events);
+    if (!this.owned) return Promise.resolve();
     const client = this.client;
     this.client = null;
     return client.close();
   }
+}
+
+// The factory is a plain function (socket.io calls it with `new`) that is also an EventEmitter: it emits
+// 'error' for connection errors of the client it uses while one of its adapters is open.
+function makeFactory(shared, create) {
+  const factory = function (nsp) {
+    return create(nsp);
+  };
+  for (const name of Object.getOwnPropertyNames(EventEmitter.prototype)) {
+    if (name !== "constructor") factory[name] = EventEmitter.prototype[name];
+  }
+  EventEmitter.call(factory);
+  shared.events = factory;
+  Object.defineProperty(factory, "client", { get: () => shared.client });
+  return factory;
 }
 
 /**
@@ -150,12 +170,7 @@ function createAdapter(target, subTarget, opts) {
   }
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
-  // A plain function: socket.io calls it with `new`.
-  const factory = function (nsp) {
-    return new RedisAdapter(nsp, shared, opts);
-  };
-  Object.defineProperty(factory, "client", { get: () => shared.client });
-  return factory;
+  return makeFactory(shared, (nsp) => new RedisAdapter(nsp, shared, opts));
 }
 
 /**
@@ -176,11 +191,7 @@ function createShardedAdapter(target, subTarget, opts) {
   }
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
-  const factory = function (nsp) {
-    return new ShardedRedisAdapter(nsp, shared, opts);
-  };
-  Object.defineProperty(factory, "client", { get: () => shared.client });
-  return factory;
+  return makeFactory(shared, (nsp) => new ShardedRedisAdapter(nsp, shared, opts));
 }
 
 const { Emitter } = require("./emitter");

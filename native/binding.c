@@ -13,9 +13,6 @@
 #include "rooms.h"
 #include "subs.h"
 
-napi_status
-hra_test_exports (napi_env env, napi_value exports);
-
 typedef struct instance_s instance_t;
 typedef struct js_adapter_s js_adapter_t;
 
@@ -1669,6 +1666,5 @@ NAPI_MODULE_INIT() {
     HRA_NAPI_CALL(env, set_number(env, constants, consts[i].name, consts[i].value));
   }
   HRA_NAPI_CALL(env, napi_set_named_property(env, exports, "constants", constants));
-  HRA_NAPI_CALL(env, hra_test_exports(env, exports));
   return exports;
 }

@@ -1,5 +1,6 @@
-// Test-only exports that expose the codec modules (envelope decoding, packet encoding) to the mocha
-// differential tests. Nothing here is used on a hot path; every call allocates freely.
+// A test-only addon (build/<config>/hiredis_adapter_test.node, never in the released binary) exposing
+// the codec modules (envelope decoding, packet encoding) to the mocha differential tests. Nothing here
+// is used on a hot path; every call allocates freely.
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +9,6 @@
 #include "envelope.h"
 #include "mp.h"
 #include "napi_util.h"
-
-napi_status
-hra_test_exports (napi_env env, napi_value exports);
 
 #define DEFAULT_DEPTH 100
 
@@ -257,11 +255,16 @@ hra_js_test_decode_envelope (napi_env env, napi_callback_info info) {
   return obj;
 }
 
-napi_status
+static napi_status
 hra_test_exports (napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "test_encode_packet", NULL, hra_js_test_encode_packet, NULL, NULL, NULL, napi_enumerable, NULL },
     { "test_decode_envelope", NULL, hra_js_test_decode_envelope, NULL, NULL, NULL, napi_enumerable, NULL },
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+}
+
+NAPI_MODULE_INIT() {
+  if (hra_test_exports(env, exports) != napi_ok) return NULL;
+  return exports;
 }

@@ -237,6 +237,70 @@ describe("Emitter", function () {
     assert.match(r.stdout, /^queued$/m);
   });
 
+  describe("Redis unreachable: the script reports it and ends", function () {
+    const run = (args) =>
+      new Promise((resolve) =>
+        execFile(process.execPath, [path.join(__dirname, "scripts", "unreachable.js"), ...args], { timeout: 15000 }, (err, stdout, stderr) =>
+          resolve({ err, stdout, stderr }),
+        ),
+      );
+
+    it("an awaited serverSideEmitWithAck rejects (unhandled: Node prints it, exit code 1) after the default 5 s", async function () {
+      const port = await freePort();
+      const r = await run([`redis://127.0.0.1:${port}`, "await", ""]);
+      assert.equal(r.err && r.err.killed, false, "the script was killed by the timeout: it hung");
+      assert.equal(r.err.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /ECONNREFUSED/);
+      assert.match(r.stderr, /could not reach Redis within 5000 ms/);
+      const ms = Number(/exit 1 after (\d+) ms, dropped (\d+)/.exec(r.stdout)[1]);
+      assert.ok(ms >= 4900 && ms < 9000, `exited after ${ms} ms`);
+      assert.match(r.stdout, /dropped 2$/m, "the emit and the socketsJoin are counted as dropped");
+      // the client's one warning, once
+      assert.equal(r.stderr.match(/missing 'error' handler/g).length, 1, r.stderr);
+    });
+
+    it("with an 'error' listener: error events, rejections and ack callbacks, no warning, exit 0", async function () {
+      const port = await freePort();
+      const r = await run([`redis://127.0.0.1:${port}`, "listen", "600"]);
+      assert.equal(r.err, null, r.stdout + r.stderr);
+      assert.match(r.stdout, /^error event ECONNREFUSED$/m);
+      assert.match(r.stdout, /^rejected ECONNREFUSED: could not reach Redis within 600 ms/m);
+      assert.match(r.stdout, /^ack callback ECONNREFUSED$/m);
+      assert.match(r.stdout, /^exit 0 after \d+ ms, dropped 2$/m);
+      assert.doesNotMatch(r.stderr, /missing 'error' handler/);
+    });
+
+    it("without a listener: one warning on stderr, the rejection, exit 0", async function () {
+      const port = await freePort();
+      const r = await run([`redis://127.0.0.1:${port}`, "nothing", "600"]);
+      assert.equal(r.err, null, r.stdout + r.stderr);
+      assert.equal(r.stderr.match(/missing 'error' handler on this Redis client \(ECONNREFUSED/g).length, 1, r.stderr);
+      assert.match(r.stdout, /^rejected ECONNREFUSED/m);
+      assert.doesNotMatch(r.stdout, /resolved/);
+    });
+
+    it("close() rejects what is still queued with ECLOSED", async function () {
+      const port = await freePort();
+      emitter = new Emitter(`redis://127.0.0.1:${port}`);
+      emitter.client.on("error", () => {});
+      const rejected = assert.rejects(emitter.serverSideEmitWithAck("q"), { code: "ECLOSED" });
+      emitter.emit("x");
+      await emitter.close();
+      await rejected;
+      assert.equal(emitter.dropped, 1);
+    });
+
+    it("a full queue fails at once with ENOBUFS", async function () {
+      const port = await freePort();
+      emitter = new Emitter(`redis://127.0.0.1:${port}`, { maxQueue: 1 });
+      emitter.client.on("error", () => {});
+      emitter.emit("x");
+      await assert.rejects(emitter.serverSideEmitWithAck("q"), { code: "ENOBUFS" });
+      emitter.emit("y");
+      assert.equal(emitter.dropped, 1);
+    });
+  });
+
   it("is a drop-in for new Emitter(ioredisClient)", async function () {
     const { clients } = await fleet();
     const Redis = require("ioredis");

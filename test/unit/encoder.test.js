@@ -6,7 +6,7 @@ const assert = require("node:assert/strict");
 const { types } = require("node:util");
 const notepack = require("notepack.io");
 const { Encoder } = require("socket.io-parser");
-const binding = require("../../lib/binding");
+const binding = require("../helpers/test-addon");
 
 // mulberry32: small, seeded, deterministic.
 function prng(seed) {
