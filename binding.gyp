@@ -5,6 +5,7 @@
       "target_name": "hiredis_adapter",
       "sources": [
         "native/common.c",
+        "native/batch.c",
         "native/jsnum.c",
         "native/mp.c",
         "native/encoder.c",

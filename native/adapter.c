@@ -14,7 +14,6 @@
 #include "rooms.h"
 
 // Shared with sharded.c (adapter_internal.h); the short names keep this file as it was.
-#define put_word(...) hra_adapter__put_word(__VA_ARGS__)
 #define invalid(...) hra_adapter__invalid(__VA_ARGS__)
 #define packet_is_deliverable(...) hra_adapter__packet_is_deliverable(__VA_ARGS__)
 #define prepare_delivery(...) hra_adapter__prepare_delivery(__VA_ARGS__)
@@ -171,11 +170,6 @@ slice_is (hra_slice_t s, const char *z, size_t n) {
   return s.len == n && memcmp(s.base, z, n) == 0;
 }
 
-int
-hra_adapter__put_word (hra_batch_t *b, uint32_t w) {
-  return hra_buf_append(&b->words, &w, sizeof(w));
-}
-
 void
 hra_adapter__invalid (hra_adapter_t *a, int err) {
   a->stats.invalid++;
@@ -286,6 +280,7 @@ hra_adapter__prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t 
   // No keys at all leaves a->keys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_adapter).
   const hra_room_key_t *except_keys = a->keys != NULL ? a->keys + nrooms : NULL;
   if (hra_rooms_targets(a->rooms, a->keys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
+  a->targets_all = nall == 0;
   if (a->targets.len == 0) return 1;
   if (a->raw_broadcasts) return has_proto_key(data, a->max_depth) ? HRA_ENOTSUP : HRA_OK;
   hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };
@@ -348,55 +343,25 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
   }
   uint32_t flags = (env.is_volatile ? HRA_BFLAG_VOLATILE : 0) | (env.compress_false ? HRA_BFLAG_COMPRESS_FALSE : 0);
   if (a->raw_broadcasts) {
-    size_t need_raw = env.data.len + (env.has_id ? env.id.len : 0);
-    if (batch->bytes.len + need_raw > UINT32_MAX || hra_buf_reserve(&batch->bytes, need_raw) != 0 ||
-      hra_buf_reserve(&batch->words, 4 * (10 + a->targets.len)) != 0) {
-      invalid(a, HRA_ENOMEM);
+    hra_targets_t t = hra_adapter__targets(a);
+    size_t id_len = env.has_id ? env.id.len : 0;
+    if ((err = hra_batch_begin(batch, HRA_REC_RAW_BROADCAST, a->id, 6 + hra_batch_targets_words(t), env.data.len + id_len)) != 0) {
+      invalid(a, err);
       return;
     }
-    put_word(batch, HRA_REC_RAW_BROADCAST);
-    put_word(batch, a->id);
-    put_word(batch, flags);
-    put_word(batch, (uint32_t) env.type);
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, (uint32_t) env.data.len);
-    hra_buf_append(&batch->bytes, env.data.base, env.data.len);
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, env.has_id ? (uint32_t) env.id.len : 0);
-    if (env.has_id) hra_buf_append(&batch->bytes, env.id.base, env.id.len);
-    put_word(batch, (uint32_t) a->targets.len);
-    hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-    batch->records++;
-    a->stats.delivered++;
-    a->stats.deliveries += a->targets.len;
-    return;
+    hra_batch_word(batch, flags);
+    hra_batch_word(batch, (uint32_t) env.type);
+    hra_batch_slice(batch, env.data.base, env.data.len);
+    hra_batch_slice(batch, env.has_id ? env.id.base : NULL, id_len);
+    hra_batch_targets(batch, t);
+    hra_batch_end(batch);
+  } else {
+    hra_slice_t packet = { a->out.data, a->out.len };
+    if ((err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, hra_adapter__targets(a))) != 0) {
+      invalid(a, err);
+      return;
+    }
   }
-  size_t need = 1 + a->out.len;
-  for (size_t i = 0; i < a->attachments.len; i++)
-    need += a->attachments.items[i].len;
-  if (batch->bytes.len + need > UINT32_MAX || a->attachments.len > UINT32_MAX / 4 ||
-    hra_buf_reserve(&batch->bytes, need) != 0 ||
-    hra_buf_reserve(&batch->words, 4 * (7 + 2 * a->attachments.len + a->targets.len)) != 0) {
-    invalid(a, HRA_ENOMEM);
-    return;
-  }
-  uint32_t off = (uint32_t) batch->bytes.len;
-  hra_buf_putc(&batch->bytes, '4');
-  hra_buf_append(&batch->bytes, a->out.data, a->out.len);
-  put_word(batch, HRA_REC_BROADCAST);
-  put_word(batch, a->id);
-  put_word(batch, flags);
-  put_word(batch, off);
-  put_word(batch, (uint32_t) (1 + a->out.len));
-  put_word(batch, (uint32_t) a->attachments.len);
-  for (size_t i = 0; i < a->attachments.len; i++) {
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, (uint32_t) a->attachments.items[i].len);
-    hra_buf_append(&batch->bytes, a->attachments.items[i].base, a->attachments.items[i].len);
-  }
-  put_word(batch, (uint32_t) a->targets.len);
-  hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-  batch->records++;
   a->stats.delivered++;
   a->stats.deliveries += a->targets.len;
 }
@@ -733,17 +698,8 @@ hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_
 
 void
 hra_adapter__raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
-  uint32_t off = (uint32_t) batch->bytes.len;
-  if (batch->bytes.len + payload.len > UINT32_MAX || hra_buf_append(&batch->bytes, payload.base, payload.len) != 0 || hra_buf_reserve(&batch->words, 16) != 0) {
-    batch->bytes.len = off;
-    invalid(a, HRA_ENOMEM);
-    return;
-  }
-  put_word(batch, (uint32_t) kind);
-  put_word(batch, a->id);
-  put_word(batch, off);
-  put_word(batch, (uint32_t) payload.len);
-  batch->records++;
+  int err = hra_batch_message(batch, (uint32_t) kind, a->id, payload, NULL, 0);
+  if (err) invalid(a, err);
 }
 
 // Strips the brackets of a JSON array text and appends its elements to acc ("[" + elements...).
@@ -883,28 +839,19 @@ on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
   a->stats.responses++;
   if (r->kind == HRA_REQ_ACK) {
     if (type == HRA_RT_BROADCAST_CLIENT_COUNT && has_count && is_integer_in(count, 0, 1e9)) {
-      if (hra_buf_reserve(&batch->words, 16) != 0) return;
-      put_word(batch, HRA_REC_ACK_COUNT);
-      put_word(batch, a->id);
-      put_word(batch, r->token);
-      put_word(batch, (uint32_t) count);
-      batch->records++;
+      if (hra_batch_begin(batch, HRA_REC_ACK_COUNT, a->id, 2, 0) != 0) return;
+      hra_batch_word(batch, r->token);
+      hra_batch_word(batch, (uint32_t) count);
+      hra_batch_end(batch);
     } else if (type == HRA_RT_BROADCAST_ACK && has_packet) {
       if (has_proto_key(packet, a->max_depth)) {
         invalid(a, HRA_ENOTSUP);
         return;
       }
-      uint32_t off = (uint32_t) batch->bytes.len;
-      if (batch->bytes.len + packet.len > UINT32_MAX || hra_buf_append(&batch->bytes, packet.base, packet.len) != 0 || hra_buf_reserve(&batch->words, 20) != 0) {
-        batch->bytes.len = off;
-        return;
-      }
-      put_word(batch, HRA_REC_ACK_VALUE);
-      put_word(batch, a->id);
-      put_word(batch, r->token);
-      put_word(batch, off);
-      put_word(batch, (uint32_t) packet.len);
-      batch->records++;
+      if (hra_batch_begin(batch, HRA_REC_ACK_VALUE, a->id, 3, packet.len) != 0) return;
+      hra_batch_word(batch, r->token);
+      hra_batch_slice(batch, packet.base, packet.len);
+      hra_batch_end(batch);
     } else {
       invalid(a, HRA_ETYPE);
     }
@@ -1055,33 +1002,21 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
   size_t need = a->out.len + rid.len + uid.len;
   for (size_t i = 0; i < natt; i++)
     need += a->attachments.items[i].len;
-  if (batch->bytes.len + need > UINT32_MAX || hra_buf_reserve(&batch->bytes, need) != 0 ||
-    hra_buf_reserve(&batch->words, 4 * (12 + 2 * natt + a->targets.len)) != 0) {
-    invalid(a, HRA_ENOMEM);
+  hra_targets_t t = hra_adapter__targets(a);
+  int berr = natt > UINT32_MAX / 4 ? HRA_ELIMIT : hra_batch_begin(batch, HRA_REC_BCAST_ACK, a->id, 8 + 2 * natt + hra_batch_targets_words(t), need);
+  if (berr) {
+    invalid(a, berr);
     return;
   }
-  uint32_t off = (uint32_t) batch->bytes.len;
-  hra_buf_append(&batch->bytes, a->out.data, a->out.len);
-  put_word(batch, HRA_REC_BCAST_ACK);
-  put_word(batch, a->id);
-  put_word(batch, off);
-  put_word(batch, (uint32_t) a->out.len);
-  put_word(batch, split);
-  put_word(batch, (uint32_t) natt);
-  for (size_t i = 0; i < natt; i++) {
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, (uint32_t) a->attachments.items[i].len);
-    hra_buf_append(&batch->bytes, a->attachments.items[i].base, a->attachments.items[i].len);
-  }
-  put_word(batch, (uint32_t) a->targets.len);
-  hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-  put_word(batch, (uint32_t) batch->bytes.len);
-  put_word(batch, (uint32_t) rid.len);
-  hra_buf_append(&batch->bytes, rid.base, rid.len);
-  put_word(batch, (uint32_t) batch->bytes.len);
-  put_word(batch, (uint32_t) uid.len);
-  hra_buf_append(&batch->bytes, uid.base, uid.len);
-  batch->records++;
+  hra_batch_slice(batch, a->out.data, a->out.len);
+  hra_batch_word(batch, split);
+  hra_batch_slice(batch, rid.base, rid.len);
+  hra_batch_slice(batch, uid.base, uid.len);
+  hra_batch_word(batch, (uint32_t) natt);
+  for (size_t i = 0; i < natt; i++)
+    hra_batch_slice(batch, a->attachments.items[i].base, a->attachments.items[i].len);
+  hra_batch_targets(batch, t);
+  hra_batch_end(batch);
   a->stats.delivered++;
   a->stats.deliveries += a->targets.len;
 }

@@ -26,6 +26,7 @@ struct hra_adapter_s {
   uint32_t max_message_bytes;
   hra_rooms_t *rooms;
   hra_u32vec_t targets;
+  int targets_all;  // the message named no rooms and no exceptions: targets are every local socket
   hra_room_key_t *keys;  // rooms then except of the message being processed
   size_t keys_cap;
   hra_buf_t numtext;  // canonical text of number rooms named by the message
@@ -51,8 +52,12 @@ struct hra_adapter_s {
   size_t skeys_cap;
 };
 
-int
-hra_adapter__put_word (hra_batch_t *b, uint32_t w);
+// The target list of the message being processed, for the batch writer.
+static inline hra_targets_t
+hra_adapter__targets (const hra_adapter_t *a) {
+  hra_targets_t t = { a->targets.data, a->targets.len, a->targets_all };
+  return t;
+}
 
 void
 hra_adapter__invalid (hra_adapter_t *a, int err);
