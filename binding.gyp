@@ -17,6 +17,7 @@
         "native/cluster.c",
         "native/json.c",
         "native/requests.c",
+        "native/pipeline.c",
         "native/adapter.c",
         "native/sharded.c",
         "native/napi_util.c",

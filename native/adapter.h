@@ -116,6 +116,12 @@ hra_adapter_main_channel (const hra_adapter_t *a);
 int
 hra_adapter_is_sharded (const hra_adapter_t *a);
 
+// Sharded (sharded.c's front): routes one SSUBSCRIBE'd message (kind 's'); 1 when the channel belongs to
+// this adapter. No Node dependency: a fuzzer can drive it with an adapter from hra_adapter_new
+// (opts.sharded = 1). hra_adapter_on_message ignores the messages of a sharded adapter.
+int
+hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
+
 // Sharded: writes the room channel P#N#<room># into out (reset first). kind as for hra_adapter_join.
 int
 hra_sharded_room_channel (hra_adapter_t *a, const uint8_t *room, size_t len, hra_buf_t *out);

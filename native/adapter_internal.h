@@ -59,29 +59,12 @@ hra_adapter__targets (const hra_adapter_t *a) {
   return t;
 }
 
-void
-hra_adapter__invalid (hra_adapter_t *a, int err);
-
-int
-hra_adapter__packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth);
-
-// Fills a->targets, a->out and a->attachments for msgpack rooms/except/data; 1 when no local target.
-int
-hra_adapter__prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data);
-
-void
-hra_adapter__raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch);
-
-int
-hra_adapter__has_proto_key (hra_slice_t v, unsigned max_depth);
-
-int
-hra_adapter__next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw);
-
-// sharded.c: routes one SSUBSCRIBE'd message (kind 's'); 1 when the channel belongs to this adapter.
-// No Node dependency: a fuzzer can drive it with an adapter from hra_adapter_new (opts.sharded = 1).
-int
-hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
+// A message was malformed, over a limit or of a shape we refuse: count it.
+static inline void
+hra_adapter__invalid (hra_adapter_t *a, int err) {
+  a->stats.invalid++;
+  a->stats.last_error = err;
+}
 
 // 1 when text is exactly JSON.stringify(JSON.parse(text)) for a JSON array text (keys: scratch).
 int

@@ -299,7 +299,11 @@ js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, h
   if (hra_batch_full(&inst->batch)) js_flush(jc);
   inst->in_message++;
   for (js_adapter_t *ja = jc->adapters; ja != NULL; ja = ja->next) {
-    hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &inst->batch);
+    // Each front takes the messages of its own transport.
+    if (!hra_adapter_is_sharded(ja->a))
+      hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &inst->batch);
+    else if (kind == 's')
+      hra_sharded_on_message(ja->a, channel, payload, &inst->batch);
   }
   inst->in_message--;
   if (jc->fn_message != NULL && !jc->inst->exiting && jc->self != NULL) js_raw_message(jc, kind, pattern, channel, payload);

@@ -12,6 +12,7 @@
 #include "adapter_internal.h"
 #include "jsnum.h"
 #include "json.h"
+#include "pipeline.h"
 
 #define HRA_REQ_SHARDED 20  // a request id of the JS ClusterAdapter (no deadline here: JS times it out)
 #define CANON_MAX_DEPTH 256
@@ -638,7 +639,7 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
 // "__proto__" (notepack would set the object's prototype).
 static int
 mp_member (hra_adapter_t *a, hra_mp_reader_t *r, hra_mp_obj_t *k, hra_mp_obj_t *v, hra_slice_t *raw) {
-  int err = hra_adapter__next_member(r, a->max_depth, k, v, raw);
+  int err = hra_pipeline_next_member(r, a->max_depth, k, v, raw);
   if (err) return err;
   if (k->type == HRA_MP_ARRAY || k->type == HRA_MP_MAP || k->type == HRA_MP_BIN || k->type == HRA_MP_EXT) return HRA_ENOTSUP;
   if (hra_mp_str_is(k, "__proto__")) return HRA_ENOTSUP;
@@ -677,7 +678,7 @@ mp_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
     else if (!hra_mp_str_is(&k, "nsp"))
       other = 1;
   }
-  if ((err = hra_adapter__packet_is_deliverable(&env, a->max_depth)) != 0) return err;
+  if ((err = hra_pipeline_deliverable(&env, a->max_depth)) != 0) return err;
   if (other) return TO_JS;
   hra_slice_t rooms = { NULL, 0 }, except = { NULL, 0 };
   uint32_t bflags = 0;
@@ -715,7 +716,7 @@ mp_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
   if (rooms.len && hra_mp_read(&rr, &ro) == 0 && ro.type == HRA_MP_STR) return TO_JS;
   hra_mp_reader_init(&rr, except.base, except.len);
   if (except.len && hra_mp_read(&rr, &ro) == 0 && ro.type == HRA_MP_STR) return TO_JS;
-  err = hra_adapter__prepare_delivery(a, rooms, except, (int) env.type, NULL, env.data);
+  err = hra_pipeline_prepare(a, rooms, except, (int) env.type, NULL, env.data);
   if (err == 1) {
     a->stats.ignored_no_target++;
     return HRA_OK;
@@ -797,7 +798,7 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
   }
   if (!(mt == MT_BROADCAST && !has_rid) || a->js_broadcasts) {
     // JS decodes this with notepack: no "__proto__" key anywhere may set a prototype there.
-    if (hra_adapter__has_proto_key(payload, a->max_depth)) {
+    if (hra_pipeline_has_proto_key(payload, a->max_depth)) {
       hra_adapter__invalid(a, HRA_ENOTSUP);
       return;
     }
@@ -818,7 +819,7 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
     a->stats.received++;
     err = a->js_broadcasts ? TO_JS : mp_broadcast(a, data, batch);
     if (err == TO_JS) {
-      if (hra_adapter__has_proto_key(payload, a->max_depth)) {
+      if (hra_pipeline_has_proto_key(payload, a->max_depth)) {
         hra_adapter__invalid(a, HRA_ENOTSUP);
         return;
       }
