@@ -25,6 +25,7 @@
       "target_name": "hiredis_adapter",
       "sources": [
         "native/common.c",
+        "native/batch.c",
         "native/jsnum.c",
         "native/mp.c",
         "native/encoder.c",
@@ -36,6 +37,7 @@
         "native/cluster.c",
         "native/json.c",
         "native/requests.c",
+        "native/pipeline.c",
         "native/adapter.c",
         "native/sharded.c",
         "native/napi_util.c",

@@ -359,42 +359,45 @@ class RedisAdapter extends Adapter {
 
   // --- records from the native receive path ----------------------------------------------------
 
-  _onrecord(kind, buf, words, i) {
+  _onrecord(kind, buf, words, i, tp, tn) {
     switch (kind) {
       case C.REC_BROADCAST:
-        return this._deliver(buf, words, i);
+        return this._deliver(buf, words, i, tp, tn);
       case C.REC_RAW_BROADCAST:
-        return this._deliverRaw(buf, words, i);
+        return this._deliverRaw(buf, words, i, tp, tn);
       case C.REC_BCAST_ACK:
-        return this._deliverWithAck(buf, words, i);
+        return this._deliverWithAck(buf, words, i, tp, tn);
       case C.REC_ACK_COUNT: {
-        const p = this._pending.get(words[i + 2]);
-        if (p !== undefined && p.kind === KIND_ACK) p.clientCountCallback(words[i + 3]);
+        const p = this._pending.get(words[i + C.F_ACK_TOKEN]);
+        if (p !== undefined && p.kind === KIND_ACK) p.clientCountCallback(words[i + C.F_ACK_COUNT]);
         return;
       }
       case C.REC_ACK_VALUE: {
-        const p = this._pending.get(words[i + 2]);
+        const p = this._pending.get(words[i + C.F_ACK_TOKEN]);
         if (p !== undefined && p.kind === KIND_ACK) {
           // C has checked lengths, depth and that no map key is "__proto__".
-          const value = notepack.decode(buf.subarray(words[i + 3], words[i + 3] + words[i + 4]));
-          p.ack(value);
+          const off = words[i + C.F_ACK_OFF];
+          p.ack(notepack.decode(buf.subarray(off, off + words[i + C.F_ACK_LEN])));
         }
         return;
       }
-      case C.REC_REQUEST:
-        return this._onrequest(buf.subarray(words[i + 2], words[i + 2] + words[i + 3]));
+      case C.REC_REQUEST: {
+        const off = words[i + C.F_MSG_OFF];
+        return this._onrequest(buf.subarray(off, off + words[i + C.F_MSG_LEN]));
+      }
     }
   }
 
+  // Writes a packet to the target sockets: the slots words[p .. p + n), or with n === -1 every local socket
+  // in first-join order (this.sids, as the in-memory adapter's apply() walks it).
   _write(encoded, packetOpts, words, p, n, lazyPacket, onTarget) {
     const sockets = this.nsp.sockets;
     let packet = null;
     let count = 0;
-    for (let k = 0; k < n; k++) {
-      const id = this._slotIds[words[p + k]];
-      if (id === undefined) continue;
+    const send = (id) => {
+      if (id === undefined) return;
       const socket = sockets.get(id);
-      if (socket === undefined) continue;
+      if (socket === undefined) return;
       count++;
       if (onTarget !== undefined) onTarget(socket);
       const listeners = socket._anyOutgoingListeners;
@@ -404,48 +407,46 @@ class RedisAdapter extends Adapter {
       }
       if (packetOpts.volatile !== true) holdConnection(socket.conn);
       socket.client.writeToEngine(encoded, packetOpts);
-    }
+    };
+    if (n === -1) for (const id of this.sids.keys()) send(id);
+    else for (let k = 0; k < n; k++) send(this._slotIds[words[p + k]]);
     return count;
   }
 
-  _deliver(buf, words, i) {
-    const flags = words[i + 2];
-    const off = words[i + 3];
-    const len = words[i + 4];
-    const natt = words[i + 5];
-    let p = i + 6;
+  _deliver(buf, words, i, tp, tn) {
+    const flags = words[i + C.F_BC_FLAGS];
+    const off = words[i + C.F_BC_OFF];
+    const len = words[i + C.F_BC_LEN];
+    const natt = words[i + C.F_BC_NATT];
     const encoded = [buf.toString("utf8", off + 1, off + len)];
-    for (let k = 0; k < natt; k++, p += 2) encoded.push(buf.subarray(words[p], words[p] + words[p + 1]));
-    const n = words[p++];
+    for (let k = 0, p = i + C.F_BC_ATT; k < natt; k++, p += 2) encoded.push(buf.subarray(words[p], words[p] + words[p + 1]));
     const packetOpts = packetOptsFor(flags);
     if (natt === 0 && canPreComputeFrame) packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(buf.subarray(off, off + len), FRAME_OPTS);
-    this._write(encoded, packetOpts, words, p, n, () => this._decodeForListeners(encoded));
+    this._write(encoded, packetOpts, words, tp, tn, () => this._decodeForListeners(encoded));
   }
 
   // A custom parser is in use: decode the packet data and let server.encoder encode it.
-  _deliverRaw(buf, words, i) {
-    const flags = words[i + 2];
-    const packet = { type: words[i + 3], data: notepack.decode(buf.subarray(words[i + 4], words[i + 4] + words[i + 5])), nsp: this.nsp.name };
-    if (words[i + 7] > 0) packet.id = notepack.decode(buf.subarray(words[i + 6], words[i + 6] + words[i + 7]));
+  _deliverRaw(buf, words, i, tp, tn) {
+    const flags = words[i + C.F_RAW_FLAGS];
+    const dataOff = words[i + C.F_RAW_DATA_OFF];
+    const packet = { type: words[i + C.F_RAW_TYPE], data: notepack.decode(buf.subarray(dataOff, dataOff + words[i + C.F_RAW_DATA_LEN])), nsp: this.nsp.name };
+    const idLen = words[i + C.F_RAW_ID_LEN];
+    if (idLen > 0) packet.id = notepack.decode(buf.subarray(words[i + C.F_RAW_ID_OFF], words[i + C.F_RAW_ID_OFF] + idLen));
     const packetOpts = packetOptsFor(flags);
     const encoded = this._encode(packet, packetOpts);
-    this._write(encoded, packetOpts, words, i + 9, words[i + 8], () => packet);
+    this._write(encoded, packetOpts, words, tp, tn, () => packet);
   }
 
   // Another server's broadcast with acks, run on our sockets with our own ack id.
-  _deliverWithAck(buf, words, i) {
-    const off = words[i + 2];
-    const len = words[i + 3];
-    const split = words[i + 4];
-    const natt = words[i + 5];
-    let p = i + 6;
+  _deliverWithAck(buf, words, i, tp, tn) {
+    const off = words[i + C.F_BA_OFF];
+    const len = words[i + C.F_BA_LEN];
+    const split = words[i + C.F_BA_SPLIT];
+    const natt = words[i + C.F_BA_NATT];
     const attachments = [];
-    for (let k = 0; k < natt; k++, p += 2) attachments.push(buf.subarray(words[p], words[p] + words[p + 1]));
-    const n = words[p++];
-    const slots = p;
-    p += n;
-    const requestId = buf.toString("utf8", words[p], words[p] + words[p + 1]);
-    const requesterUid = buf.toString("utf8", words[p + 2], words[p + 2] + words[p + 3]);
+    for (let k = 0, p = i + C.F_BA_ATT; k < natt; k++, p += 2) attachments.push(buf.subarray(words[p], words[p] + words[p + 1]));
+    const requestId = buf.toString("utf8", words[i + C.F_BA_RID_OFF], words[i + C.F_BA_RID_OFF] + words[i + C.F_BA_RID_LEN]);
+    const requesterUid = buf.toString("utf8", words[i + C.F_BA_UID_OFF], words[i + C.F_BA_UID_OFF] + words[i + C.F_BA_UID_LEN]);
     const id = this.nsp._ids++;
     const packetOpts = { preEncoded: true, volatile: undefined, compress: undefined };
     let encoded;
@@ -467,7 +468,7 @@ class RedisAdapter extends Adapter {
       }
       this._respond(RequestType.BROADCAST_ACK, requestId, requesterUid, payload);
     };
-    const count = this._write(encoded, packetOpts, words, slots, n, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
+    const count = this._write(encoded, packetOpts, words, tp, tn, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
     this._respond(RequestType.BROADCAST_CLIENT_COUNT, requestId, requesterUid, String(count));
   }
 

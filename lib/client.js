@@ -6,6 +6,7 @@ const debug = require("debug")("socket.io-hiredis-adapter:client");
 const { beginHold, endHold } = require("./cork");
 const binding = require("./binding");
 const { resolveTarget } = require("./target");
+const { readBatch } = require("./batch");
 
 const C = binding.constants;
 
@@ -150,10 +151,6 @@ class NativeConnection {
     this._owner._onrawmessage(kind, channel, payload, pattern);
   }
 
-  _onrequestdone(adapterId, token, status, payload, received, expected) {
-    const adapter = this._owner._adapters.get(adapterId);
-    if (adapter !== undefined) adapter._onrequestdone(token, status, payload, received, expected);
-  }
 }
 
 class RedisClient extends EventEmitter {
@@ -316,7 +313,7 @@ class RedisClient extends EventEmitter {
 
   _onconnclosed() {}
 
-  // One call per read wakeup: every record of the batch, in order (see native/adapter.h).
+  // One call per read wakeup: every record of the batch, in order (see native/batch.h, lib/batch.js).
   _onbatch(buf, words) {
     beginHold();
     try {
@@ -327,48 +324,7 @@ class RedisClient extends EventEmitter {
   }
 
   _deliverBatch(buf, words) {
-    const adapters = this._adapters;
-    let i = 0;
-    while (i < words.length) {
-      const kind = words[i];
-      const adapter = adapters.get(words[i + 1]);
-      let next;
-      switch (kind) {
-        case C.REC_BROADCAST: {
-          const natt = words[i + 5];
-          next = i + 7 + 2 * natt + words[i + 6 + 2 * natt];
-          break;
-        }
-        case C.REC_BCAST_ACK: {
-          const natt = words[i + 5];
-          next = i + 7 + 2 * natt + words[i + 6 + 2 * natt] + 4;
-          break;
-        }
-        case C.REC_RAW_BROADCAST:
-          next = i + 9 + words[i + 8];
-          break;
-        case C.REC_ACK_COUNT:
-        case C.REC_REQUEST:
-        case C.REC_RESPONSE:
-          next = i + 4;
-          break;
-        case C.REC_ACK_VALUE:
-        case C.REC_SHARDED:
-          next = i + 5;
-          break;
-        default:
-          debug("unknown batch record %d", kind);
-          return;
-      }
-      if (adapter !== undefined) {
-        try {
-          adapter._onrecord(kind, buf, words, i);
-        } catch (err) {
-          debug("batch record %d failed: %s", kind, err && err.stack);
-        }
-      }
-      i = next;
-    }
+    readBatch(buf, words, this._adapters);
   }
 }
 

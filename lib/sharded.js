@@ -216,10 +216,11 @@ class ShardedRedisAdapter extends ClusterAdapter {
 
   // --- records from the native receive path ----------------------------------------------------
 
-  _onrecord(kind, buf, words, i) {
-    if (kind === C.REC_BROADCAST) return this._deliver(buf, words, i);
+  _onrecord(kind, buf, words, i, tp, tn) {
+    if (kind === C.REC_BROADCAST) return this._deliver(buf, words, i, tp, tn);
     if (kind !== C.REC_SHARDED) return;
-    const payload = buf.subarray(words[i + 2], words[i + 2] + words[i + 3]);
+    const off = words[i + C.F_MSG_OFF];
+    const payload = buf.subarray(off, off + words[i + C.F_MSG_LEN]);
     let message;
     try {
       // C has checked the structure and, for msgpack, that no map has a "__proto__" key.
@@ -228,7 +229,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
       return debug("invalid format: %s", err.message);
     }
     try {
-      if (words[i + 4] === 1) this.onResponse(message);
+      if (words[i + C.F_MSG_ROUTE] === 1) this.onResponse(message);
       else this.onMessage(message);
     } catch (err) {
       debug("message of type %s failed: %s", message && message.type, err && err.message);

@@ -10,17 +10,16 @@
 #include "jsnum.h"
 #include "json.h"
 #include "mp.h"
+#include "pipeline.h"
 #include "requests.h"
 #include "rooms.h"
 
 // Shared with sharded.c (adapter_internal.h); the short names keep this file as it was.
-#define put_word(...) hra_adapter__put_word(__VA_ARGS__)
 #define invalid(...) hra_adapter__invalid(__VA_ARGS__)
-#define packet_is_deliverable(...) hra_adapter__packet_is_deliverable(__VA_ARGS__)
-#define prepare_delivery(...) hra_adapter__prepare_delivery(__VA_ARGS__)
-#define raw_record(...) hra_adapter__raw_record(__VA_ARGS__)
-#define has_proto_key(...) hra_adapter__has_proto_key(__VA_ARGS__)
-#define next_member(...) hra_adapter__next_member(__VA_ARGS__)
+#define packet_is_deliverable(...) hra_pipeline_deliverable(__VA_ARGS__)
+#define prepare_delivery(...) hra_pipeline_prepare(__VA_ARGS__)
+#define has_proto_key(...) hra_pipeline_has_proto_key(__VA_ARGS__)
+#define next_member(...) hra_pipeline_next_member(__VA_ARGS__)
 
 static char *
 concat (const char *a, const char *b, const char *c, const char *d) {
@@ -171,129 +170,6 @@ slice_is (hra_slice_t s, const char *z, size_t n) {
   return s.len == n && memcmp(s.base, z, n) == 0;
 }
 
-int
-hra_adapter__put_word (hra_batch_t *b, uint32_t w) {
-  return hra_buf_append(&b->words, &w, sizeof(w));
-}
-
-void
-hra_adapter__invalid (hra_adapter_t *a, int err) {
-  a->stats.invalid++;
-  a->stats.last_error = err;
-}
-
-// Appends the room keys named by a msgpack array (strings and numbers; other element types can never
-// match a room we index). Number rooms get their canonical JS text, stored in numtext by offset
-// because numtext may move while it grows.
-static int
-collect_keys (hra_adapter_t *a, hra_slice_t arr, size_t *n) {
-  if (arr.len == 0) return HRA_OK;
-  hra_mp_reader_t r = { arr.base, arr.base + arr.len };
-  hra_mp_obj_t o;
-  int err = hra_mp_read(&r, &o);
-  if (err) return err;
-  if (o.type == HRA_MP_NIL) return HRA_OK;
-  if (o.type != HRA_MP_ARRAY) return HRA_ETYPE;
-  uint32_t count = o.count;
-  for (uint32_t i = 0; i < count; i++) {
-    const uint8_t *start = r.p;
-    if ((err = hra_mp_read(&r, &o)) != 0) return err;
-    hra_room_key_t k = { NULL, 0, HRA_ROOM_STR };
-    double d = 0;
-    int num = 0;
-    if (o.type == HRA_MP_STR) {
-      k.base = o.s.base;
-      k.len = o.s.len;
-      k.kind = HRA_ROOM_STR;
-    } else if (hra_mp_number(&o, &d)) {
-      num = 1;
-    } else {
-      // Any other element can never match a room we index: skip it (and its subtree).
-      r.p = start;
-      if ((err = hra_mp_skip(&r, a->max_depth)) != 0) return err;
-      continue;
-    }
-    if (num) {
-      char text[HRA_JSNUM_BUF];
-      size_t tl = hra_jsnum_format(d, text);
-      size_t at = a->numtext.len;
-      if (hra_buf_append(&a->numtext, text, tl) != 0) return HRA_ENOMEM;
-      k.base = (const uint8_t *) (uintptr_t) at;  // rebased once numtext stops growing
-      k.len = tl;
-      k.kind = HRA_ROOM_NUM | 0x100;
-    }
-    if (*n == a->keys_cap) {
-      size_t cap = a->keys_cap ? a->keys_cap * 2 : 16;
-      hra_room_key_t *keys = realloc(a->keys, cap * sizeof(*keys));
-      if (keys == NULL) return HRA_ENOMEM;
-      a->keys = keys;
-      a->keys_cap = cap;
-    }
-    a->keys[(*n)++] = k;
-  }
-  return HRA_OK;
-}
-
-// What socket.io-client accepts (socket.io-parser's isPayloadValid and its ack-id parsing): an
-// EVENT's data is an array whose first element is a number or a non-reserved event name, an ACK's
-// data is an array, and an ack id is a plain non-negative integer. Anything else would make every
-// receiving client drop its connection, so such a message is refused here, once, for all of them.
-int
-hra_adapter__packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth) {
-  static const char *reserved[] = { "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener" };
-  if (env->type != 2 && env->type != 3) return HRA_ETYPE;
-  if (env->data.len == 0) return HRA_ETYPE;
-  hra_mp_reader_t r;
-  hra_mp_obj_t o;
-  hra_mp_reader_init(&r, env->data.base, env->data.len);
-  if (hra_mp_read(&r, &o) != 0 || o.type != HRA_MP_ARRAY) return HRA_ETYPE;
-  if (env->type == 2) {
-    double d;
-    if (o.count == 0 || hra_mp_read(&r, &o) != 0) return HRA_ETYPE;
-    if (o.type == HRA_MP_STR) {
-      for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-        if (hra_mp_str_is(&o, reserved[i])) return HRA_ETYPE;
-      }
-    } else if (!hra_mp_number(&o, &d)) {
-      return HRA_ETYPE;
-    }
-  }
-  if (env->has_id) {
-    double id;
-    hra_mp_reader_init(&r, env->id.base, env->id.len);
-    if (hra_mp_read(&r, &o) != 0 || !hra_mp_number(&o, &id)) return HRA_ETYPE;
-    if (!(id >= 0 && id <= 9007199254740992.0) || id != (double) (int64_t) id) return HRA_ETYPE;
-  }
-  return HRA_OK;
-}
-
-// Target selection and encoding shared by plain broadcasts and broadcasts with acks: fills
-// a->targets, a->out and a->attachments. Returns 1 when no local socket matches (nothing encoded).
-int
-hra_adapter__prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data) {
-  size_t nrooms = 0, nall = 0;
-  int err;
-  a->numtext.len = 0;
-  if ((err = collect_keys(a, rooms, &nrooms)) != 0) return err;
-  nall = nrooms;
-  if ((err = collect_keys(a, except, &nall)) != 0) return err;
-  for (size_t i = 0; i < nall; i++) {
-    if (a->keys[i].kind & 0x100) {
-      a->keys[i].kind &= 0xff;
-      a->keys[i].base = a->numtext.data + (uintptr_t) a->keys[i].base;
-    }
-  }
-  // No keys at all leaves a->keys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_adapter).
-  const hra_room_key_t *except_keys = a->keys != NULL ? a->keys + nrooms : NULL;
-  if (hra_rooms_targets(a->rooms, a->keys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
-  if (a->targets.len == 0) return 1;
-  if (a->raw_broadcasts) return has_proto_key(data, a->max_depth) ? HRA_ENOTSUP : HRA_OK;
-  hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };
-  a->out.len = 0;
-  a->attachments.len = 0;
-  return hra_encode_packet(&a->enc, &a->out, &a->attachments, type, nsp, id, data, a->max_depth);
-}
-
 static void
 on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
   a->stats.received++;
@@ -348,55 +224,25 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
   }
   uint32_t flags = (env.is_volatile ? HRA_BFLAG_VOLATILE : 0) | (env.compress_false ? HRA_BFLAG_COMPRESS_FALSE : 0);
   if (a->raw_broadcasts) {
-    size_t need_raw = env.data.len + (env.has_id ? env.id.len : 0);
-    if (batch->bytes.len + need_raw > UINT32_MAX || hra_buf_reserve(&batch->bytes, need_raw) != 0 ||
-      hra_buf_reserve(&batch->words, 4 * (10 + a->targets.len)) != 0) {
-      invalid(a, HRA_ENOMEM);
+    hra_targets_t t = hra_adapter__targets(a);
+    size_t id_len = env.has_id ? env.id.len : 0;
+    if ((err = hra_batch_begin(batch, HRA_REC_RAW_BROADCAST, a->id, 6 + hra_batch_targets_words(t), env.data.len + id_len)) != 0) {
+      invalid(a, err);
       return;
     }
-    put_word(batch, HRA_REC_RAW_BROADCAST);
-    put_word(batch, a->id);
-    put_word(batch, flags);
-    put_word(batch, (uint32_t) env.type);
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, (uint32_t) env.data.len);
-    hra_buf_append(&batch->bytes, env.data.base, env.data.len);
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, env.has_id ? (uint32_t) env.id.len : 0);
-    if (env.has_id) hra_buf_append(&batch->bytes, env.id.base, env.id.len);
-    put_word(batch, (uint32_t) a->targets.len);
-    hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-    batch->records++;
-    a->stats.delivered++;
-    a->stats.deliveries += a->targets.len;
-    return;
+    hra_batch_word(batch, flags);
+    hra_batch_word(batch, (uint32_t) env.type);
+    hra_batch_slice(batch, env.data.base, env.data.len);
+    hra_batch_slice(batch, env.has_id ? env.id.base : NULL, id_len);
+    hra_batch_targets(batch, t);
+    hra_batch_end(batch);
+  } else {
+    hra_slice_t packet = { a->out.data, a->out.len };
+    if ((err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, hra_adapter__targets(a))) != 0) {
+      invalid(a, err);
+      return;
+    }
   }
-  size_t need = 1 + a->out.len;
-  for (size_t i = 0; i < a->attachments.len; i++)
-    need += a->attachments.items[i].len;
-  if (batch->bytes.len + need > UINT32_MAX || a->attachments.len > UINT32_MAX / 4 ||
-    hra_buf_reserve(&batch->bytes, need) != 0 ||
-    hra_buf_reserve(&batch->words, 4 * (7 + 2 * a->attachments.len + a->targets.len)) != 0) {
-    invalid(a, HRA_ENOMEM);
-    return;
-  }
-  uint32_t off = (uint32_t) batch->bytes.len;
-  hra_buf_putc(&batch->bytes, '4');
-  hra_buf_append(&batch->bytes, a->out.data, a->out.len);
-  put_word(batch, HRA_REC_BROADCAST);
-  put_word(batch, a->id);
-  put_word(batch, flags);
-  put_word(batch, off);
-  put_word(batch, (uint32_t) (1 + a->out.len));
-  put_word(batch, (uint32_t) a->attachments.len);
-  for (size_t i = 0; i < a->attachments.len; i++) {
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, (uint32_t) a->attachments.items[i].len);
-    hra_buf_append(&batch->bytes, a->attachments.items[i].base, a->attachments.items[i].len);
-  }
-  put_word(batch, (uint32_t) a->targets.len);
-  hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-  batch->records++;
   a->stats.delivered++;
   a->stats.deliveries += a->targets.len;
 }
@@ -731,19 +577,10 @@ hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_
   return publish_response(a, 0, uid, uid_len);
 }
 
-void
-hra_adapter__raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
-  uint32_t off = (uint32_t) batch->bytes.len;
-  if (batch->bytes.len + payload.len > UINT32_MAX || hra_buf_append(&batch->bytes, payload.base, payload.len) != 0 || hra_buf_reserve(&batch->words, 16) != 0) {
-    batch->bytes.len = off;
-    invalid(a, HRA_ENOMEM);
-    return;
-  }
-  put_word(batch, (uint32_t) kind);
-  put_word(batch, a->id);
-  put_word(batch, off);
-  put_word(batch, (uint32_t) payload.len);
-  batch->records++;
+static void
+raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch) {
+  int err = hra_batch_message(batch, (uint32_t) kind, a->id, payload, NULL, 0);
+  if (err) invalid(a, err);
 }
 
 // Strips the brackets of a JSON array text and appends its elements to acc ("[" + elements...).
@@ -759,56 +596,9 @@ append_elements (hra_buf_t *acc, hra_slice_t arr) {
   return hra_buf_append(acc, p, (size_t) (e - p));
 }
 
-// 1 when any map inside the msgpack value has a "__proto__" key (notepack would set a prototype),
-// or when the value is malformed or nested deeper than max_depth.
-int
-hra_adapter__has_proto_key (hra_slice_t v, unsigned max_depth) {
-  struct {
-    uint32_t left;
-    uint8_t is_map;
-  } st[HRA_MP_MAX_DEPTH + 1];
-  hra_mp_reader_t r;
-  hra_mp_obj_t o;
-  unsigned d = 0;
-  if (max_depth > HRA_MP_MAX_DEPTH) max_depth = HRA_MP_MAX_DEPTH;
-  st[0].left = 1;
-  st[0].is_map = 0;
-  hra_mp_reader_init(&r, v.base, v.len);
-  for (;;) {
-    while (st[d].left == 0) {
-      if (d == 0) return r.p != r.end;
-      d--;
-    }
-    int is_key = st[d].is_map && st[d].left % 2 == 0;
-    if (hra_mp_read(&r, &o) != 0) return 1;
-    st[d].left--;
-    if (is_key && hra_mp_str_is(&o, "__proto__")) return 1;
-    if (o.type == HRA_MP_ARRAY || o.type == HRA_MP_MAP) {
-      if (d + 1 > max_depth) return 1;
-      d++;
-      st[d].left = o.type == HRA_MP_MAP ? o.count * 2 : o.count;
-      st[d].is_map = o.type == HRA_MP_MAP;
-    }
-  }
-}
-
 static int
 is_integer_in (double d, double lo, double hi) {
   return d >= lo && d <= hi && d == (double) (int64_t) d;
-}
-
-// Reads the next member of a msgpack map: its key, the header of its value, and the value's raw bytes.
-int
-hra_adapter__next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw) {
-  int err = hra_mp_read(r, key);
-  if (err) return err;
-  const uint8_t *start = r->p;
-  if ((err = hra_mp_read(r, value)) != 0) return err;
-  r->p = start;
-  if ((err = hra_mp_skip(r, max_depth)) != 0) return err;
-  raw->base = start;
-  raw->len = (size_t) (r->p - start);
-  return HRA_OK;
 }
 
 static void
@@ -883,28 +673,19 @@ on_response (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
   a->stats.responses++;
   if (r->kind == HRA_REQ_ACK) {
     if (type == HRA_RT_BROADCAST_CLIENT_COUNT && has_count && is_integer_in(count, 0, 1e9)) {
-      if (hra_buf_reserve(&batch->words, 16) != 0) return;
-      put_word(batch, HRA_REC_ACK_COUNT);
-      put_word(batch, a->id);
-      put_word(batch, r->token);
-      put_word(batch, (uint32_t) count);
-      batch->records++;
+      if (hra_batch_begin(batch, HRA_REC_ACK_COUNT, a->id, 2, 0) != 0) return;
+      hra_batch_word(batch, r->token);
+      hra_batch_word(batch, (uint32_t) count);
+      hra_batch_end(batch);
     } else if (type == HRA_RT_BROADCAST_ACK && has_packet) {
       if (has_proto_key(packet, a->max_depth)) {
         invalid(a, HRA_ENOTSUP);
         return;
       }
-      uint32_t off = (uint32_t) batch->bytes.len;
-      if (batch->bytes.len + packet.len > UINT32_MAX || hra_buf_append(&batch->bytes, packet.base, packet.len) != 0 || hra_buf_reserve(&batch->words, 20) != 0) {
-        batch->bytes.len = off;
-        return;
-      }
-      put_word(batch, HRA_REC_ACK_VALUE);
-      put_word(batch, a->id);
-      put_word(batch, r->token);
-      put_word(batch, off);
-      put_word(batch, (uint32_t) packet.len);
-      batch->records++;
+      if (hra_batch_begin(batch, HRA_REC_ACK_VALUE, a->id, 3, packet.len) != 0) return;
+      hra_batch_word(batch, r->token);
+      hra_batch_slice(batch, packet.base, packet.len);
+      hra_batch_end(batch);
     } else {
       invalid(a, HRA_ETYPE);
     }
@@ -1055,33 +836,21 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
   size_t need = a->out.len + rid.len + uid.len;
   for (size_t i = 0; i < natt; i++)
     need += a->attachments.items[i].len;
-  if (batch->bytes.len + need > UINT32_MAX || hra_buf_reserve(&batch->bytes, need) != 0 ||
-    hra_buf_reserve(&batch->words, 4 * (12 + 2 * natt + a->targets.len)) != 0) {
-    invalid(a, HRA_ENOMEM);
+  hra_targets_t t = hra_adapter__targets(a);
+  int berr = natt > UINT32_MAX / 4 ? HRA_ELIMIT : hra_batch_begin(batch, HRA_REC_BCAST_ACK, a->id, 8 + 2 * natt + hra_batch_targets_words(t), need);
+  if (berr) {
+    invalid(a, berr);
     return;
   }
-  uint32_t off = (uint32_t) batch->bytes.len;
-  hra_buf_append(&batch->bytes, a->out.data, a->out.len);
-  put_word(batch, HRA_REC_BCAST_ACK);
-  put_word(batch, a->id);
-  put_word(batch, off);
-  put_word(batch, (uint32_t) a->out.len);
-  put_word(batch, split);
-  put_word(batch, (uint32_t) natt);
-  for (size_t i = 0; i < natt; i++) {
-    put_word(batch, (uint32_t) batch->bytes.len);
-    put_word(batch, (uint32_t) a->attachments.items[i].len);
-    hra_buf_append(&batch->bytes, a->attachments.items[i].base, a->attachments.items[i].len);
-  }
-  put_word(batch, (uint32_t) a->targets.len);
-  hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-  put_word(batch, (uint32_t) batch->bytes.len);
-  put_word(batch, (uint32_t) rid.len);
-  hra_buf_append(&batch->bytes, rid.base, rid.len);
-  put_word(batch, (uint32_t) batch->bytes.len);
-  put_word(batch, (uint32_t) uid.len);
-  hra_buf_append(&batch->bytes, uid.base, uid.len);
-  batch->records++;
+  hra_batch_slice(batch, a->out.data, a->out.len);
+  hra_batch_word(batch, split);
+  hra_batch_slice(batch, rid.base, rid.len);
+  hra_batch_slice(batch, uid.base, uid.len);
+  hra_batch_word(batch, (uint32_t) natt);
+  for (size_t i = 0; i < natt; i++)
+    hra_batch_slice(batch, a->attachments.items[i].base, a->attachments.items[i].len);
+  hra_batch_targets(batch, t);
+  hra_batch_end(batch);
   a->stats.delivered++;
   a->stats.deliveries += a->targets.len;
 }
@@ -1148,7 +917,7 @@ on_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
 
 int
 hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
-  if (a->sharded) return kind == 's' ? hra_sharded_on_message(a, channel, payload, batch) : 0;
+  if (a->sharded) return 0;  // sharded.c's front: the glue hands it its messages
   if (kind == 'p') {
     if (!slice_is(pattern, a->pattern, a->prefix_len + 1)) return 0;
     on_broadcast(a, channel, payload, batch);

@@ -1,38 +1,14 @@
 // The classic adapter's receive pipeline for one namespace node (spec 1.3): channel checks, the
 // native room index, envelope decoding, own-uid and namespace checks, target selection and packet
-// encoding, appending deliveries to a batch that JS consumes once per read wakeup. Plain C.
+// encoding, appending deliveries to a batch (batch.h) that JS consumes once per read wakeup. Plain C.
 // hra_adapter_new copies its strings; hra_adapter_free releases everything it owns.
 #ifndef HRA_ADAPTER_H
 #define HRA_ADAPTER_H
 
 #include <stdint.h>
 
+#include "batch.h"
 #include "common.h"
-
-// A batch is a list of records in `words` (uint32) whose strings and attachments live in `bytes`.
-// HRA_REC_BROADCAST: kind, adapter id, flags, off, len, natt, (off, len) x natt, ntargets, slot x ntargets
-//   bytes[off] is '4' (the engine.io message type) followed by the socket.io packet string.
-// HRA_REC_REQUEST / HRA_REC_RESPONSE: kind, adapter id, off, len (the raw payload)
-// HRA_REC_ACK_COUNT: kind, adapter id, token, count (a server's client count for a broadcast with acks)
-// HRA_REC_ACK_VALUE: kind, adapter id, token, off, len (msgpack of one client's ack argument)
-// HRA_REC_RAW_BROADCAST: kind, adapter id, flags, type, data off, data len, id off, id len (0: none),
-//   ntargets, slot x ntargets: a broadcast for a server with a custom parser (JS encodes it).
-// HRA_REC_BCAST_ACK: kind, adapter id, off, len, split, natt, (off, len) x natt, ntargets, slot x
-//   ntargets, rid off, rid len, uid off, uid len: another server's broadcast with acks, to run
-//   locally. The packet string has no ack id; JS inserts the id at byte `split` of the string.
-// HRA_REC_SHARDED: kind, adapter id, off, len, route: a sharded ClusterAdapter message for JS (a
-//   request, a response to one of its pending requests, or a broadcast C does not deliver itself);
-//   route 1 means it came on this node's response channel (onResponse), 0 otherwise (onMessage).
-enum {
-  HRA_REC_BROADCAST = 1,
-  HRA_REC_REQUEST = 2,
-  HRA_REC_RESPONSE = 3,
-  HRA_REC_ACK_COUNT = 5,
-  HRA_REC_ACK_VALUE = 6,
-  HRA_REC_BCAST_ACK = 7,
-  HRA_REC_RAW_BROADCAST = 8,
-  HRA_REC_SHARDED = 9
-};
 
 // Request kinds (the upstream RequestType codes) for hra_adapter_request / hra_adapter_respond.
 enum {
@@ -75,12 +51,6 @@ typedef struct {
 
 #define HRA_BFLAG_VOLATILE 1u
 #define HRA_BFLAG_COMPRESS_FALSE 2u
-
-typedef struct {
-  hra_buf_t bytes;
-  hra_buf_t words;
-  size_t records;
-} hra_batch_t;
 
 typedef struct {
   uint64_t received;  // broadcast messages seen on this node's channels
@@ -145,6 +115,12 @@ hra_adapter_main_channel (const hra_adapter_t *a);
 
 int
 hra_adapter_is_sharded (const hra_adapter_t *a);
+
+// Sharded (sharded.c's front): routes one SSUBSCRIBE'd message (kind 's'); 1 when the channel belongs to
+// this adapter. No Node dependency: a fuzzer can drive it with an adapter from hra_adapter_new
+// (opts.sharded = 1). hra_adapter_on_message ignores the messages of a sharded adapter.
+int
+hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
 
 // Sharded: writes the room channel P#N#<room># into out (reset first). kind as for hra_adapter_join.
 int

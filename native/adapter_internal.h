@@ -26,6 +26,7 @@ struct hra_adapter_s {
   uint32_t max_message_bytes;
   hra_rooms_t *rooms;
   hra_u32vec_t targets;
+  int targets_all;  // the message named no rooms and no exceptions: targets are every local socket
   hra_room_key_t *keys;  // rooms then except of the message being processed
   size_t keys_cap;
   hra_buf_t numtext;  // canonical text of number rooms named by the message
@@ -51,32 +52,19 @@ struct hra_adapter_s {
   size_t skeys_cap;
 };
 
-int
-hra_adapter__put_word (hra_batch_t *b, uint32_t w);
+// The target list of the message being processed, for the batch writer.
+static inline hra_targets_t
+hra_adapter__targets (const hra_adapter_t *a) {
+  hra_targets_t t = { a->targets.data, a->targets.len, a->targets_all };
+  return t;
+}
 
-void
-hra_adapter__invalid (hra_adapter_t *a, int err);
-
-int
-hra_adapter__packet_is_deliverable (const hra_envelope_t *env, unsigned max_depth);
-
-// Fills a->targets, a->out and a->attachments for msgpack rooms/except/data; 1 when no local target.
-int
-hra_adapter__prepare_delivery (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data);
-
-void
-hra_adapter__raw_record (hra_adapter_t *a, int kind, hra_slice_t payload, hra_batch_t *batch);
-
-int
-hra_adapter__has_proto_key (hra_slice_t v, unsigned max_depth);
-
-int
-hra_adapter__next_member (hra_mp_reader_t *r, unsigned max_depth, hra_mp_obj_t *key, hra_mp_obj_t *value, hra_slice_t *raw);
-
-// sharded.c: routes one SSUBSCRIBE'd message (kind 's'); 1 when the channel belongs to this adapter.
-// No Node dependency: a fuzzer can drive it with an adapter from hra_adapter_new (opts.sharded = 1).
-int
-hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
+// A message was malformed, over a limit or of a shape we refuse: count it.
+static inline void
+hra_adapter__invalid (hra_adapter_t *a, int err) {
+  a->stats.invalid++;
+  a->stats.last_error = err;
+}
 
 // 1 when text is exactly JSON.stringify(JSON.parse(text)) for a JSON array text (keys: scratch).
 int

@@ -56,7 +56,8 @@ struct instance_s {
   size_t nconns;
   js_adapter_t *adapters;
   uint32_t next_serial;
-  hra_batch_t batch;
+  hra_batch_t batch;  // records for JS (batch.h): flushed after each read, early when full
+  int in_message;  // inside an adapter's message handling: completions wait for the batch's flush
   napi_async_cleanup_hook_handle hook;
   uv_timer_t timer;  // request deadlines of every adapter
   uint64_t timer_due;
@@ -286,10 +287,22 @@ js_raw_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channe
 }
 
 static void
+js_flush (js_conn_t *jc);
+
+static void
 js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
+  instance_t *inst = jc->inst;
+  // Between two messages, a batch that reached its cap goes to JS: a burst costs bounded memory.
+  if (hra_batch_full(&inst->batch)) js_flush(jc);
+  inst->in_message++;
   for (js_adapter_t *ja = jc->adapters; ja != NULL; ja = ja->next) {
-    hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &jc->inst->batch);
+    // Each front takes the messages of its own transport.
+    if (!hra_adapter_is_sharded(ja->a))
+      hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &inst->batch);
+    else if (kind == 's')
+      hra_sharded_on_message(ja->a, channel, payload, &inst->batch);
   }
+  inst->in_message--;
   if (jc->fn_message != NULL && !jc->inst->exiting && jc->self != NULL) js_raw_message(jc, kind, pattern, channel, payload);
 }
 
@@ -304,27 +317,17 @@ on_cluster_message (hra_cluster_t *cl, int kind, hra_slice_t pattern, hra_slice_
 }
 
 static void
-reset_batch (hra_batch_t *b) {
-  b->bytes.len = 0;
-  b->words.len = 0;
-  b->records = 0;
-  // Do not keep a huge buffer around after one burst.
-  if (b->bytes.cap > (8u << 20)) hra_buf_free(&b->bytes);
-  if (b->words.cap > (8u << 20)) hra_buf_free(&b->words);
-}
-
-static void
 js_flush (js_conn_t *jc) {
   hra_batch_t *b = &jc->inst->batch;
   if (b->records == 0) return;
   if (jc->inst->exiting || jc->self == NULL) {
-    reset_batch(b);
+    hra_batch_reset(b);
     return;
   }
   napi_env env = jc->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
-    reset_batch(b);
+    hra_batch_reset(b);
     return;
   }
   napi_value argv[2];
@@ -335,10 +338,13 @@ js_flush (js_conn_t *jc) {
   if (napi_create_arraybuffer(env, b->words.len, &data, &ab) != napi_ok) goto done;
   if (b->words.len) memcpy(data, b->words.data, b->words.len);
   if (napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) != napi_ok) goto done;
-  reset_batch(b);
+  // Empty before JS runs: what JS causes to be written (a completion) goes into a batch of its own.
+  hra_batch_reset(b);
   call_method(jc, jc->fn_batch, 2, argv);
+  napi_close_handle_scope(env, scope);
+  return;
 done:
-  reset_batch(b);
+  hra_batch_reset(b);
   napi_close_handle_scope(env, scope);
 }
 
@@ -957,26 +963,39 @@ host_numsub (void *data, hra_adapter_t *a, const char *channel, uint32_t token) 
   return jc_command_sum(ja->cmd, 3, argv, lens, on_numsub_reply, on_cluster_numsub_reply, (void *) (uintptr_t) packed);
 }
 
+static int32_t
+clamp_i32 (int64_t v) {
+  return v < -1 ? -1 : v > INT32_MAX ? INT32_MAX
+                                     : (int32_t) v;
+}
+
+static int
+done_record (hra_batch_t *b, js_adapter_t *ja, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
+  int err = hra_batch_begin(b, HRA_REC_DONE, ja->id, 6, len);
+  if (err) return err;
+  hra_batch_word(b, token);
+  hra_batch_word(b, (uint32_t) status);
+  hra_batch_word(b, (uint32_t) clamp_i32(received));
+  hra_batch_word(b, (uint32_t) clamp_i32(expected));
+  hra_batch_slice(b, payload, len);
+  hra_batch_end(b);
+  return HRA_OK;
+}
+
+// A request finished. Its completion is a batch record, so it reaches JS in wire order: after the
+// broadcasts read before the answer that completed it, once the read is over, never in the middle of it.
 static void
 host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
   js_adapter_t *ja = data;
   js_conn_t *jc = ja->sub != NULL ? ja->sub : ja->cmd;
-  if (jc == NULL || jc->self == NULL || ja->inst->exiting) return;
-  napi_env env = jc->env;
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value argv[6];
-  if (napi_create_uint32(env, ja->id, &argv[0]) == napi_ok && napi_create_uint32(env, token, &argv[1]) == napi_ok &&
-    napi_create_int32(env, status, &argv[2]) == napi_ok &&
-    napi_create_buffer_copy(env, len, len ? (const void *) payload : (const void *) "", NULL, &argv[3]) == napi_ok &&
-    napi_create_double(env, (double) received, &argv[4]) == napi_ok && napi_create_double(env, (double) expected, &argv[5]) == napi_ok) {
-    napi_value self, fn;
-    if (napi_get_reference_value(env, jc->self, &self) == napi_ok && self != NULL &&
-      napi_get_named_property(env, self, "_onrequestdone", &fn) == napi_ok) {
-      hra_napi_call(env, jc->ctx, self, fn, 6, argv);
-    }
+  instance_t *inst = ja->inst;
+  if (jc == NULL || jc->self == NULL || inst->exiting) return;
+  if (done_record(&inst->batch, ja, token, status, payload, len, received, expected) != HRA_OK) {
+    // No room: hand JS what is there, then try again in the empty batch.
+    js_flush(jc);
+    if (done_record(&inst->batch, ja, token, status, payload, len, received, expected) != HRA_OK) return;
   }
-  napi_close_handle_scope(env, scope);
+  if (inst->in_message == 0) js_flush(jc);
 }
 
 static uint64_t
@@ -1581,8 +1600,7 @@ on_env_teardown (napi_async_cleanup_hook_handle handle, void *arg) {
 static void
 instance_finalize (napi_env env, void *data, void *hint) {
   instance_t *inst = data;
-  hra_buf_free(&inst->batch.bytes);
-  hra_buf_free(&inst->batch.words);
+  hra_batch_free(&inst->batch);
   // Handles still open here belong to an environment that is going away with its loop: leave them.
   if (inst->nconns == 0 && inst->timer_closed) free(inst);
 }
@@ -1636,7 +1654,7 @@ NAPI_MODULE_INIT() {
   HRA_NAPI_CALL(env, napi_create_object(env, &constants));
   const struct {
     const char *name;
-    int value;
+    double value;
   } consts[] = {
     { "EV_CLOSED", 0 },
     { "EV_CONNECT", HRA_EV_CONNECT },
@@ -1652,6 +1670,45 @@ NAPI_MODULE_INIT() {
     { "REC_BCAST_ACK", HRA_REC_BCAST_ACK },
     { "REC_RAW_BROADCAST", HRA_REC_RAW_BROADCAST },
     { "REC_SHARDED", HRA_REC_SHARDED },
+    { "REC_DONE", HRA_REC_DONE },
+    { "TARGETS_ALL", HRA_TARGETS_ALL },
+    { "TARGETS_SAME", HRA_TARGETS_SAME },
+    { "F_WORDS", HRA_F_WORDS },
+    { "F_ADAPTER", HRA_F_ADAPTER },
+    { "F_TARGETS_AT", HRA_F_TARGETS_AT },
+    { "F_BC_FLAGS", HRA_F_BC_FLAGS },
+    { "F_BC_OFF", HRA_F_BC_OFF },
+    { "F_BC_LEN", HRA_F_BC_LEN },
+    { "F_BC_NATT", HRA_F_BC_NATT },
+    { "F_BC_ATT", HRA_F_BC_ATT },
+    { "F_RAW_FLAGS", HRA_F_RAW_FLAGS },
+    { "F_RAW_TYPE", HRA_F_RAW_TYPE },
+    { "F_RAW_DATA_OFF", HRA_F_RAW_DATA_OFF },
+    { "F_RAW_DATA_LEN", HRA_F_RAW_DATA_LEN },
+    { "F_RAW_ID_OFF", HRA_F_RAW_ID_OFF },
+    { "F_RAW_ID_LEN", HRA_F_RAW_ID_LEN },
+    { "F_BA_OFF", HRA_F_BA_OFF },
+    { "F_BA_LEN", HRA_F_BA_LEN },
+    { "F_BA_SPLIT", HRA_F_BA_SPLIT },
+    { "F_BA_RID_OFF", HRA_F_BA_RID_OFF },
+    { "F_BA_RID_LEN", HRA_F_BA_RID_LEN },
+    { "F_BA_UID_OFF", HRA_F_BA_UID_OFF },
+    { "F_BA_UID_LEN", HRA_F_BA_UID_LEN },
+    { "F_BA_NATT", HRA_F_BA_NATT },
+    { "F_BA_ATT", HRA_F_BA_ATT },
+    { "F_MSG_OFF", HRA_F_MSG_OFF },
+    { "F_MSG_LEN", HRA_F_MSG_LEN },
+    { "F_MSG_ROUTE", HRA_F_MSG_ROUTE },
+    { "F_ACK_TOKEN", HRA_F_ACK_TOKEN },
+    { "F_ACK_COUNT", HRA_F_ACK_COUNT },
+    { "F_ACK_OFF", HRA_F_ACK_OFF },
+    { "F_ACK_LEN", HRA_F_ACK_LEN },
+    { "F_DONE_TOKEN", HRA_F_DONE_TOKEN },
+    { "F_DONE_STATUS", HRA_F_DONE_STATUS },
+    { "F_DONE_RECEIVED", HRA_F_DONE_RECEIVED },
+    { "F_DONE_EXPECTED", HRA_F_DONE_EXPECTED },
+    { "F_DONE_OFF", HRA_F_DONE_OFF },
+    { "F_DONE_LEN", HRA_F_DONE_LEN },
     { "DONE_OK", HRA_DONE_OK },
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },

@@ -12,6 +12,7 @@
 #include "adapter_internal.h"
 #include "jsnum.h"
 #include "json.h"
+#include "pipeline.h"
 
 #define HRA_REQ_SHARDED 20  // a request id of the JS ClusterAdapter (no deadline here: JS times it out)
 #define CANON_MAX_DEPTH 256
@@ -327,49 +328,20 @@ hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, un
 
 static void
 js_record (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
-  uint32_t off = (uint32_t) batch->bytes.len;
-  if (batch->bytes.len + payload.len > UINT32_MAX || hra_buf_append(&batch->bytes, payload.base, payload.len) != 0 ||
-    hra_buf_reserve(&batch->words, 20) != 0) {
-    batch->bytes.len = off;
-    hra_adapter__invalid(a, HRA_ENOMEM);
-    return;
-  }
-  hra_adapter__put_word(batch, HRA_REC_SHARDED);
-  hra_adapter__put_word(batch, a->id);
-  hra_adapter__put_word(batch, off);
-  hra_adapter__put_word(batch, (uint32_t) payload.len);
-  hra_adapter__put_word(batch, (uint32_t) route);
-  batch->records++;
+  uint32_t extra = (uint32_t) route;
+  int err = hra_batch_message(batch, HRA_REC_SHARDED, a->id, payload, &extra, 1);
+  if (err) hra_adapter__invalid(a, err);
 }
 
-// The classic record layout (adapter.h HRA_REC_BROADCAST) from a->out, a->attachments, a->targets.
+// The classic record layout (batch.h HRA_REC_BROADCAST) from a->out, a->attachments, a->targets.
 static void
 broadcast_record (hra_adapter_t *a, uint32_t flags, hra_batch_t *batch) {
-  size_t need = 1 + a->out.len;
-  for (size_t i = 0; i < a->attachments.len; i++)
-    need += a->attachments.items[i].len;
-  if (batch->bytes.len + need > UINT32_MAX || a->attachments.len > UINT32_MAX / 4 || hra_buf_reserve(&batch->bytes, need) != 0 ||
-    hra_buf_reserve(&batch->words, 4 * (7 + 2 * a->attachments.len + a->targets.len)) != 0) {
-    hra_adapter__invalid(a, HRA_ENOMEM);
+  hra_slice_t packet = { a->out.data, a->out.len };
+  int err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, hra_adapter__targets(a));
+  if (err) {
+    hra_adapter__invalid(a, err);
     return;
   }
-  uint32_t off = (uint32_t) batch->bytes.len;
-  hra_buf_putc(&batch->bytes, '4');
-  hra_buf_append(&batch->bytes, a->out.data, a->out.len);
-  hra_adapter__put_word(batch, HRA_REC_BROADCAST);
-  hra_adapter__put_word(batch, a->id);
-  hra_adapter__put_word(batch, flags);
-  hra_adapter__put_word(batch, off);
-  hra_adapter__put_word(batch, (uint32_t) (1 + a->out.len));
-  hra_adapter__put_word(batch, (uint32_t) a->attachments.len);
-  for (size_t i = 0; i < a->attachments.len; i++) {
-    hra_adapter__put_word(batch, (uint32_t) batch->bytes.len);
-    hra_adapter__put_word(batch, (uint32_t) a->attachments.items[i].len);
-    hra_buf_append(&batch->bytes, a->attachments.items[i].base, a->attachments.items[i].len);
-  }
-  hra_adapter__put_word(batch, (uint32_t) a->targets.len);
-  hra_buf_append(&batch->words, a->targets.data, a->targets.len * 4);
-  batch->records++;
   a->stats.delivered++;
   a->stats.deliveries += a->targets.len;
 }
@@ -548,6 +520,7 @@ json_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
   // No keys at all leaves a->skeys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_sharded).
   const hra_room_key_t *except_keys = a->skeys != NULL ? a->skeys + nrooms : NULL;
   if (hra_rooms_targets(a->rooms, a->skeys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
+  a->targets_all = nall == 0;
   if (a->targets.len == 0) {
     a->stats.ignored_no_target++;
     return HRA_OK;
@@ -666,7 +639,7 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
 // "__proto__" (notepack would set the object's prototype).
 static int
 mp_member (hra_adapter_t *a, hra_mp_reader_t *r, hra_mp_obj_t *k, hra_mp_obj_t *v, hra_slice_t *raw) {
-  int err = hra_adapter__next_member(r, a->max_depth, k, v, raw);
+  int err = hra_pipeline_next_member(r, a->max_depth, k, v, raw);
   if (err) return err;
   if (k->type == HRA_MP_ARRAY || k->type == HRA_MP_MAP || k->type == HRA_MP_BIN || k->type == HRA_MP_EXT) return HRA_ENOTSUP;
   if (hra_mp_str_is(k, "__proto__")) return HRA_ENOTSUP;
@@ -705,7 +678,7 @@ mp_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
     else if (!hra_mp_str_is(&k, "nsp"))
       other = 1;
   }
-  if ((err = hra_adapter__packet_is_deliverable(&env, a->max_depth)) != 0) return err;
+  if ((err = hra_pipeline_deliverable(&env, a->max_depth)) != 0) return err;
   if (other) return TO_JS;
   hra_slice_t rooms = { NULL, 0 }, except = { NULL, 0 };
   uint32_t bflags = 0;
@@ -743,7 +716,7 @@ mp_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
   if (rooms.len && hra_mp_read(&rr, &ro) == 0 && ro.type == HRA_MP_STR) return TO_JS;
   hra_mp_reader_init(&rr, except.base, except.len);
   if (except.len && hra_mp_read(&rr, &ro) == 0 && ro.type == HRA_MP_STR) return TO_JS;
-  err = hra_adapter__prepare_delivery(a, rooms, except, (int) env.type, NULL, env.data);
+  err = hra_pipeline_prepare(a, rooms, except, (int) env.type, NULL, env.data);
   if (err == 1) {
     a->stats.ignored_no_target++;
     return HRA_OK;
@@ -825,7 +798,7 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
   }
   if (!(mt == MT_BROADCAST && !has_rid) || a->js_broadcasts) {
     // JS decodes this with notepack: no "__proto__" key anywhere may set a prototype there.
-    if (hra_adapter__has_proto_key(payload, a->max_depth)) {
+    if (hra_pipeline_has_proto_key(payload, a->max_depth)) {
       hra_adapter__invalid(a, HRA_ENOTSUP);
       return;
     }
@@ -846,7 +819,7 @@ on_msgpack (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch
     a->stats.received++;
     err = a->js_broadcasts ? TO_JS : mp_broadcast(a, data, batch);
     if (err == TO_JS) {
-      if (hra_adapter__has_proto_key(payload, a->max_depth)) {
+      if (hra_pipeline_has_proto_key(payload, a->max_depth)) {
         hra_adapter__invalid(a, HRA_ENOTSUP);
         return;
       }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../native/adapter.h"
+#include "batch_walk.h"
 
 static hra_adapter_t *adapters[3];
 static hra_batch_t batch;
@@ -84,15 +85,9 @@ init (void) {
 
 static void
 check_batch (void) {
-  // Records reference bytes by (off, len): every one must lie inside the bytes buffer.
-  const uint32_t *w = (const uint32_t *) batch.words.data;
-  size_t n = batch.words.len / 4;
-  if (batch.words.len % 4) abort();
-  (void) w;
-  (void) n;
-  batch.bytes.len = 0;
-  batch.words.len = 0;
-  batch.records = 0;
+  // Every record well formed, every (off, len) inside the bytes buffer.
+  if (batch_walk(&batch) < 0) abort();
+  hra_batch_reset(&batch);
 }
 
 int

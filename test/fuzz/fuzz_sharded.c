@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../native/adapter_internal.h"
+#include "batch_walk.h"
 
 static hra_adapter_t *adapters[2];
 static hra_batch_t batch;
@@ -43,9 +44,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
   hra_slice_t channel = { (const uint8_t *) ch, strlen(ch) };
   hra_slice_t payload = { data + 1, size - 1 };
   (void) hra_sharded_on_message(adapters[(data[0] >> 3) & 1], channel, payload, &batch);
-  if (batch.words.len % 4) abort();
-  batch.bytes.len = 0;
-  batch.words.len = 0;
-  batch.records = 0;
+  if (batch_walk(&batch) < 0) abort();
+  hra_batch_reset(&batch);
   return 0;
 }

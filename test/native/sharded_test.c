@@ -32,8 +32,13 @@ word (const hra_batch_t *b, size_t i) {
 
 static void
 reset (hra_batch_t *b) {
-  b->bytes.len = b->words.len = 0;
-  b->records = 0;
+  hra_batch_reset(b);
+}
+
+// The first word of the first record's target list.
+static uint32_t
+targets0 (const hra_batch_t *b) {
+  return word(b, word(b, HRA_F_TARGETS_AT));
 }
 
 static int
@@ -86,15 +91,15 @@ main (void) {
   // SH1 from another node: one broadcast record to both slots, the packet string passed through
   const char *sh1 = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"hello\",\"world\",42]},\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}}},\"uid\":\"b1b1b1b1b1b1b1b1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(sh1), &b) == 1);
-  CHECK(b.records == 1 && word(&b, 0) == HRA_REC_BROADCAST && word(&b, 1) == 7);
-  CHECK(word(&b, 4) == 22 && memcmp(b.bytes.data + word(&b, 3), "42[\"hello\",\"world\",42]", 22) == 0);
-  CHECK(word(&b, 6) == 2);
+  CHECK(b.records == 1 && word(&b, HRA_F_KIND) == HRA_REC_BROADCAST && word(&b, HRA_F_ADAPTER) == 7);
+  CHECK(word(&b, HRA_F_BC_LEN) == 22 && memcmp(b.bytes.data + word(&b, HRA_F_BC_OFF), "42[\"hello\",\"world\",42]", 22) == 0);
+  CHECK(targets0(&b) == HRA_TARGETS_ALL);  // no rooms, no exceptions: every local socket
   reset(&b);
 
   // to room1 only, on its channel; our own uid is ignored; another namespace is ignored
   const char *r1 = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"x\"]},\"opts\":{\"rooms\":[\"room\\u0031\"],\"except\":[],\"flags\":{\"volatile\":true}}},\"uid\":\"b1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#room1#"), S(r1), &b) == 1);
-  CHECK(b.records == 1 && word(&b, 2) == HRA_BFLAG_VOLATILE && word(&b, 6) == 1 && word(&b, 7) == 0);
+  CHECK(b.records == 1 && word(&b, HRA_F_BC_FLAGS) == HRA_BFLAG_VOLATILE && targets0(&b) == 1 && word(&b, word(&b, HRA_F_TARGETS_AT) + 1) == 0);
   reset(&b);
   const char *own = "{\"type\":3,\"data\":{},\"uid\":\"a1a1a1a1a1a1a1a1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(own), &b) == 1 && b.records == 0 && hra_adapter_stats(a)->ignored_own == 1);
@@ -103,7 +108,7 @@ main (void) {
   // not canonical: the raw message goes to JS
   const char *loose = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"x\", 1.0]},\"opts\":{\"rooms\":[],\"except\":[]}},\"uid\":\"b1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(loose), &b) == 1);
-  CHECK(b.records == 1 && word(&b, 0) == HRA_REC_SHARDED && word(&b, 4) == 0);
+  CHECK(b.records == 1 && word(&b, HRA_F_KIND) == HRA_REC_SHARDED && word(&b, HRA_F_MSG_ROUTE) == 0);
   reset(&b);
 
   // requests go to JS; responses only when their id is pending
@@ -114,7 +119,7 @@ main (void) {
   hra_slice_t me = S("socket.io#/#a1a1a1a1a1a1a1a1#");
   CHECK(hra_sharded_on_message(a, me, S(resp), &b) == 1 && b.records == 0 && hra_adapter_stats(a)->responses_ignored == 1);
   CHECK(hra_sharded_track(a, (const uint8_t *) "f000000000000002", 16, 1) == 0);
-  CHECK(hra_sharded_on_message(a, me, S(resp), &b) == 1 && b.records == 1 && word(&b, 4) == 1);
+  CHECK(hra_sharded_on_message(a, me, S(resp), &b) == 1 && b.records == 1 && word(&b, HRA_F_MSG_ROUTE) == 1);
   CHECK(hra_sharded_track(a, (const uint8_t *) "f000000000000002", 16, 0) == 0);
   reset(&b);
 
