@@ -73,7 +73,7 @@ function fromOptions(o) {
   return validate(pick(o));
 }
 
-const KEYS = ["host", "port", "path", "username", "password", "db", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB"];
+const KEYS = ["host", "port", "path", "username", "password", "db", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB", "maxOutputMB"];
 
 function pick(o) {
   const ep = {};
@@ -142,7 +142,7 @@ function fromIoRedis(c) {
 
 // --- Redis Cluster: seed nodes plus settings shared by every node -----------------------------
 
-const SHARED_KEYS = ["username", "password", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB"];
+const SHARED_KEYS = ["username", "password", "name", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB", "maxOutputMB"];
 
 function seedFrom(node) {
   if (typeof node === "string") {

@@ -151,6 +151,13 @@ make_bool (napi_env env, bool v) {
   return r;
 }
 
+static napi_value
+make_status (napi_env env, int err) {
+  napi_value r = NULL;
+  if (napi_create_int32(env, err, &r) != napi_ok) return NULL;
+  return r;
+}
+
 static napi_status
 set_number (napi_env env, napi_value obj, const char *name, double v) {
   napi_value n;
@@ -537,11 +544,15 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s) != napi_ok) {
     goto fail;
   }
-  uint32_t max_reply_mb = 0;
-  if (hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb) != napi_ok) goto fail;
+  uint32_t max_reply_mb = 0, max_output_mb = 0;
+  if (hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "maxOutputMB", 32, &max_output_mb) != napi_ok) {
+    goto fail;
+  }
   o.port = port;
   o.db = db;
   o.max_reply_bytes = (size_t) max_reply_mb * 1024 * 1024;
+  o.max_output_bytes = (size_t) max_output_mb * 1024 * 1024;
   if (port < 0 || port > 65535 || db < 0) {
     hra_napi_type_error(env, "invalid port or db");
     goto fail;
@@ -717,7 +728,8 @@ get_bytes (napi_env env, napi_value v, hra_buf_t *scratch, const char **out, siz
 
 #define MAX_ARGS 1024
 
-// conn_command(handle, args[], id) -> true when queued, false when not connected (dropped, counted)
+// conn_command(handle, args[], id) -> 0 when queued, else the HRA_E* code of the refusal (counted):
+// ENOTCONN while not connected, ENOBUFS while the output is at maxOutputMB
 static napi_value
 hra_js_conn_command (napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -729,7 +741,7 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, napi_get_array_length(env, argv[1], &n));
   HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &id));
   if (n == 0 || n > MAX_ARGS) return hra_napi_type_error(env, "a command has 1 to 1024 arguments");
-  if (!jc->open || !jc_live(jc)) return make_bool(env, false);
+  if (!jc->open || !jc_live(jc)) return make_status(env, HRA_ECLOSED);
   const char *ptrs[MAX_ARGS];
   size_t lens[MAX_ARGS];
   uint8_t is_off[MAX_ARGS];
@@ -749,7 +761,7 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   }
   int err = jc->cluster != NULL ? hra_cluster_command_auto(jc->cluster, (int) n, ptrs, lens, on_cluster_reply, (void *) (uintptr_t) id)
                                 : hra_conn_command(jc->conn, (int) n, ptrs, lens, on_reply, (void *) (uintptr_t) id);
-  result = make_bool(env, err == 0);
+  result = make_status(env, err);
 done:
   hra_buf_free(&scratch);
   return result;
@@ -888,6 +900,8 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "messages", (double) st->messages));
   HRA_NAPI_CALL(env, set_number(env, o, "commandsDropped", (double) st->commands_dropped));
   HRA_NAPI_CALL(env, set_number(env, o, "commandErrors", (double) st->command_errors));
+  HRA_NAPI_CALL(env, set_number(env, o, "commandsRefusedFull", (double) st->commands_refused_full));
+  HRA_NAPI_CALL(env, set_number(env, o, "unanswered", (double) st->unanswered));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesRead", (double) st->bytes_read));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
   hra_cluster_t *cl = jc->cluster;
@@ -1367,13 +1381,6 @@ get_payload (napi_env env, napi_value v, hra_buf_t *scratch, const uint8_t **out
   return napi_ok;
 }
 
-static napi_value
-make_status (napi_env env, int err) {
-  napi_value r = NULL;
-  if (napi_create_int32(env, err, &r) != napi_ok) return NULL;
-  return r;
-}
-
 // adapter_request(handle, kind, token, fragment, timeoutMs) -> 0 or a negative HRA_E* code
 static napi_value
 hra_js_adapter_request (napi_env env, napi_callback_info info) {
@@ -1661,6 +1668,7 @@ NAPI_MODULE_INIT() {
     { "DONE_REFUSED", HRA_DONE_REFUSED },
     { "ENOTCONN", HRA_ENOTCONN },
     { "ECLOSED", HRA_ECLOSED },
+    { "ENOBUFS", HRA_ENOBUFS },
     { "BFLAG_VOLATILE", HRA_BFLAG_VOLATILE },
     { "BFLAG_COMPRESS_FALSE", HRA_BFLAG_COMPRESS_FALSE },
     { "STATE_READY", HRA_CONN_READY },
