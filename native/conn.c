@@ -651,6 +651,10 @@ on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   for (;;) {
     hra_reply_t reply;
     int r = hra_resp_next(&c->resp, &reply);
+    if (r == HRA_ELIMIT) {
+      fail_connection(c, "EMSGSIZE", "a reply from Redis exceeds maxReplyMB (counting its parsed elements)");
+      break;
+    }
     if (r < 0) {
       fail_connection(c, r == HRA_ENOMEM ? "ENOMEM" : "EPROTO", r == HRA_ENOMEM ? "out of memory while parsing a reply" : "protocol error in a reply from Redis");
       break;
@@ -1111,6 +1115,7 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.health_timeout_ms == 0) c->opts.health_timeout_ms = 5000;
   if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
   if (c->opts.max_output_bytes == 0) c->opts.max_output_bytes = DEFAULT_MAX_OUTPUT;
+  c->resp.max_bytes = c->opts.max_reply_bytes;
   c->fifo_max = c->opts.max_output_bytes / sizeof(fifo_entry_t);
   if (c->fifo_max < 1024) c->fifo_max = 1024;
   c->cbs = *cbs;
