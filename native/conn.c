@@ -777,9 +777,12 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
 
 static void
 on_health (uv_timer_t *t);
+static void
+on_connect_timeout (uv_timer_t *t);
 
 static void
 on_ready (hra_conn_t *c) {
+  uv_timer_stop(&c->timer);
   c->state = HRA_CONN_READY;
   c->attempt = 0;
   int err = restore_subscriptions(c);
@@ -855,11 +858,12 @@ start_handshake (hra_conn_t *c) {
     c->handshake_left++;
     err = err || fifo_push(c, on_setname_reply, NULL, 0, 1) || queue_command(c, 3, argv, lens);
   }
-  if (err) {
-    fail_connection(c, "ENOMEM", "out of memory during the handshake");
-    return;
-  }
-  if (c->handshake_left == 0) on_ready(c);
+  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
+  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
+  argv[0] = "PING", lens[0] = 4;
+  c->handshake_left++;
+  err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, 1, argv, lens);
+  if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
 
 static void
@@ -898,12 +902,21 @@ on_connect (uv_connect_t *req, int status) {
   }
   c->cbs.on_event(c, HRA_EV_CONNECT, NULL, NULL, 0);
   if (c->closing) return;
+  // connectTimeout also bounds the handshake: Redis must answer within it.
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
   start_handshake(c);
 }
 
 static void
 on_connect_timeout (uv_timer_t *t) {
   hra_conn_t *c = t->data;
+  if (c->state == HRA_CONN_HANDSHAKE) {
+    char text[128];
+    snprintf(text, sizeof(text), "Redis did not answer the connection handshake within %u ms", c->opts.connect_timeout_ms);
+    fail_connection(c, "ETIMEDOUT", text);
+    return;
+  }
   if (c->state != HRA_CONN_CONNECTING && c->state != HRA_CONN_RESOLVING) return;
   char text[96];
   snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);

@@ -27,19 +27,4 @@ async function startPeer(handler) {
   };
 }
 
-// Answers every PING in what it reads with +PONG (a handshake that proves nothing else).
-function answerPings(socket, after) {
-  let text = "";
-  socket.on("data", (d) => {
-    text += d.toString("latin1");
-    let i;
-    while ((i = text.indexOf("PING\r\n")) >= 0) {
-      text = text.slice(i + 6);
-      socket.write("+PONG\r\n");
-      if (after) after();
-    }
-    if (text.length > 16) text = text.slice(-16);
-  });
-}
-
-module.exports = { startPeer, answerPings };
+module.exports = { startPeer };
