@@ -289,6 +289,8 @@ class RedisAdapter extends Adapter {
       p.reject(codedError("ETIMEDOUT", message, { responses }));
     } else if (status === C.DONE_REFUSED) {
       p.reject(codedError("EREDIS", "Redis refused PUBSUB NUMSUB for the request (the client's 'error' event has Redis's answer)", { responses }));
+    } else if (status === C.DONE_CLOSED) {
+      p.reject(codedError("ECLOSED", "the Redis client was closed before the request completed", { responses }));
     } else {
       p.reject(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }));
     }

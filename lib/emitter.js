@@ -147,6 +147,8 @@ class AckChannel {
       p.done(codedError("ETIMEDOUT", message, { responses }), responses);
     } else if (status === C.DONE_REFUSED) {
       p.done(codedError("EREDIS", "Redis refused PUBSUB NUMSUB for the request (DEBUG=socket.io-hiredis-adapter:emitter shows Redis's answer)", { responses }), responses);
+    } else if (status === C.DONE_CLOSED) {
+      p.done(codedError("ECLOSED", "the Redis client was closed before the answers came", { responses }), responses);
     } else p.done(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }), responses);
   }
 

@@ -248,8 +248,14 @@ on_cluster_reply (hra_cluster_t *cl, const hra_reply_t *reply, int err, void *da
 }
 
 static void
+settle_requests (js_conn_t *jc, int status);
+
+static void
 js_event (js_conn_t *jc, int event, const char *code, const char *message, int64_t value) {
   if (jc->inst->exiting || jc->self == NULL) return;
+  // A lost connection takes its requests with it: no answer can come (sub) or the request may never
+  // have reached Redis (cmd). They reject now with ENOTCONN, not at their deadline.
+  if (event == HRA_EV_DISCONNECT) settle_requests(jc, HRA_DONE_NOTCONN);
   napi_env env = jc->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -383,6 +389,9 @@ static void
 js_closed (js_conn_t *jc) {
   napi_env env = jc->env;
   instance_t *inst = jc->inst;
+  // Every request that needs this connection settles now (it would never be answered, and its
+  // deadline could no longer reach JS once the adapter has lost its connections).
+  if (!inst->exiting && jc->self != NULL) settle_requests(jc, HRA_DONE_CLOSED);
   // Adapters still attached lose this connection; they keep working for local delivery.
   for (js_adapter_t *ja = jc->adapters; ja != NULL;) {
     js_adapter_t *next = ja->next;
@@ -936,7 +945,7 @@ numsub_done (js_conn_t *jc, const hra_reply_t *reply, int err, void *data) {
   uint64_t packed = (uint64_t) (uintptr_t) data;
   js_adapter_t *ja = find_adapter(jc->inst, (uint32_t) (packed >> 32));
   if (ja == NULL || ja->a == NULL) return;
-  int64_t count = -1;
+  int64_t count = reply == NULL && err == HRA_ECLOSED ? HRA_COUNT_CLOSED : -1;
   if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
     // NOPERM and the like: say what Redis said on the client's 'error' event; the request fails with EREDIS.
     hra_slice_t msg = hra_reply_str(reply, 0);
@@ -1020,31 +1029,72 @@ host_schedule (void *data, uint64_t deadline) {
   arm_timer(ja->inst, deadline);
 }
 
+// done() runs JS, which may create or close adapters: callers snapshot the serials of the adapters
+// concerned (want(ja, arg) true), then look each one up again before acting on it.
+typedef struct {
+  size_t n;
+  size_t cap;
+  uint32_t *serials;
+  uint32_t stack[16];
+} serials_t;
+
+static void
+collect_serials (instance_t *inst, serials_t *out, int (*want)(js_adapter_t *ja, const void *arg), const void *arg) {
+  out->n = 0;
+  out->cap = sizeof(out->stack) / sizeof(out->stack[0]);
+  out->serials = out->stack;
+  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
+    if (ja->a == NULL || !want(ja, arg)) continue;
+    if (out->n == out->cap) {
+      uint32_t *grown = malloc(out->cap * 2 * sizeof(*grown));
+      if (grown == NULL) break;
+      memcpy(grown, out->serials, out->n * sizeof(*grown));
+      if (out->serials != out->stack) free(out->serials);
+      out->serials = grown;
+      out->cap *= 2;
+    }
+    out->serials[out->n++] = ja->serial;
+  }
+}
+
+static void
+free_serials (serials_t *s) {
+  if (s->serials != s->stack) free(s->serials);
+  s->serials = NULL;
+}
+
+static int
+has_due (js_adapter_t *ja, const void *arg) {
+  return hra_adapter_expire(ja->a, 0) <= *(const uint64_t *) arg;
+}
+
+static int
+uses_conn (js_adapter_t *ja, const void *arg) {
+  return ((const void *) ja->cmd == arg || (const void *) ja->sub == arg) && hra_adapter_stats(ja->a)->pending > 0;
+}
+
+static void
+settle_requests (js_conn_t *jc, int status) {
+  serials_t s;
+  collect_serials(jc->inst, &s, uses_conn, jc);
+  for (size_t k = 0; k < s.n; k++) {
+    js_adapter_t *ja = find_adapter(jc->inst, s.serials[k]);
+    if (ja != NULL && ja->a != NULL) hra_adapter_fail_requests(ja->a, status);
+  }
+  free_serials(&s);
+}
+
 static void
 on_request_timer (uv_timer_t *t) {
   instance_t *inst = t->data;
   uint64_t now = uv_now(inst->loop);
-  // done() runs JS, which may create or close adapters: snapshot the serials of the adapters with
-  // something due, then look each one up again before expiring it.
-  size_t n = 0, cap = 16;
-  uint32_t stack_serials[16], *serials = stack_serials;
-  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
-    if (ja->a == NULL || hra_adapter_expire(ja->a, 0) > now) continue;
-    if (n == cap) {
-      uint32_t *grown = malloc(cap * 2 * sizeof(*grown));
-      if (grown == NULL) break;
-      memcpy(grown, serials, n * sizeof(*grown));
-      if (serials != stack_serials) free(serials);
-      serials = grown;
-      cap *= 2;
-    }
-    serials[n++] = ja->serial;
-  }
-  for (size_t k = 0; k < n; k++) {
-    js_adapter_t *ja = find_adapter(inst, serials[k]);
+  serials_t s;
+  collect_serials(inst, &s, has_due, &now);
+  for (size_t k = 0; k < s.n; k++) {
+    js_adapter_t *ja = find_adapter(inst, s.serials[k]);
     if (ja != NULL && ja->a != NULL) hra_adapter_expire(ja->a, now);
   }
-  if (serials != stack_serials) free(serials);
+  free_serials(&s);
   uint64_t next = UINT64_MAX;
   for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
     if (ja->a == NULL) continue;
@@ -1666,6 +1716,7 @@ NAPI_MODULE_INIT() {
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },
     { "DONE_REFUSED", HRA_DONE_REFUSED },
+    { "DONE_CLOSED", HRA_DONE_CLOSED },
     { "ENOTCONN", HRA_ENOTCONN },
     { "ECLOSED", HRA_ECLOSED },
     { "ENOBUFS", HRA_ENOBUFS },
