@@ -156,6 +156,8 @@ class NativeConnection {
     this._owner._onrawmessage(kind, channel, payload, pattern);
   }
 
+  // Called by native code only when a completion could not be written into a batch (no memory); it
+  // normally comes as a REC_DONE record.
   _onrequestdone(adapterId, token, status, payload, received, expected) {
     const adapter = this._owner._adapters.get(adapterId);
     if (adapter !== undefined) adapter._onrequestdone(token, status, payload, received, expected);
@@ -343,6 +345,20 @@ class RedisClient extends EventEmitter {
         case C.REC_SHARDED:
           next = i + 5;
           break;
+        case C.REC_DONE:
+          // A finished request, in wire order with the records around it.
+          if (adapter !== undefined) {
+            const payload = buf.subarray(words[i + 4], words[i + 4] + words[i + 5]);
+            const received = (words[i + 7] | 0) * 4294967296 + words[i + 6];
+            const expected = (words[i + 9] | 0) * 4294967296 + words[i + 8];
+            try {
+              adapter._onrequestdone(words[i + 2], words[i + 3], payload, received, expected);
+            } catch (err) {
+              debug("request completion failed: %s", err && err.stack);
+            }
+          }
+          i += 10;
+          continue;
         default:
           debug("unknown batch record %d", kind);
           return;

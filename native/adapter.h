@@ -20,6 +20,9 @@
 // HRA_REC_BCAST_ACK: kind, adapter id, off, len, split, natt, (off, len) x natt, ntargets, slot x
 //   ntargets, rid off, rid len, uid off, uid len: another server's broadcast with acks, to run
 //   locally. The packet string has no ack id; JS inserts the id at byte `split` of the string.
+// HRA_REC_DONE: kind, adapter id, token, status, off, len, received lo, received hi, expected lo,
+//   expected hi: a request finished (host->done's arguments; the counts are int64 in two words, hi
+//   signed). Written by the host, so completions reach JS in wire order with the broadcasts around them.
 // HRA_REC_SHARDED: kind, adapter id, off, len, route: a sharded ClusterAdapter message for JS (a
 //   request, a response to one of its pending requests, or a broadcast C does not deliver itself);
 //   route 1 means it came on this node's response channel (onResponse), 0 otherwise (onMessage).
@@ -31,7 +34,8 @@ enum {
   HRA_REC_ACK_VALUE = 6,
   HRA_REC_BCAST_ACK = 7,
   HRA_REC_RAW_BROADCAST = 8,
-  HRA_REC_SHARDED = 9
+  HRA_REC_SHARDED = 9,
+  HRA_REC_DONE = 10
 };
 
 // Request kinds (the upstream RequestType codes) for hra_adapter_request / hra_adapter_respond.
@@ -207,6 +211,11 @@ hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_
 // Completes every request whose deadline has passed; returns the next deadline (UINT64_MAX: none).
 uint64_t
 hra_adapter_expire (hra_adapter_t *a, uint64_t now);
+
+// Appends an HRA_REC_DONE record for the adapter whose JS id is adapter_id. HRA_OK, HRA_ENOMEM or
+// HRA_ELIMIT (the batch would pass 4 GiB); nothing is appended on failure.
+int
+hra_batch_done_record (hra_batch_t *b, uint32_t adapter_id, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
 
 // Completes every pending request with status (HRA_DONE_NOTCONN, HRA_DONE_CLOSED): a connection the
 // requests need was lost or closed, so no answer can come. Requests started from inside done are

@@ -65,6 +65,10 @@ struct instance_s {
   uint64_t timer_due;
   int timer_open;
   int timer_closed;
+  js_conn_t *batch_jc;  // whose JS owner the records in batch are for (NULL while it is empty)
+  uv_idle_t deliver;  // delivers records written outside a read wakeup (timeouts, lost connections)
+  int deliver_open;
+  int deliver_closed;
   int exiting;
 };
 
@@ -302,10 +306,18 @@ js_raw_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channe
 }
 
 static void
+js_flush (js_conn_t *jc);
+
+static void
 js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
+  instance_t *inst = jc->inst;
+  // A batch holds the records of one owner: hand over another's first (in practice never: records
+  // written outside a read are delivered before the loop polls again).
+  if (inst->batch.records > 0 && inst->batch_jc != NULL && inst->batch_jc != jc) js_flush(inst->batch_jc);
   for (js_adapter_t *ja = jc->adapters; ja != NULL; ja = ja->next) {
-    hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &jc->inst->batch);
+    hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &inst->batch);
   }
+  if (inst->batch.records > 0) inst->batch_jc = jc;
   if (jc->fn_message != NULL && !jc->inst->exiting && jc->self != NULL) js_raw_message(jc, kind, pattern, channel, payload);
 }
 
@@ -329,48 +341,66 @@ reset_batch (hra_batch_t *b) {
   if (b->words.cap > (8u << 20)) hra_buf_free(&b->words);
 }
 
+// Hands the batch to jc's JS owner. The batch is emptied before JS runs: records JS causes meanwhile
+// (a request settled by a close() it calls) start the next batch.
 static void
 js_flush (js_conn_t *jc) {
-  hra_batch_t *b = &jc->inst->batch;
+  instance_t *inst = jc->inst;
+  hra_batch_t *b = &inst->batch;
   if (b->records == 0) return;
-  if (jc->inst->exiting || jc->self == NULL) {
+  if (inst->exiting || jc->self == NULL) {
     reset_batch(b);
+    inst->batch_jc = NULL;
     return;
   }
   napi_env env = jc->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) {
     reset_batch(b);
+    inst->batch_jc = NULL;
     return;
   }
   napi_value argv[2];
   void *data = NULL;
   napi_value ab;
   // A fresh Buffer per batch: engine.io may still hold attachment slices of an earlier one.
-  if (napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) != napi_ok) goto done;
-  if (napi_create_arraybuffer(env, b->words.len, &data, &ab) != napi_ok) goto done;
-  if (b->words.len) memcpy(data, b->words.data, b->words.len);
-  if (napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) != napi_ok) goto done;
+  int ok = napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) == napi_ok &&
+    napi_create_arraybuffer(env, b->words.len, &data, &ab) == napi_ok;
+  if (ok && b->words.len) memcpy(data, b->words.data, b->words.len);
+  ok = ok && napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) == napi_ok;
   reset_batch(b);
-  call_method(jc, jc->fn_batch, 2, argv);
-done:
-  reset_batch(b);
+  inst->batch_jc = NULL;
+  if (ok) call_method(jc, jc->fn_batch, 2, argv);
   napi_close_handle_scope(env, scope);
+}
+
+// The end of a read wakeup: everything it produced, in wire order.
+static void
+flush_batch (js_conn_t *jc) {
+  instance_t *inst = jc->inst;
+  js_flush(inst->batch_jc != NULL ? inst->batch_jc : jc);
 }
 
 static void
 on_flush (hra_conn_t *conn) {
-  js_flush(hra_conn_data(conn));
+  flush_batch(hra_conn_data(conn));
 }
 
 static void
 on_cluster_flush (hra_cluster_t *cl) {
-  js_flush(hra_cluster_data(cl));
+  flush_batch(hra_cluster_data(cl));
+}
+
+static void
+on_deliver (uv_idle_t *h) {
+  instance_t *inst = h->data;
+  uv_idle_stop(h);
+  if (inst->batch.records > 0 && inst->batch_jc != NULL) js_flush(inst->batch_jc);
 }
 
 static void
 instance_maybe_release_hook (instance_t *inst) {
-  if (inst->exiting && inst->nconns == 0 && inst->timer_closed && inst->hook != NULL) {
+  if (inst->exiting && inst->nconns == 0 && inst->timer_closed && inst->deliver_closed && inst->hook != NULL) {
     napi_async_cleanup_hook_handle h = inst->hook;
     inst->hook = NULL;
     napi_remove_async_cleanup_hook(h);
@@ -391,7 +421,14 @@ js_closed (js_conn_t *jc) {
   instance_t *inst = jc->inst;
   // Every request that needs this connection settles now (it would never be answered, and its
   // deadline could no longer reach JS once the adapter has lost its connections).
-  if (!inst->exiting && jc->self != NULL) settle_requests(jc, HRA_DONE_CLOSED);
+  if (!inst->exiting && jc->self != NULL) {
+    settle_requests(jc, HRA_DONE_CLOSED);
+    if (inst->batch_jc == jc) js_flush(jc);  // while jc can still reach JS
+  }
+  if (inst->batch_jc == jc) {
+    reset_batch(&inst->batch);
+    inst->batch_jc = NULL;
+  }
   // Adapters still attached lose this connection; they keep working for local delivery.
   for (js_adapter_t *ja = jc->adapters; ja != NULL;) {
     js_adapter_t *next = ja->next;
@@ -983,11 +1020,36 @@ host_numsub (void *data, hra_adapter_t *a, const char *channel, uint32_t token) 
   return jc_command_sum(ja->cmd, 3, argv, lens, on_numsub_reply, on_cluster_numsub_reply, (void *) (uintptr_t) packed);
 }
 
+// A finished request as a batch record, so it reaches JS in wire order after the broadcasts read before
+// its last answer: at the end of the read wakeup, or (timeouts, lost connections) from an idle handle,
+// which runs before the loop polls again. Called directly only when the record cannot be written.
+static void
+host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
+
+static void
+done_now (js_adapter_t *ja, js_conn_t *jc, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
+
 static void
 host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
   js_adapter_t *ja = data;
+  instance_t *inst = ja->inst;
   js_conn_t *jc = ja->sub != NULL ? ja->sub : ja->cmd;
-  if (jc == NULL || jc->self == NULL || ja->inst->exiting) return;
+  if (jc == NULL || jc->self == NULL || inst->exiting) return;
+  if (inst->batch.records > 0 && inst->batch_jc != NULL && inst->batch_jc != jc) {
+    js_flush(inst->batch_jc);
+    jc = ja->sub != NULL ? ja->sub : ja->cmd;  // JS ran
+    if (jc == NULL || jc->self == NULL || inst->exiting) return;
+  }
+  if (!inst->deliver_open || hra_batch_done_record(&inst->batch, ja->id, token, status, payload, len, received, expected) != HRA_OK) {
+    done_now(ja, jc, token, status, payload, len, received, expected);
+    return;
+  }
+  inst->batch_jc = jc;
+  if (!uv_is_active((uv_handle_t *) &inst->deliver)) uv_idle_start(&inst->deliver, on_deliver);
+}
+
+static void
+done_now (js_adapter_t *ja, js_conn_t *jc, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
   napi_env env = jc->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -1625,12 +1687,23 @@ on_timer_closed (uv_handle_t *h) {
 }
 
 static void
+on_deliver_closed (uv_handle_t *h) {
+  instance_t *inst = h->data;
+  inst->deliver_closed = 1;
+  instance_maybe_release_hook(inst);
+}
+
+static void
 on_env_teardown (napi_async_cleanup_hook_handle handle, void *arg) {
   instance_t *inst = arg;
   inst->exiting = 1;
   if (inst->timer_open) {
     inst->timer_open = 0;
     uv_close((uv_handle_t *) &inst->timer, on_timer_closed);
+  }
+  if (inst->deliver_open) {
+    inst->deliver_open = 0;
+    uv_close((uv_handle_t *) &inst->deliver, on_deliver_closed);
   }
   for (js_conn_t *jc = inst->conns; jc != NULL; jc = jc->next) {
     jc_close(jc);
@@ -1644,7 +1717,7 @@ instance_finalize (napi_env env, void *data, void *hint) {
   hra_buf_free(&inst->batch.bytes);
   hra_buf_free(&inst->batch.words);
   // Handles still open here belong to an environment that is going away with its loop: leave them.
-  if (inst->nconns == 0 && inst->timer_closed) free(inst);
+  if (inst->nconns == 0 && inst->timer_closed && inst->deliver_closed) free(inst);
 }
 
 NAPI_MODULE_INIT() {
@@ -1667,6 +1740,13 @@ NAPI_MODULE_INIT() {
     uv_unref((uv_handle_t *) &inst->timer);
   } else {
     inst->timer_closed = 1;
+  }
+  if (uv_idle_init(inst->loop, &inst->deliver) == 0) {
+    inst->deliver.data = inst;
+    inst->deliver_open = 1;
+    uv_unref((uv_handle_t *) &inst->deliver);
+  } else {
+    inst->deliver_closed = 1;
   }
   HRA_NAPI_CALL(env, napi_add_async_cleanup_hook(env, on_env_teardown, inst, &inst->hook));
   napi_property_descriptor props[] = {
@@ -1712,6 +1792,7 @@ NAPI_MODULE_INIT() {
     { "REC_BCAST_ACK", HRA_REC_BCAST_ACK },
     { "REC_RAW_BROADCAST", HRA_REC_RAW_BROADCAST },
     { "REC_SHARDED", HRA_REC_SHARDED },
+    { "REC_DONE", HRA_REC_DONE },
     { "DONE_OK", HRA_DONE_OK },
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },
