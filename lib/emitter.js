@@ -7,6 +7,7 @@ const debug = require("debug")("socket.io-hiredis-adapter:emitter");
 const notepack = require("notepack.io");
 const binding = require("./binding");
 const { RedisClient } = require("./client");
+const { checkUint32 } = require("./target");
 const { uid2, RequestType, parseAnswers } = require("./adapter");
 
 const C = binding.constants;
@@ -24,10 +25,11 @@ function codedError(code, message, extra) {
 // the operations waiting for the first connection, and the native objects used for acks.
 class EmitterCore {
   constructor(target, opts) {
+    // Checked before any connection is opened.
+    this.requestsTimeout = opts.requestsTimeout === undefined ? 5000 : checkUint32("requestsTimeout", opts.requestsTimeout) || 5000;
     this.owned = !(target instanceof RedisClient);
     this.client = this.owned ? new RedisClient(target) : target;
     this.maxQueue = opts.maxQueue === undefined ? DEFAULT_MAX_QUEUE : opts.maxQueue;
-    this.requestsTimeout = opts.requestsTimeout || 5000;
     this.everReady = this.client.isReady;
     this.queue = [];
     this.dropped = 0;
@@ -317,6 +319,7 @@ class BroadcastOperator {
   }
 
   timeout(timeout) {
+    checkUint32("timeout", timeout);
     return this._with(this.rooms, this.exceptRooms, Object.assign({}, this.flags, { timeout }));
   }
 

@@ -1,7 +1,21 @@
 "use strict";
 const { RedisAdapter, RequestType } = require("./adapter");
 const { RedisClient, createClient } = require("./client");
+const { checkUint32 } = require("./target");
 
+
+// requestsTimeout reaches C as uint32 ms; key and channelPrefix become channel names, which a NUL
+// would cut short in C.
+function checkAdapterOptions(opts) {
+  if (opts.requestsTimeout !== undefined) checkUint32("requestsTimeout", opts.requestsTimeout);
+  for (const k of ["key", "channelPrefix"]) {
+    if (typeof opts[k] === "string" && opts[k].includes("\0")) {
+      const err = new TypeError(`${k} must not contain a NUL character`);
+      err.code = "ERR_INVALID_ARG_VALUE";
+      throw err;
+    }
+  }
+}
 
 function isPlainOptions(x) {
   return (
@@ -70,6 +84,7 @@ function createAdapter(target, subTarget, opts) {
     err.code = "ERR_INVALID_ARG_VALUE";
     throw err;
   }
+  checkAdapterOptions(opts);
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   // A plain function: socket.io calls it with `new`.
@@ -93,6 +108,7 @@ function createShardedAdapter(target, subTarget, opts) {
     subTarget = undefined;
   }
   opts = Object.assign({}, opts);
+  checkAdapterOptions(opts);
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   const factory = function (nsp) {

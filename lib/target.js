@@ -222,8 +222,34 @@ function fromIoRedisCluster(c) {
   return fromCluster(o);
 }
 
+// Durations and sizes reach C as uint32: a negative or fractional value would wrap (-1 ms is ~49 days).
+const NUMERIC_KEYS = ["connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout", "keepAlive", "maxReplyMB", "maxOutputMB"];
+
+function checkUint32(name, v) {
+  if (typeof v !== "number") {
+    const err = new TypeError(`${name} must be a number, got ${typeof v}`);
+    err.code = "ERR_INVALID_ARG_TYPE";
+    throw err;
+  }
+  if (!Number.isFinite(v) || v < 0 || v > 0xffffffff) {
+    const err = new RangeError(`${name} must be a number from 0 to 4294967295, got ${v}`);
+    err.code = "ERR_OUT_OF_RANGE";
+    throw err;
+  }
+  return v;
+}
+
+function checkNumericOptions(ep) {
+  for (const k of NUMERIC_KEYS) if (ep[k] !== undefined && ep[k] !== null) checkUint32(k, ep[k]);
+  return ep;
+}
+
 // Returns native endpoint settings for a target that is not one of our own clients.
 function resolveTarget(target) {
+  return checkNumericOptions(resolveAny(target));
+}
+
+function resolveAny(target) {
   if (target === undefined || target === null) return { host: "127.0.0.1", port: 6379 };
   if (typeof target === "string") return fromUrl(target);
   if (typeof target !== "object") throw fail(`unsupported Redis target of type ${typeof target}`);
@@ -236,4 +262,4 @@ function resolveTarget(target) {
   return fromOptions(target);
 }
 
-module.exports = { resolveTarget };
+module.exports = { resolveTarget, checkUint32 };

@@ -45,4 +45,45 @@ describe("hardening", function () {
       await pub.close();
     }
   });
+
+  it("refuses negative and non-numeric durations with RangeError / TypeError", async function () {
+    const url = `redis://127.0.0.1:${redis.port}`;
+    for (const [what, fn, type] of [
+      ["connectTimeout", () => createClient({ host: "127.0.0.1", port: redis.port, connectTimeout: -1 }), RangeError],
+      ["healthTimeout", () => createClient({ host: "127.0.0.1", port: redis.port, healthTimeout: -5000 }), RangeError],
+      ["retryMax", () => createClient({ host: "127.0.0.1", port: redis.port, retryMax: "1000" }), TypeError],
+      ["maxOutputMB", () => createClient({ host: "127.0.0.1", port: redis.port, maxOutputMB: NaN }), RangeError],
+      ["requestsTimeout", () => createAdapter(url, { requestsTimeout: -1 }), RangeError],
+      ["requestsTimeout (sharded)", () => createShardedAdapter(url, { requestsTimeout: -1 }), RangeError],
+      ["requestsTimeout (emitter)", () => new Emitter(url, { requestsTimeout: -1 }), RangeError],
+    ]) {
+      assert.throws(fn, type, what);
+    }
+  });
+
+  it("a broadcast with acks and a negative timeout ends at once instead of staying pending for ~49 days", async function () {
+    cluster = await createServers({ count: 2, adapter: () => createAdapter(redis.url) });
+    await waitForSubscribers(redis.port, 2);
+    const io = cluster.ios[0];
+    let called = false;
+    io.timeout(-5).emit("nobody-listens", () => (called = true));
+    await waitFor(() => called, 2000, { what: "socket.io's own ack timeout" });
+    await waitFor(() => io.of("/").adapter.stats.pending === 0, 1000, { what: "the native ack request to end" });
+  });
+
+  it("refuses a NUL in a namespace name, key, channel prefix or host instead of cutting channel names short", async function () {
+    const url = `redis://127.0.0.1:${redis.port}`;
+    const io = new Server({ adapter: createAdapter(url) });
+    const ios = new Server({ adapter: createShardedAdapter(url) });
+    try {
+      assert.throws(() => io.of("/a\0b"), (err) => err instanceof TypeError && /NUL/.test(err.message));
+      assert.throws(() => ios.of("/a\0b"), (err) => err instanceof TypeError && /NUL/.test(err.message));
+      assert.throws(() => createAdapter(url, { key: "socket.io\0x" }), TypeError);
+      assert.throws(() => createShardedAdapter(url, { channelPrefix: "p\0x" }), TypeError);
+      assert.throws(() => createClient({ host: "127.0.0.1\0evil", port: redis.port }), (err) => err instanceof TypeError && /NUL/.test(err.message));
+    } finally {
+      io.of("/").adapter.close();
+      ios.of("/").adapter.close();
+    }
+  });
 });
