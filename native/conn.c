@@ -922,7 +922,13 @@ on_connect_timeout (uv_timer_t *t) {
   snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);
   c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
   if (c->closing) return;
-  if (c->state == HRA_CONN_RESOLVING) return;  // the resolver's callback retries
+  if (c->state == HRA_CONN_RESOLVING) {
+    // Take the lookup back if it is still queued (the thread pool may be busy for long): its callback
+    // then comes with UV_EAI_CANCELED and retries. One already running cannot be stopped; its
+    // callback goes on with the answer.
+    if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
+    return;
+  }
   c->state = HRA_CONN_WAIT_RETRY;
   free_addresses(c);
   close_socket(c, AC_RETRY);
@@ -961,6 +967,12 @@ on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   if (c->closing) {
     if (res != NULL) uv_freeaddrinfo(res);
     finish_close(c);
+    return;
+  }
+  if (status == UV_EAI_CANCELED) {
+    // Our connect timeout cancelled it and has reported the ETIMEDOUT.
+    if (res != NULL) uv_freeaddrinfo(res);
+    schedule_retry(c);
     return;
   }
   if (status < 0 || res == NULL) {
