@@ -80,6 +80,7 @@ struct hra_conn_s {
   hra_subs_t subs;
   uv_prepare_t subflush;  // sends the turn's subscription changes before the loop polls again
   int subflush_active;
+  int write_error;  // a uv_write that failed at once; the connection fails from the prepare hook
 
   int handshake_left;
   hra_conn_stats_t stats;
@@ -95,6 +96,8 @@ static void
 fail_connection (hra_conn_t *c, const char *code, const char *message);
 static void
 flush (hra_conn_t *c);
+static void
+schedule_subflush (hra_conn_t *c);
 static void
 finish_close (hra_conn_t *c);
 
@@ -232,7 +235,7 @@ on_write (uv_write_t *req, int status) {
 // uv_buf_init.
 static void
 flush (hra_conn_t *c) {
-  if (c->writing || !c->sock_connected) return;
+  if (c->writing || !c->sock_connected || c->write_error) return;
   if (c->inflight_off >= c->inflight.len) {
     if (c->out.len == 0) return;
     hra_buf_t tmp = c->inflight;
@@ -247,9 +250,13 @@ flush (hra_conn_t *c) {
   c->write_req.data = c;
   int err = uv_write(&c->write_req, &c->sock.stream, &b, 1, on_write);
   if (err) {
+    // Not fail_connection() here: flush() runs inside hra_conn_command, whose caller must not see reply
+    // callbacks (failed by fail_connection) before it returns. The prepare hook fails the connection
+    // before the loop polls again.
     c->inflight.len = 0;
     c->inflight_off = 0;
-    fail_connection(c, uv_err_name(err), uv_strerror(err));
+    c->write_error = err;
+    schedule_subflush(c);
     return;
   }
   c->inflight_off += n;
@@ -408,6 +415,12 @@ on_subflush (uv_prepare_t *p) {
   hra_conn_t *c = p->data;
   uv_prepare_stop(p);
   c->subflush_active = 0;
+  if (c->write_error) {
+    int err = c->write_error;
+    c->write_error = 0;
+    fail_connection(c, uv_err_name(err), uv_strerror(err));
+    return;
+  }
   send_sub_changes(c);
 }
 
@@ -998,6 +1011,7 @@ start_connect (hra_conn_t *c) {
     return;
   }
   c->out.len = 0;
+  c->write_error = 0;
   c->subscriber_mode = 0;
   if (c->opts.path != NULL) {
     int err = uv_pipe_init(c->loop, &c->sock.pipe, 0);
