@@ -66,6 +66,7 @@ struct instance_s {
   int timer_open;
   int timer_closed;
   js_conn_t *batch_jc;  // whose JS owner the records in batch are for (NULL while it is empty)
+  int flush_retried;  // the batch could not be handed over once and waits for a second try
   uv_idle_t deliver;  // delivers records written outside a read wakeup (timeouts, lost connections)
   int deliver_open;
   int deliver_closed;
@@ -265,14 +266,8 @@ js_event (js_conn_t *jc, int event, const char *code, const char *message, int64
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[4];
   if (napi_create_int32(env, event, &argv[0]) != napi_ok) goto done;
-  if (code == NULL)
-    napi_get_null(env, &argv[1]);
-  else if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1]) != napi_ok)
-    goto done;
-  if (message == NULL)
-    napi_get_null(env, &argv[2]);
-  else if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2]) != napi_ok)
-    goto done;
+  if ((code == NULL ? napi_get_null(env, &argv[1]) : napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1])) != napi_ok) goto done;
+  if ((message == NULL ? napi_get_null(env, &argv[2]) : napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2])) != napi_ok) goto done;
   if (napi_create_double(env, (double) value, &argv[3]) != napi_ok) goto done;
   call_method(jc, jc->fn_event, 4, argv);
 done:
@@ -307,6 +302,8 @@ js_raw_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channe
 
 static void
 js_flush (js_conn_t *jc);
+static void
+on_deliver (uv_idle_t *h);
 
 static void
 js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
@@ -355,23 +352,28 @@ js_flush (js_conn_t *jc) {
   }
   napi_env env = jc->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) {
-    reset_batch(b);
-    inst->batch_jc = NULL;
-    return;
-  }
   napi_value argv[2];
   void *data = NULL;
   napi_value ab;
+  int scoped = napi_open_handle_scope(env, &scope) == napi_ok;
   // A fresh Buffer per batch: engine.io may still hold attachment slices of an earlier one.
-  int ok = napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) == napi_ok &&
+  int ok = scoped && napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) == napi_ok &&
     napi_create_arraybuffer(env, b->words.len, &data, &ab) == napi_ok;
   if (ok && b->words.len) memcpy(data, b->words.data, b->words.len);
   ok = ok && napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) == napi_ok;
+  if (!ok && inst->flush_retried == 0 && inst->deliver_open) {
+    // Node-API refused (no memory for the buffers, or a scope): keep the batch, with its request
+    // completions, for one more try from the idle hook before the loop polls again.
+    inst->flush_retried = 1;
+    if (scoped) napi_close_handle_scope(env, scope);
+    if (!uv_is_active((uv_handle_t *) &inst->deliver)) uv_idle_start(&inst->deliver, on_deliver);
+    return;
+  }
+  inst->flush_retried = 0;
   reset_batch(b);
   inst->batch_jc = NULL;
   if (ok) call_method(jc, jc->fn_batch, 2, argv);
-  napi_close_handle_scope(env, scope);
+  if (scoped) napi_close_handle_scope(env, scope);
 }
 
 // The end of a read wakeup: everything it produced, in wire order.
