@@ -180,7 +180,7 @@ int
 hra_batch_done_record (hra_batch_t *b, uint32_t adapter_id, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
   if (len > UINT32_MAX - b->bytes.len) return HRA_ELIMIT;
   size_t off = b->bytes.len;
-  if (hra_buf_reserve(&b->words, 10 * 4) != 0 || hra_buf_append(&b->bytes, payload, len) != 0) return HRA_ENOMEM;
+  if (hra_buf_reserve(&b->words, 10 * sizeof(uint32_t)) != 0 || hra_buf_append(&b->bytes, payload, len) != 0) return HRA_ENOMEM;
   uint64_t r = (uint64_t) received, e = (uint64_t) expected;
   uint32_t w[10] = { HRA_REC_DONE, adapter_id, token, (uint32_t) status, (uint32_t) off, (uint32_t) len, (uint32_t) r, (uint32_t) (r >> 32), (uint32_t) e, (uint32_t) (e >> 32) };
   hra_buf_append(&b->words, w, sizeof(w));  // reserved above: cannot fail
