@@ -833,6 +833,23 @@ on_handshake_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *dat
   if (--c->handshake_left == 0) on_ready(c);
 }
 
+// The handshake's closing PING: any answer proves Redis is there. An ACL user may not be allowed PING
+// (NOPERM is an answer too); only NOAUTH, a password missing, stops the handshake.
+static void
+on_handshake_ping_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply == NULL) return;
+  if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
+    char code[32];
+    hra_redis_error_code(hra_reply_str(reply, 0), code, sizeof(code));
+    if (strcmp(code, "NOAUTH") == 0) {
+      on_handshake_reply(c_, reply, err, data);
+      return;
+    }
+  }
+  if (--c->handshake_left == 0) on_ready(c);
+}
+
 static void
 on_setname_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
   hra_conn_t *c = data;
@@ -875,7 +892,7 @@ start_handshake (hra_conn_t *c) {
   // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
   argv[0] = "PING", lens[0] = 4;
   c->handshake_left++;
-  err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, 1, argv, lens);
+  err = err || fifo_push(c, on_handshake_ping_reply, NULL, 0, 1) || queue_command(c, 1, argv, lens);
   if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
 

@@ -15,7 +15,7 @@ const { createClient } = require(${JSON.stringify(path.resolve(__dirname, "../..
 const port = Number(process.argv[1]);
 const t0 = Date.now();
 let busyUntil = 0;
-for (let i = 0; i < 5; i++) crypto.pbkdf2("x", "y", 400000, 64, "sha512", () => (busyUntil = Date.now() - t0));
+for (let i = 0; i < 8; i++) crypto.pbkdf2("x", "y", 400000, 64, "sha512", () => (busyUntil = Date.now() - t0));
 const out = { timeout: null, reconnect: null, ready: null };
 const c = createClient({ host: "localhost", port, connectTimeout: 200, retryBase: 20, retryMax: 50 });
 c.on("error", (err) => { if (err.code === "ETIMEDOUT" && out.timeout === null) out.timeout = Date.now() - t0; });
@@ -42,10 +42,9 @@ describe("connect timeout while resolving", function () {
       ),
     );
     const r = JSON.parse(stdout.trim().split("\n").pop());
-    assert.ok(r.busyUntil > 1000, `the thread pool was busy for ${r.busyUntil} ms only: the test proves nothing`);
-    assert.ok(r.timeout !== null && r.timeout < 600, `first ETIMEDOUT at ${r.timeout} ms`);
+    assert.ok(r.timeout !== null && r.timeout < r.busyUntil, `first ETIMEDOUT at ${r.timeout} ms, the pool busy until ${r.busyUntil} ms: the test proves nothing`);
     // Without the cancel, nothing happened until the pool was free again.
-    assert.ok(r.reconnect !== null && r.reconnect < r.timeout + 300, `next attempt scheduled at ${r.reconnect} ms (pool busy until ${r.busyUntil} ms)`);
+    assert.ok(r.reconnect !== null && r.reconnect < r.busyUntil, `next attempt scheduled at ${r.reconnect} ms (pool busy until ${r.busyUntil} ms)`);
     assert.ok(r.ready !== null, "it connects once the pool is free");
   });
 });
