@@ -223,7 +223,12 @@ js_reply (js_conn_t *jc, const hra_reply_t *reply, int err, void *data) {
   argv[1] = get_undefined(env);
   argv[2] = get_undefined(env);
   if (reply == NULL) {
-    argv[1] = hra_napi_error(env, err == HRA_ECLOSED ? "ECLOSED" : "ENOTCONN", err == HRA_ECLOSED ? "the connection was closed before Redis replied" : "the connection to Redis was lost before it replied");
+    const char *code = err == HRA_ECLOSED ? "ECLOSED" : err == HRA_ENOBUFS ? "ENOBUFS"
+                                                                           : "ENOTCONN";
+    const char *text = err == HRA_ECLOSED ? "the connection was closed before Redis replied"
+      : err == HRA_ENOBUFS                ? "the output to Redis is at maxOutputMB: the command was not sent"
+                                          : "the connection to Redis was lost before it replied";
+    argv[1] = hra_napi_error(env, code, text);
   } else if (reply->count > 0 && reply->nodes[0].type == HRA_R_ERROR) {
     hra_slice_t m = hra_reply_str(reply, 0);
     char text[512];
