@@ -65,9 +65,20 @@ const TIMEOUT_MESSAGES = {
 
 const KIND_ACK = -1;
 
+// Channel names are C strings: a NUL would cut them short (and mix namespaces). Refused up front,
+// before any connection is acquired.
+function refuseNul(what, s) {
+  if (typeof s !== "string" || !s.includes("\0")) return;
+  const err = new TypeError(`${what} must not contain a NUL character`);
+  err.code = "ERR_INVALID_ARG_VALUE";
+  throw err;
+}
+
 class RedisAdapter extends Adapter {
   constructor(nsp, shared, opts) {
     super(nsp);
+    refuseNul("the namespace name", nsp.name);
+    refuseNul("key", opts.key);
     this.uid = uid2(6);
     this.requestsTimeout = opts.requestsTimeout || 5000;
     this.publishOnSpecificResponseChannel = !!opts.publishOnSpecificResponseChannel;
@@ -248,7 +259,10 @@ class RedisAdapter extends Adapter {
     if (!onlyLocal && !this._closed) {
       const rawOpts = { rooms: [...opts.rooms], except: [...opts.except], flags: opts.flags };
       const token = this._nextToken();
-      const timeout = (opts.flags && opts.flags.timeout) >>> 0;
+      // socket.io's timeout(ms); C takes uint32 ms (0: upstream's "forget at once"), so a negative
+      // or huge value must not wrap.
+      const t = opts.flags && opts.flags.timeout;
+      const timeout = typeof t === "number" && t > 0 ? Math.min(Math.ceil(t), 0xffffffff) : 0;
       const status = binding.adapter_broadcast_ack(this._handle, token, notepack.encode(packet), notepack.encode(rawOpts), timeout);
       if (status === 0) this._pending.set(token, { kind: KIND_ACK, clientCountCallback, ack });
       else this._publishDropped++;
@@ -289,6 +303,8 @@ class RedisAdapter extends Adapter {
       p.reject(codedError("ETIMEDOUT", message, { responses }));
     } else if (status === C.DONE_REFUSED) {
       p.reject(codedError("EREDIS", "Redis refused PUBSUB NUMSUB for the request (the client's 'error' event has Redis's answer)", { responses }));
+    } else if (status === C.DONE_CLOSED) {
+      p.reject(codedError("ECLOSED", "the Redis client was closed before the request completed", { responses }));
     } else {
       p.reject(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }));
     }
@@ -634,4 +650,4 @@ function toArray(x) {
   return Array.isArray(x) ? x : [];
 }
 
-module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder };
+module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder, refuseNul };

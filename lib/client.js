@@ -41,17 +41,23 @@ class NativeConnection {
     return this._ready;
   }
 
-  // Resolves with the reply; rejects at once with code ENOTCONN while not connected.
+  // Resolves with the reply; rejects at once with code ENOTCONN while not connected, ENOBUFS while
+  // the output to Redis is at maxOutputMB.
   command(args) {
     if (this._closed) return Promise.reject(makeError("ECLOSED", "the Redis client is closed"));
     const id = this._nextId++;
     if (this._nextId > 0xfffffff0) this._nextId = 1;
     return new Promise((resolve, reject) => {
-      if (!binding.conn_command(this._handle, args, id)) {
+      const status = binding.conn_command(this._handle, args, id);
+      if (status === 0) {
+        this._pending.set(id, { resolve, reject });
+      } else if (status === C.ENOBUFS) {
+        reject(makeError("ENOBUFS", `the output to Redis (${this._describe()}) is at maxOutputMB: command ${args[0]} not sent`));
+      } else if (status === C.ECLOSED) {
+        reject(makeError("ECLOSED", "the Redis client is closed"));
+      } else {
         reject(makeError("ENOTCONN", `not connected to Redis (${this._describe()}): command ${args[0]} not sent`));
-        return;
       }
-      this._pending.set(id, { resolve, reject });
     });
   }
 
@@ -151,6 +157,13 @@ class NativeConnection {
     this._owner._onrawmessage(kind, channel, payload, pattern);
   }
 
+
+  // Called by native code only when a completion could not be written into a batch (no memory); it
+  // normally comes as a REC_DONE record (lib/batch.js).
+  _onrequestdone(adapterId, token, status, payload, received, expected) {
+    const adapter = this._owner._adapters.get(adapterId);
+    if (adapter !== undefined) adapter._onrequestdone(token, status, payload, received, expected);
+  }
 }
 
 class RedisClient extends EventEmitter {
@@ -238,8 +251,11 @@ class RedisClient extends EventEmitter {
     else this.emit("message", channel, payload);
   }
 
+  // publishDropped: publishes refused (not connected, or output at maxOutputMB) plus those sent but never
+  // answered because the connection was lost (the command connection's `unanswered`).
   stats() {
-    return { publishDropped: this.publishDropped, command: this.cmd.stats(), subscriber: this.sub.stats() };
+    const command = this.cmd.stats();
+    return { publishDropped: this.publishDropped + (command.unanswered || 0), command, subscriber: this.sub.stats() };
   }
 
   ref() {

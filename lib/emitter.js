@@ -7,6 +7,7 @@ const debug = require("debug")("socket.io-hiredis-adapter:emitter");
 const notepack = require("notepack.io");
 const binding = require("./binding");
 const { RedisClient } = require("./client");
+const { checkUint32 } = require("./target");
 const { uid2, RequestType, parseAnswers } = require("./adapter");
 
 const C = binding.constants;
@@ -25,10 +26,11 @@ function codedError(code, message, extra) {
 // the operations waiting for the first connection, and the native objects used for acks.
 class EmitterCore {
   constructor(target, opts) {
+    // Checked before any connection is opened.
+    this.requestsTimeout = opts.requestsTimeout === undefined ? 5000 : checkUint32("requestsTimeout", opts.requestsTimeout) || 5000;
     this.owned = !(target instanceof RedisClient);
     this.client = this.owned ? new RedisClient(target) : target;
     this.maxQueue = opts.maxQueue === undefined ? DEFAULT_MAX_QUEUE : opts.maxQueue;
-    this.requestsTimeout = opts.requestsTimeout || 5000;
     this.queueTimeout = opts.queueTimeout === undefined ? DEFAULT_QUEUE_TIMEOUT : opts.queueTimeout;
     this.everReady = this.client.isReady;
     this.queue = []; // { op, fail, deadline }
@@ -192,6 +194,8 @@ class AckChannel {
       p.done(codedError("ETIMEDOUT", message, { responses }), responses);
     } else if (status === C.DONE_REFUSED) {
       p.done(codedError("EREDIS", "Redis refused PUBSUB NUMSUB for the request (DEBUG=socket.io-hiredis-adapter:emitter shows Redis's answer)", { responses }), responses);
+    } else if (status === C.DONE_CLOSED) {
+      p.done(codedError("ECLOSED", "the Redis client was closed before the answers came", { responses }), responses);
     } else p.done(codedError("ENOTCONN", "the connection to Redis was lost before the request completed", { responses }), responses);
   }
 
@@ -362,6 +366,7 @@ class BroadcastOperator {
   }
 
   timeout(timeout) {
+    checkUint32("timeout", timeout);
     return this._with(this.rooms, this.exceptRooms, Object.assign({}, this.flags, { timeout }));
   }
 

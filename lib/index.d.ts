@@ -24,6 +24,8 @@ export interface RedisConnectionOptions {
   keepAlive?: number;
   /** largest reply buffered, in MiB, before the connection is dropped. @default 512 */
   maxReplyMB?: number;
+  /** most bytes queued for Redis, in MiB: past it publishes are dropped and counted, commands rejected with ENOBUFS. @default 32 */
+  maxOutputMB?: number;
 }
 
 /** One Redis server. `url` is parsed first; the other keys override it. */
@@ -156,6 +158,10 @@ export interface ConnectionStats {
   replies: number;
   messages: number;
   commandsDropped: number;
+  /** commands refused because the output to Redis was at maxOutputMB (publishes among them are dropped) */
+  commandsRefusedFull: number;
+  /** publishes sent but lost with their connection before Redis answered */
+  unanswered: number;
   commandErrors: number;
   bytesRead: number;
   bytesWritten: number;

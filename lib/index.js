@@ -2,14 +2,27 @@
 const { EventEmitter } = require("node:events");
 const { RedisAdapter, RequestType } = require("./adapter");
 const { RedisClient, createClient } = require("./client");
-const { resolveTarget, isExternalClient } = require("./target");
+const { resolveTarget, isExternalClient, checkUint32 } = require("./target");
+
+// requestsTimeout reaches C as uint32 ms; key and channelPrefix become channel names, which a NUL
+// would cut short in C.
+function checkAdapterOptions(opts) {
+  if (opts.requestsTimeout !== undefined) checkUint32("requestsTimeout", opts.requestsTimeout);
+  for (const k of ["key", "channelPrefix"]) {
+    if (typeof opts[k] === "string" && opts[k].includes("\0")) {
+      const err = new TypeError(`${k} must not contain a NUL character`);
+      err.code = "ERR_INVALID_ARG_VALUE";
+      throw err;
+    }
+  }
+}
 
 
 // The keys that make an object a connection target rather than adapter options (see lib/target.js).
 const TARGET_KEYS = [
   "url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "cluster",
   "rootNodes", "tls", "sentinels", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
-  "keepAlive", "maxReplyMB",
+  "keepAlive", "maxReplyMB", "maxOutputMB",
 ];
 // createAdapter's options, which socket.io-redis also read from its single options object.
 const ADAPTER_KEYS = [
@@ -168,6 +181,7 @@ function createAdapter(target, subTarget, opts) {
   if (target instanceof RedisClient && subTarget !== undefined && subTarget !== null && subTarget !== target) {
     throw invalidTarget("a createClient() client already has its subscriber connection: pass no subscriber target with it");
   }
+  checkAdapterOptions(opts);
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   return makeFactory(shared, (nsp) => new RedisAdapter(nsp, shared, opts));
@@ -189,6 +203,7 @@ function createShardedAdapter(target, subTarget, opts) {
   if (target instanceof RedisClient && subTarget !== undefined && subTarget !== null && subTarget !== target) {
     throw invalidTarget("a createClient() client already has its subscriber connection: pass no subscriber target with it");
   }
+  checkAdapterOptions(opts);
   if (target instanceof RedisClient) subTarget = undefined;
   const shared = new Shared(target, subTarget === target ? undefined : subTarget);
   return makeFactory(shared, (nsp) => new ShardedRedisAdapter(nsp, shared, opts));

@@ -11,7 +11,7 @@ const { ClusterAdapter, MessageType } = require("socket.io-adapter");
 const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter:sharded");
 const binding = require("./binding");
-const { RedisAdapter, usesDefaultEncoder } = require("./adapter");
+const { RedisAdapter, usesDefaultEncoder, refuseNul } = require("./adapter");
 const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
 
 const C = binding.constants;
@@ -80,6 +80,8 @@ class ShardedRedisAdapter extends ClusterAdapter {
     // As upstream, any other value behaves like "static" (no room channels anywhere).
     if (!MODES.has(this.opts.subscriptionMode)) debug("subscriptionMode %o acts as \"static\"", this.opts.subscriptionMode);
     const prefix = `${this.opts.channelPrefix}`;
+    refuseNul("channelPrefix", prefix);
+    refuseNul("the namespace name", nsp.name);
     this.channel = `${prefix}#${nsp.name}#`;
     this.responseChannel = `${this.channel}${this.uid}#`;
     this._mode = this.opts.subscriptionMode;

@@ -32,6 +32,7 @@ const TUNING = {
   healthTimeout: { max: 2 ** 31 - 1 },
   keepAlive: { max: 2 ** 31 - 1 }, // seconds
   maxReplyMB: { min: 1, max: 1 << 20 },
+  maxOutputMB: { min: 1, max: 1 << 20 },
 };
 
 function checkTuning(key, value) {
@@ -527,9 +528,24 @@ function resolveTarget(target) {
   return fromOptions(target);
 }
 
-// What a target form is called in messages and docs.
+// Durations that reach C as uint32 ms (adapter and emitter options): a negative or fractional value would wrap.
+function checkUint32(name, v) {
+  if (typeof v !== "number") {
+    const err = new TypeError(`${name} must be a number, got ${typeof v}`);
+    err.code = "ERR_INVALID_ARG_TYPE";
+    throw err;
+  }
+  if (!Number.isFinite(v) || v < 0 || v > 0xffffffff) {
+    const err = new RangeError(`${name} must be a number from 0 to 4294967295, got ${v}`);
+    err.code = "ERR_OUT_OF_RANGE";
+    throw err;
+  }
+  return v;
+}
+
+// A client object of another library (or ours), as opposed to a URL or an options object.
 function isExternalClient(x) {
   return x !== null && typeof x === "object" && !Array.isArray(x) && !isPlainObject(x) && x[RESOLVED] !== true;
 }
 
-module.exports = { resolveTarget, isExternalClient, ERR_INVALID_REDIS_TARGET: "ERR_INVALID_REDIS_TARGET" };
+module.exports = { resolveTarget, isExternalClient, checkUint32 };

@@ -425,7 +425,8 @@ hra_adapter_on_count (hra_adapter_t *a, uint32_t token, int64_t count) {
   }
   if (i == a->reqs.len) return;  // timed out or forgotten meanwhile
   if (count < 0) {
-    finish(a, i, count == HRA_COUNT_REFUSED ? HRA_DONE_REFUSED : HRA_DONE_NOTCONN);
+    finish(a, i, count == HRA_COUNT_REFUSED ? HRA_DONE_REFUSED : count == HRA_COUNT_CLOSED ? HRA_DONE_CLOSED
+                                                                                           : HRA_DONE_NOTCONN);
     return;
   }
   hra_request_t *r = &a->reqs.items[i];
@@ -511,6 +512,29 @@ hra_adapter_expire (hra_adapter_t *a, uint64_t now) {
     finish(a, i, HRA_DONE_TIMEOUT);
   }
   return hra_requests_next_deadline(&a->reqs);
+}
+
+void
+hra_adapter_fail_requests (hra_adapter_t *a, int status) {
+  // done() runs JS, which may start requests (entries move): snapshot the ids, then find each again.
+  size_t n = a->reqs.len;
+  if (n == 0) return;
+  hra_request_t *ids = malloc(n * sizeof(*ids));
+  if (ids == NULL) {
+    // No memory for the snapshot: the last entry each time (new ones may be among them).
+    for (; n > 0 && a->reqs.len > 0; n--)
+      finish(a, a->reqs.len - 1, status);
+    return;
+  }
+  for (size_t k = 0; k < n; k++) {
+    memcpy(ids[k].id, a->reqs.items[k].id, a->reqs.items[k].id_len);
+    ids[k].id_len = a->reqs.items[k].id_len;
+  }
+  for (size_t k = 0; k < n; k++) {
+    int i = hra_requests_find(&a->reqs, ids[k].id, ids[k].id_len);
+    if (i >= 0) finish(a, (size_t) i, status);
+  }
+  free(ids);
 }
 
 void

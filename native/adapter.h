@@ -29,7 +29,8 @@ enum {
   HRA_DONE_OK = 0,
   HRA_DONE_TIMEOUT = 1,
   HRA_DONE_NOTCONN = 2,
-  HRA_DONE_REFUSED = 3  // Redis answered the request's PUBSUB NUMSUB with an error (e.g. NOPERM)
+  HRA_DONE_REFUSED = 3,  // Redis answered the request's PUBSUB NUMSUB with an error (e.g. NOPERM)
+  HRA_DONE_CLOSED = 4  // the Redis client (a connection the request needs) was closed first
 };
 
 typedef struct hra_adapter_s hra_adapter_t;
@@ -156,6 +157,7 @@ int
 hra_adapter_request (hra_adapter_t *a, int kind, uint32_t token, const uint8_t *fragment, size_t flen, uint32_t timeout_ms);
 
 #define HRA_COUNT_REFUSED (-2)  // for hra_adapter_on_count: Redis answered NUMSUB with an error
+#define HRA_COUNT_CLOSED (-3)  // for hra_adapter_on_count: the connection was closed before NUMSUB was answered
 
 // The NUMSUB answer for a request (count < 0: the command failed).
 void
@@ -181,6 +183,12 @@ hra_adapter_respond (hra_adapter_t *a, int kind, const uint8_t *rid, size_t rid_
 // Completes every request whose deadline has passed; returns the next deadline (UINT64_MAX: none).
 uint64_t
 hra_adapter_expire (hra_adapter_t *a, uint64_t now);
+
+// Completes every pending request with status (HRA_DONE_NOTCONN, HRA_DONE_CLOSED): a connection the
+// requests need was lost or closed, so no answer can come. Requests started from inside done are
+// left alone.
+void
+hra_adapter_fail_requests (hra_adapter_t *a, int status);
 
 // Forgets every pending request without calling done (close(): JS rejects its own promises).
 void

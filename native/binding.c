@@ -57,12 +57,16 @@ struct instance_s {
   js_adapter_t *adapters;
   uint32_t next_serial;
   hra_batch_t batch;  // records for JS (batch.h): flushed after each read, early when full
-  int in_message;  // inside an adapter's message handling: completions wait for the batch's flush
   napi_async_cleanup_hook_handle hook;
   uv_timer_t timer;  // request deadlines of every adapter
   uint64_t timer_due;
   int timer_open;
   int timer_closed;
+  js_conn_t *batch_jc;  // whose JS owner the records in batch are for (NULL while it is empty)
+  int flush_retried;  // the batch could not be handed over once and waits for a second try
+  uv_idle_t deliver;  // delivers records written outside a read wakeup (timeouts, lost connections)
+  int deliver_open;
+  int deliver_closed;
   int exiting;
 };
 
@@ -149,6 +153,13 @@ make_bool (napi_env env, bool v) {
   return r;
 }
 
+static napi_value
+make_status (napi_env env, int err) {
+  napi_value r = NULL;
+  if (napi_create_int32(env, err, &r) != napi_ok) return NULL;
+  return r;
+}
+
 static napi_status
 set_number (napi_env env, napi_value obj, const char *name, double v) {
   napi_value n;
@@ -209,7 +220,12 @@ js_reply (js_conn_t *jc, const hra_reply_t *reply, int err, void *data) {
   argv[1] = get_undefined(env);
   argv[2] = get_undefined(env);
   if (reply == NULL) {
-    argv[1] = hra_napi_error(env, err == HRA_ECLOSED ? "ECLOSED" : "ENOTCONN", err == HRA_ECLOSED ? "the connection was closed before Redis replied" : "the connection to Redis was lost before it replied");
+    const char *code = err == HRA_ECLOSED ? "ECLOSED" : err == HRA_ENOBUFS ? "ENOBUFS"
+                                                                           : "ENOTCONN";
+    const char *text = err == HRA_ECLOSED ? "the connection was closed before Redis replied"
+      : err == HRA_ENOBUFS                ? "the output to Redis is at maxOutputMB: the command was not sent"
+                                          : "the connection to Redis was lost before it replied";
+    argv[1] = hra_napi_error(env, code, text);
   } else if (reply->count > 0 && reply->nodes[0].type == HRA_R_ERROR) {
     hra_slice_t m = hra_reply_str(reply, 0);
     char text[512];
@@ -239,21 +255,21 @@ on_cluster_reply (hra_cluster_t *cl, const hra_reply_t *reply, int err, void *da
 }
 
 static void
+settle_requests (js_conn_t *jc, int status);
+
+static void
 js_event (js_conn_t *jc, int event, const char *code, const char *message, int64_t value) {
   if (jc->inst->exiting || jc->self == NULL) return;
+  // A lost connection takes its requests with it: no answer can come (sub) or the request may never
+  // have reached Redis (cmd). They reject now with ENOTCONN, not at their deadline.
+  if (event == HRA_EV_DISCONNECT) settle_requests(jc, HRA_DONE_NOTCONN);
   napi_env env = jc->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value argv[4];
   if (napi_create_int32(env, event, &argv[0]) != napi_ok) goto done;
-  if (code == NULL)
-    napi_get_null(env, &argv[1]);
-  else if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1]) != napi_ok)
-    goto done;
-  if (message == NULL)
-    napi_get_null(env, &argv[2]);
-  else if (napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2]) != napi_ok)
-    goto done;
+  if ((code == NULL ? napi_get_null(env, &argv[1]) : napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &argv[1])) != napi_ok) goto done;
+  if ((message == NULL ? napi_get_null(env, &argv[2]) : napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &argv[2])) != napi_ok) goto done;
   if (napi_create_double(env, (double) value, &argv[3]) != napi_ok) goto done;
   call_method(jc, jc->fn_event, 4, argv);
 done:
@@ -288,13 +304,17 @@ js_raw_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channe
 
 static void
 js_flush (js_conn_t *jc);
+static void
+on_deliver (uv_idle_t *h);
 
 static void
 js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload) {
   instance_t *inst = jc->inst;
+  // A batch holds the records of one owner: hand over another's first (in practice never: records
+  // written outside a read are delivered before the loop polls again).
+  if (inst->batch.records > 0 && inst->batch_jc != NULL && inst->batch_jc != jc) js_flush(inst->batch_jc);
   // Between two messages, a batch that reached its cap goes to JS: a burst costs bounded memory.
-  if (hra_batch_full(&inst->batch)) js_flush(jc);
-  inst->in_message++;
+  if (hra_batch_full(&inst->batch)) js_flush(inst->batch_jc != NULL ? inst->batch_jc : jc);
   for (js_adapter_t *ja = jc->adapters; ja != NULL; ja = ja->next) {
     // Each front takes the messages of its own transport.
     if (!hra_adapter_is_sharded(ja->a))
@@ -302,7 +322,7 @@ js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, h
     else if (kind == 's')
       hra_sharded_on_message(ja->a, channel, payload, &inst->batch);
   }
-  inst->in_message--;
+  if (inst->batch.records > 0) inst->batch_jc = jc;
   if (jc->fn_message != NULL && !jc->inst->exiting && jc->self != NULL) js_raw_message(jc, kind, pattern, channel, payload);
 }
 
@@ -317,50 +337,75 @@ on_cluster_message (hra_cluster_t *cl, int kind, hra_slice_t pattern, hra_slice_
 }
 
 static void
+reset_batch (hra_batch_t *b) {
+  hra_batch_reset(b);
+}
+
+// Hands the batch to jc's JS owner. The batch is emptied before JS runs: records JS causes meanwhile
+// (a request settled by a close() it calls) start the next batch.
+static void
 js_flush (js_conn_t *jc) {
-  hra_batch_t *b = &jc->inst->batch;
+  instance_t *inst = jc->inst;
+  hra_batch_t *b = &inst->batch;
   if (b->records == 0) return;
-  if (jc->inst->exiting || jc->self == NULL) {
-    hra_batch_reset(b);
+  if (inst->exiting || jc->self == NULL) {
+    reset_batch(b);
+    inst->batch_jc = NULL;
     return;
   }
   napi_env env = jc->env;
   napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) {
-    hra_batch_reset(b);
-    return;
-  }
   napi_value argv[2];
   void *data = NULL;
   napi_value ab;
+  int scoped = napi_open_handle_scope(env, &scope) == napi_ok;
   // A fresh Buffer per batch: engine.io may still hold attachment slices of an earlier one.
-  if (napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) != napi_ok) goto done;
-  if (napi_create_arraybuffer(env, b->words.len, &data, &ab) != napi_ok) goto done;
-  if (b->words.len) memcpy(data, b->words.data, b->words.len);
-  if (napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) != napi_ok) goto done;
-  // Empty before JS runs: what JS causes to be written (a completion) goes into a batch of its own.
-  hra_batch_reset(b);
-  call_method(jc, jc->fn_batch, 2, argv);
-  napi_close_handle_scope(env, scope);
-  return;
-done:
-  hra_batch_reset(b);
-  napi_close_handle_scope(env, scope);
+  int ok = scoped && napi_create_buffer_copy(env, b->bytes.len, b->bytes.len ? b->bytes.data : (const void *) "", NULL, &argv[0]) == napi_ok &&
+    napi_create_arraybuffer(env, b->words.len, &data, &ab) == napi_ok;
+  if (ok && b->words.len) memcpy(data, b->words.data, b->words.len);
+  ok = ok && napi_create_typedarray(env, napi_uint32_array, b->words.len / 4, ab, 0, &argv[1]) == napi_ok;
+  if (!ok && inst->flush_retried == 0 && inst->deliver_open) {
+    // Node-API refused (no memory for the buffers, or a scope): keep the batch, with its request
+    // completions, for one more try from the idle hook before the loop polls again.
+    inst->flush_retried = 1;
+    if (scoped) napi_close_handle_scope(env, scope);
+    if (!uv_is_active((uv_handle_t *) &inst->deliver)) uv_idle_start(&inst->deliver, on_deliver);
+    return;
+  }
+  inst->flush_retried = 0;
+  reset_batch(b);
+  inst->batch_jc = NULL;
+  if (ok) call_method(jc, jc->fn_batch, 2, argv);
+  if (scoped) napi_close_handle_scope(env, scope);
+}
+
+// The end of a read wakeup: everything it produced, in wire order.
+static void
+flush_batch (js_conn_t *jc) {
+  instance_t *inst = jc->inst;
+  js_flush(inst->batch_jc != NULL ? inst->batch_jc : jc);
 }
 
 static void
 on_flush (hra_conn_t *conn) {
-  js_flush(hra_conn_data(conn));
+  flush_batch(hra_conn_data(conn));
 }
 
 static void
 on_cluster_flush (hra_cluster_t *cl) {
-  js_flush(hra_cluster_data(cl));
+  flush_batch(hra_cluster_data(cl));
+}
+
+static void
+on_deliver (uv_idle_t *h) {
+  instance_t *inst = h->data;
+  uv_idle_stop(h);
+  if (inst->batch.records > 0 && inst->batch_jc != NULL) js_flush(inst->batch_jc);
 }
 
 static void
 instance_maybe_release_hook (instance_t *inst) {
-  if (inst->exiting && inst->nconns == 0 && inst->timer_closed && inst->hook != NULL) {
+  if (inst->exiting && inst->nconns == 0 && inst->timer_closed && inst->deliver_closed && inst->hook != NULL) {
     napi_async_cleanup_hook_handle h = inst->hook;
     inst->hook = NULL;
     napi_remove_async_cleanup_hook(h);
@@ -379,6 +424,16 @@ static void
 js_closed (js_conn_t *jc) {
   napi_env env = jc->env;
   instance_t *inst = jc->inst;
+  // Every request that needs this connection settles now (it would never be answered, and its
+  // deadline could no longer reach JS once the adapter has lost its connections).
+  if (!inst->exiting && jc->self != NULL) {
+    settle_requests(jc, HRA_DONE_CLOSED);
+    if (inst->batch_jc == jc) js_flush(jc);  // while jc can still reach JS
+  }
+  if (inst->batch_jc == jc) {
+    reset_batch(&inst->batch);
+    inst->batch_jc = NULL;
+  }
   // Adapters still attached lose this connection; they keep working for local delivery.
   for (js_adapter_t *ja = jc->adapters; ja != NULL;) {
     js_adapter_t *next = ja->next;
@@ -540,11 +595,15 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s) != napi_ok) {
     goto fail;
   }
-  uint32_t max_reply_mb = 0;
-  if (hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb) != napi_ok) goto fail;
+  uint32_t max_reply_mb = 0, max_output_mb = 0;
+  if (hra_napi_get_named_uint32(env, argv[2], "maxReplyMB", 512, &max_reply_mb) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "maxOutputMB", 32, &max_output_mb) != napi_ok) {
+    goto fail;
+  }
   o.port = port;
   o.db = db;
   o.max_reply_bytes = (size_t) max_reply_mb * 1024 * 1024;
+  o.max_output_bytes = (size_t) max_output_mb * 1024 * 1024;
   if (port < 0 || port > 65535 || db < 0) {
     hra_napi_type_error(env, "invalid port or db");
     goto fail;
@@ -720,7 +779,8 @@ get_bytes (napi_env env, napi_value v, hra_buf_t *scratch, const char **out, siz
 
 #define MAX_ARGS 1024
 
-// conn_command(handle, args[], id) -> true when queued, false when not connected (dropped, counted)
+// conn_command(handle, args[], id) -> 0 when queued, else the HRA_E* code of the refusal (counted):
+// ENOTCONN while not connected, ENOBUFS while the output is at maxOutputMB
 static napi_value
 hra_js_conn_command (napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -732,7 +792,7 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, napi_get_array_length(env, argv[1], &n));
   HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &id));
   if (n == 0 || n > MAX_ARGS) return hra_napi_type_error(env, "a command has 1 to 1024 arguments");
-  if (!jc->open || !jc_live(jc)) return make_bool(env, false);
+  if (!jc->open || !jc_live(jc)) return make_status(env, HRA_ECLOSED);
   const char *ptrs[MAX_ARGS];
   size_t lens[MAX_ARGS];
   uint8_t is_off[MAX_ARGS];
@@ -752,7 +812,7 @@ hra_js_conn_command (napi_env env, napi_callback_info info) {
   }
   int err = jc->cluster != NULL ? hra_cluster_command_auto(jc->cluster, (int) n, ptrs, lens, on_cluster_reply, (void *) (uintptr_t) id)
                                 : hra_conn_command(jc->conn, (int) n, ptrs, lens, on_reply, (void *) (uintptr_t) id);
-  result = make_bool(env, err == 0);
+  result = make_status(env, err);
 done:
   hra_buf_free(&scratch);
   return result;
@@ -891,6 +951,8 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "messages", (double) st->messages));
   HRA_NAPI_CALL(env, set_number(env, o, "commandsDropped", (double) st->commands_dropped));
   HRA_NAPI_CALL(env, set_number(env, o, "commandErrors", (double) st->command_errors));
+  HRA_NAPI_CALL(env, set_number(env, o, "commandsRefusedFull", (double) st->commands_refused_full));
+  HRA_NAPI_CALL(env, set_number(env, o, "unanswered", (double) st->unanswered));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesRead", (double) st->bytes_read));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
   hra_cluster_t *cl = jc->cluster;
@@ -925,7 +987,7 @@ numsub_done (js_conn_t *jc, const hra_reply_t *reply, int err, void *data) {
   uint64_t packed = (uint64_t) (uintptr_t) data;
   js_adapter_t *ja = find_adapter(jc->inst, (uint32_t) (packed >> 32));
   if (ja == NULL || ja->a == NULL) return;
-  int64_t count = -1;
+  int64_t count = reply == NULL && err == HRA_ECLOSED ? HRA_COUNT_CLOSED : -1;
   if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
     // NOPERM and the like: say what Redis said on the client's 'error' event; the request fails with EREDIS.
     hra_slice_t msg = hra_reply_str(reply, 0);
@@ -982,20 +1044,50 @@ done_record (hra_batch_t *b, js_adapter_t *ja, uint32_t token, int status, const
   return HRA_OK;
 }
 
-// A request finished. Its completion is a batch record, so it reaches JS in wire order: after the
-// broadcasts read before the answer that completed it, once the read is over, never in the middle of it.
+// A finished request as a batch record, so it reaches JS in wire order after the broadcasts read before
+// its last answer: at the end of the read wakeup, or (timeouts, lost connections) from an idle handle,
+// which runs before the loop polls again. Called directly only when the record cannot be written.
+static void
+host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
+
+static void
+done_now (js_adapter_t *ja, js_conn_t *jc, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected);
+
 static void
 host_done (void *data, hra_adapter_t *a, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
   js_adapter_t *ja = data;
-  js_conn_t *jc = ja->sub != NULL ? ja->sub : ja->cmd;
   instance_t *inst = ja->inst;
+  js_conn_t *jc = ja->sub != NULL ? ja->sub : ja->cmd;
   if (jc == NULL || jc->self == NULL || inst->exiting) return;
-  if (done_record(&inst->batch, ja, token, status, payload, len, received, expected) != HRA_OK) {
-    // No room: hand JS what is there, then try again in the empty batch.
-    js_flush(jc);
-    if (done_record(&inst->batch, ja, token, status, payload, len, received, expected) != HRA_OK) return;
+  if (inst->batch.records > 0 && inst->batch_jc != NULL && inst->batch_jc != jc) {
+    js_flush(inst->batch_jc);
+    jc = ja->sub != NULL ? ja->sub : ja->cmd;  // JS ran
+    if (jc == NULL || jc->self == NULL || inst->exiting) return;
   }
-  if (inst->in_message == 0) js_flush(jc);
+  if (!inst->deliver_open || done_record(&inst->batch, ja, token, status, payload, len, received, expected) != HRA_OK) {
+    done_now(ja, jc, token, status, payload, len, received, expected);
+    return;
+  }
+  inst->batch_jc = jc;
+  if (!uv_is_active((uv_handle_t *) &inst->deliver)) uv_idle_start(&inst->deliver, on_deliver);
+}
+
+static void
+done_now (js_adapter_t *ja, js_conn_t *jc, uint32_t token, int status, const uint8_t *payload, size_t len, int64_t received, int64_t expected) {
+  napi_env env = jc->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value argv[6];
+  if (napi_create_uint32(env, ja->id, &argv[0]) == napi_ok && napi_create_uint32(env, token, &argv[1]) == napi_ok &&
+    napi_create_int32(env, status, &argv[2]) == napi_ok &&
+    napi_create_buffer_copy(env, len, len ? (const void *) payload : (const void *) "", NULL, &argv[3]) == napi_ok &&
+    napi_create_double(env, (double) received, &argv[4]) == napi_ok && napi_create_double(env, (double) expected, &argv[5]) == napi_ok) {
+    napi_value self, fn;
+    if (napi_get_reference_value(env, jc->self, &self) == napi_ok && self != NULL &&
+      napi_get_named_property(env, self, "_onrequestdone", &fn) == napi_ok) {
+      hra_napi_call(env, jc->ctx, self, fn, 6, argv);
+    }
+  }
 }
 
 static uint64_t
@@ -1022,31 +1114,72 @@ host_schedule (void *data, uint64_t deadline) {
   arm_timer(ja->inst, deadline);
 }
 
+// done() runs JS, which may create or close adapters: callers snapshot the serials of the adapters
+// concerned (want(ja, arg) true), then look each one up again before acting on it.
+typedef struct {
+  size_t n;
+  size_t cap;
+  uint32_t *serials;
+  uint32_t stack[16];
+} serials_t;
+
+static void
+collect_serials (instance_t *inst, serials_t *out, int (*want)(js_adapter_t *ja, const void *arg), const void *arg) {
+  out->n = 0;
+  out->cap = sizeof(out->stack) / sizeof(out->stack[0]);
+  out->serials = out->stack;
+  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
+    if (ja->a == NULL || !want(ja, arg)) continue;
+    if (out->n == out->cap) {
+      uint32_t *grown = malloc(out->cap * 2 * sizeof(*grown));
+      if (grown == NULL) break;
+      memcpy(grown, out->serials, out->n * sizeof(*grown));
+      if (out->serials != out->stack) free(out->serials);
+      out->serials = grown;
+      out->cap *= 2;
+    }
+    out->serials[out->n++] = ja->serial;
+  }
+}
+
+static void
+free_serials (serials_t *s) {
+  if (s->serials != s->stack) free(s->serials);
+  s->serials = NULL;
+}
+
+static int
+has_due (js_adapter_t *ja, const void *arg) {
+  return hra_adapter_expire(ja->a, 0) <= *(const uint64_t *) arg;
+}
+
+static int
+uses_conn (js_adapter_t *ja, const void *arg) {
+  return ((const void *) ja->cmd == arg || (const void *) ja->sub == arg) && hra_adapter_stats(ja->a)->pending > 0;
+}
+
+static void
+settle_requests (js_conn_t *jc, int status) {
+  serials_t s;
+  collect_serials(jc->inst, &s, uses_conn, jc);
+  for (size_t k = 0; k < s.n; k++) {
+    js_adapter_t *ja = find_adapter(jc->inst, s.serials[k]);
+    if (ja != NULL && ja->a != NULL) hra_adapter_fail_requests(ja->a, status);
+  }
+  free_serials(&s);
+}
+
 static void
 on_request_timer (uv_timer_t *t) {
   instance_t *inst = t->data;
   uint64_t now = uv_now(inst->loop);
-  // done() runs JS, which may create or close adapters: snapshot the serials of the adapters with
-  // something due, then look each one up again before expiring it.
-  size_t n = 0, cap = 16;
-  uint32_t stack_serials[16], *serials = stack_serials;
-  for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
-    if (ja->a == NULL || hra_adapter_expire(ja->a, 0) > now) continue;
-    if (n == cap) {
-      uint32_t *grown = malloc(cap * 2 * sizeof(*grown));
-      if (grown == NULL) break;
-      memcpy(grown, serials, n * sizeof(*grown));
-      if (serials != stack_serials) free(serials);
-      serials = grown;
-      cap *= 2;
-    }
-    serials[n++] = ja->serial;
-  }
-  for (size_t k = 0; k < n; k++) {
-    js_adapter_t *ja = find_adapter(inst, serials[k]);
+  serials_t s;
+  collect_serials(inst, &s, has_due, &now);
+  for (size_t k = 0; k < s.n; k++) {
+    js_adapter_t *ja = find_adapter(inst, s.serials[k]);
     if (ja != NULL && ja->a != NULL) hra_adapter_expire(ja->a, now);
   }
-  if (serials != stack_serials) free(serials);
+  free_serials(&s);
   uint64_t next = UINT64_MAX;
   for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
     if (ja->a == NULL) continue;
@@ -1383,13 +1516,6 @@ get_payload (napi_env env, napi_value v, hra_buf_t *scratch, const uint8_t **out
   return napi_ok;
 }
 
-static napi_value
-make_status (napi_env env, int err) {
-  napi_value r = NULL;
-  if (napi_create_int32(env, err, &r) != napi_ok) return NULL;
-  return r;
-}
-
 // adapter_request(handle, kind, token, fragment, timeoutMs) -> 0 or a negative HRA_E* code
 static napi_value
 hra_js_adapter_request (napi_env env, napi_callback_info info) {
@@ -1584,12 +1710,23 @@ on_timer_closed (uv_handle_t *h) {
 }
 
 static void
+on_deliver_closed (uv_handle_t *h) {
+  instance_t *inst = h->data;
+  inst->deliver_closed = 1;
+  instance_maybe_release_hook(inst);
+}
+
+static void
 on_env_teardown (napi_async_cleanup_hook_handle handle, void *arg) {
   instance_t *inst = arg;
   inst->exiting = 1;
   if (inst->timer_open) {
     inst->timer_open = 0;
     uv_close((uv_handle_t *) &inst->timer, on_timer_closed);
+  }
+  if (inst->deliver_open) {
+    inst->deliver_open = 0;
+    uv_close((uv_handle_t *) &inst->deliver, on_deliver_closed);
   }
   for (js_conn_t *jc = inst->conns; jc != NULL; jc = jc->next) {
     jc_close(jc);
@@ -1602,7 +1739,7 @@ instance_finalize (napi_env env, void *data, void *hint) {
   instance_t *inst = data;
   hra_batch_free(&inst->batch);
   // Handles still open here belong to an environment that is going away with its loop: leave them.
-  if (inst->nconns == 0 && inst->timer_closed) free(inst);
+  if (inst->nconns == 0 && inst->timer_closed && inst->deliver_closed) free(inst);
 }
 
 NAPI_MODULE_INIT() {
@@ -1625,6 +1762,13 @@ NAPI_MODULE_INIT() {
     uv_unref((uv_handle_t *) &inst->timer);
   } else {
     inst->timer_closed = 1;
+  }
+  if (uv_idle_init(inst->loop, &inst->deliver) == 0) {
+    inst->deliver.data = inst;
+    inst->deliver_open = 1;
+    uv_unref((uv_handle_t *) &inst->deliver);
+  } else {
+    inst->deliver_closed = 1;
   }
   HRA_NAPI_CALL(env, napi_add_async_cleanup_hook(env, on_env_teardown, inst, &inst->hook));
   napi_property_descriptor props[] = {
@@ -1713,8 +1857,10 @@ NAPI_MODULE_INIT() {
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },
     { "DONE_REFUSED", HRA_DONE_REFUSED },
+    { "DONE_CLOSED", HRA_DONE_CLOSED },
     { "ENOTCONN", HRA_ENOTCONN },
     { "ECLOSED", HRA_ECLOSED },
+    { "ENOBUFS", HRA_ENOBUFS },
     { "BFLAG_VOLATILE", HRA_BFLAG_VOLATILE },
     { "BFLAG_COMPRESS_FALSE", HRA_BFLAG_COMPRESS_FALSE },
     { "STATE_READY", HRA_CONN_READY },

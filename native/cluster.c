@@ -1244,6 +1244,8 @@ hra_cluster_stats (hra_cluster_t *cl, hra_cluster_stats_t *out, hra_conn_stats_t
     conns->replies += s->replies;
     conns->messages += s->messages;
     conns->commands_dropped += s->commands_dropped;
+    conns->commands_refused_full += s->commands_refused_full;
+    conns->unanswered += s->unanswered;
     conns->bytes_read += s->bytes_read;
     conns->bytes_written += s->bytes_written;
   }

@@ -48,6 +48,8 @@ hra_strerror (int err) {
       return "closed";
     case HRA_ENOTCONN:
       return "not connected";
+    case HRA_ENOBUFS:
+      return "output queue full";
     default:
       return "unknown error";
   }

@@ -17,6 +17,7 @@
 #define HRA_ENOTSUP -7  // well-formed, but a construct we do not handle
 #define HRA_ECLOSED -8  // the object is closed or closing
 #define HRA_ENOTCONN -9  // not connected
+#define HRA_ENOBUFS -10  // an output queue is at its bound (nothing was queued)
 
 #define hra_container_of(ptr, type, member) ((type *) ((char *) (ptr) -offsetof(type, member)))
 

@@ -11,6 +11,8 @@
 #define READ_CHUNK (64 * 1024)
 #define SUB_CHUNK 512  // channels per SUBSCRIBE command when restoring subscriptions
 #define CLOSE_FLUSH_MS 250
+#define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per uv_write: uv_buf_init takes an unsigned int
+#define DEFAULT_MAX_OUTPUT ((size_t) 32 * 1024 * 1024)
 
 typedef struct {
   hra_reply_cb cb;
@@ -62,9 +64,13 @@ struct hra_conn_s {
   hra_resp_t resp;
 
   hra_buf_t out;
-  hra_buf_t inflight;
+  hra_buf_t inflight;  // being written; bytes before inflight_off are handed to the socket
+  size_t inflight_off;
   uv_write_t write_req;
   int writing;
+  size_t write_queued;  // the socket's write queue size at the last progress check
+  uint64_t write_progress_ms;  // when the socket last took bytes (or a write started)
+  size_t fifo_max;  // reply callbacks allowed to wait (max_output_bytes' worth of entries)
 
   fifo_entry_t *fifo;
   size_t fifo_cap;
@@ -74,6 +80,7 @@ struct hra_conn_s {
   hra_subs_t subs;
   uv_prepare_t subflush;  // sends the turn's subscription changes before the loop polls again
   int subflush_active;
+  int write_error;  // a uv_write that failed at once; the connection fails from the prepare hook
 
   int handshake_left;
   hra_conn_stats_t stats;
@@ -89,6 +96,8 @@ static void
 fail_connection (hra_conn_t *c, const char *code, const char *message);
 static void
 flush (hra_conn_t *c);
+static void
+schedule_subflush (hra_conn_t *c);
 static void
 finish_close (hra_conn_t *c);
 
@@ -137,14 +146,18 @@ fifo_pop (hra_conn_t *c) {
   return e;
 }
 
-// Every pending callback gets err and no reply. Callbacks may queue new commands (refused while we
-// are not ready) or close the connection, so entries are popped one at a time.
+// Every pending callback gets err and no reply; commands sent without one (PUBLISH) are counted as
+// unanswered, since nobody else will know they were lost. Callbacks may queue new commands (refused
+// while we are not ready) or close the connection, so entries are popped one at a time.
 static void
 fifo_fail_all (hra_conn_t *c, int err) {
   size_t n = c->fifo_len;
   while (n-- > 0 && c->fifo_len > 0) {
     fifo_entry_t e = fifo_pop(c);
-    if (e.cb != NULL) e.cb(c, NULL, err, e.internal ? (void *) c : e.data);
+    if (e.cb != NULL)
+      e.cb(c, NULL, err, e.internal ? (void *) c : e.data);
+    else if (e.expect == 0)
+      c->stats.unanswered++;
   }
 }
 
@@ -192,36 +205,65 @@ queue_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen
   return HRA_OK;
 }
 
+// Bytes of queued commands we hold: not yet written, or in a write the socket has not finished.
+static size_t
+output_backlog (const hra_conn_t *c) {
+  return c->out.len + c->inflight.len;
+}
+
 static void
 on_write (uv_write_t *req, int status) {
   hra_conn_t *c = req->data;
   c->writing = 0;
-  c->inflight.len = 0;
+  c->write_queued = 0;
   if (status < 0) {
+    c->inflight.len = 0;
+    c->inflight_off = 0;
     if (status != UV_ECANCELED && !c->closing) fail_connection(c, uv_err_name(status), uv_strerror(status));
     return;
+  }
+  if (c->inflight_off >= c->inflight.len) {
+    c->inflight.len = 0;
+    c->inflight_off = 0;
   }
   flush(c);
   if (c->close_flushing && !c->writing && c->out.len == 0) finish_close(c);
 }
 
+// Writes the next chunk: the rest of inflight, or else what has been queued in out meanwhile (the two
+// buffers swap). A chunk is at most WRITE_CHUNK bytes, so no length is ever cut by the unsigned int of
+// uv_buf_init.
 static void
 flush (hra_conn_t *c) {
-  if (c->writing || c->out.len == 0 || !c->sock_connected) return;
-  hra_buf_t tmp = c->inflight;
-  c->inflight = c->out;
-  c->out = tmp;
-  c->out.len = 0;
-  uv_buf_t b = uv_buf_init((char *) c->inflight.data, (unsigned int) c->inflight.len);
+  if (c->writing || !c->sock_connected || c->write_error) return;
+  if (c->inflight_off >= c->inflight.len) {
+    if (c->out.len == 0) return;
+    hra_buf_t tmp = c->inflight;
+    c->inflight = c->out;
+    c->out = tmp;
+    c->out.len = 0;
+    c->inflight_off = 0;
+  }
+  size_t n = c->inflight.len - c->inflight_off;
+  if (n > WRITE_CHUNK) n = WRITE_CHUNK;
+  uv_buf_t b = uv_buf_init((char *) c->inflight.data + c->inflight_off, (unsigned int) n);
   c->write_req.data = c;
   int err = uv_write(&c->write_req, &c->sock.stream, &b, 1, on_write);
   if (err) {
+    // Not fail_connection() here: flush() runs inside hra_conn_command, whose caller must not see reply
+    // callbacks (failed by fail_connection) before it returns. The prepare hook fails the connection
+    // before the loop polls again.
     c->inflight.len = 0;
-    fail_connection(c, uv_err_name(err), uv_strerror(err));
+    c->inflight_off = 0;
+    c->write_error = err;
+    schedule_subflush(c);
     return;
   }
-  c->stats.bytes_written += b.len;
+  c->inflight_off += n;
+  c->stats.bytes_written += n;
   c->writing = 1;
+  c->write_queued = uv_stream_get_write_queue_size(&c->sock.stream);
+  c->write_progress_ms = uv_now(c->loop);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -373,6 +415,12 @@ on_subflush (uv_prepare_t *p) {
   hra_conn_t *c = p->data;
   uv_prepare_stop(p);
   c->subflush_active = 0;
+  if (c->write_error) {
+    int err = c->write_error;
+    c->write_error = 0;
+    fail_connection(c, uv_err_name(err), uv_strerror(err));
+    return;
+  }
   send_sub_changes(c);
 }
 
@@ -616,6 +664,10 @@ on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   for (;;) {
     hra_reply_t reply;
     int r = hra_resp_next(&c->resp, &reply);
+    if (r == HRA_ELIMIT) {
+      fail_connection(c, "EMSGSIZE", "a reply from Redis exceeds maxReplyMB (counting its parsed elements)");
+      break;
+    }
     if (r < 0) {
       fail_connection(c, r == HRA_ENOMEM ? "ENOMEM" : "EPROTO", r == HRA_ENOMEM ? "out of memory while parsing a reply" : "protocol error in a reply from Redis");
       break;
@@ -738,9 +790,12 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
 
 static void
 on_health (uv_timer_t *t);
+static void
+on_connect_timeout (uv_timer_t *t);
 
 static void
 on_ready (hra_conn_t *c) {
+  uv_timer_stop(&c->timer);
   c->state = HRA_CONN_READY;
   c->attempt = 0;
   int err = restore_subscriptions(c);
@@ -774,6 +829,23 @@ on_handshake_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *dat
     snprintf(text, sizeof(text), "Redis refused the connection handshake: %.*s", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
     fail_connection(c, code, text);
     return;
+  }
+  if (--c->handshake_left == 0) on_ready(c);
+}
+
+// The handshake's closing PING: any answer proves Redis is there. An ACL user may not be allowed PING
+// (NOPERM is an answer too); only NOAUTH, a password missing, stops the handshake.
+static void
+on_handshake_ping_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply == NULL) return;
+  if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
+    char code[32];
+    hra_redis_error_code(hra_reply_str(reply, 0), code, sizeof(code));
+    if (strcmp(code, "NOAUTH") == 0) {
+      on_handshake_reply(c_, reply, err, data);
+      return;
+    }
   }
   if (--c->handshake_left == 0) on_ready(c);
 }
@@ -816,11 +888,12 @@ start_handshake (hra_conn_t *c) {
     c->handshake_left++;
     err = err || fifo_push(c, on_setname_reply, NULL, 0, 1) || queue_command(c, 3, argv, lens);
   }
-  if (err) {
-    fail_connection(c, "ENOMEM", "out of memory during the handshake");
-    return;
-  }
-  if (c->handshake_left == 0) on_ready(c);
+  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
+  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
+  argv[0] = "PING", lens[0] = 4;
+  c->handshake_left++;
+  err = err || fifo_push(c, on_handshake_ping_reply, NULL, 0, 1) || queue_command(c, 1, argv, lens);
+  if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
 
 static void
@@ -859,18 +932,33 @@ on_connect (uv_connect_t *req, int status) {
   }
   c->cbs.on_event(c, HRA_EV_CONNECT, NULL, NULL, 0);
   if (c->closing) return;
+  // connectTimeout also bounds the handshake: Redis must answer within it.
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
   start_handshake(c);
 }
 
 static void
 on_connect_timeout (uv_timer_t *t) {
   hra_conn_t *c = t->data;
+  if (c->state == HRA_CONN_HANDSHAKE) {
+    char text[128];
+    snprintf(text, sizeof(text), "Redis did not answer the connection handshake within %u ms", c->opts.connect_timeout_ms);
+    fail_connection(c, "ETIMEDOUT", text);
+    return;
+  }
   if (c->state != HRA_CONN_CONNECTING && c->state != HRA_CONN_RESOLVING) return;
   char text[96];
   snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);
   c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
   if (c->closing) return;
-  if (c->state == HRA_CONN_RESOLVING) return;  // the resolver's callback retries
+  if (c->state == HRA_CONN_RESOLVING) {
+    // Take the lookup back if it is still queued (the thread pool may be busy for long): its callback
+    // then comes with UV_EAI_CANCELED and retries. One already running cannot be stopped; its
+    // callback goes on with the answer.
+    if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
+    return;
+  }
   c->state = HRA_CONN_WAIT_RETRY;
   free_addresses(c);
   close_socket(c, AC_RETRY);
@@ -911,6 +999,12 @@ on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     finish_close(c);
     return;
   }
+  if (status == UV_EAI_CANCELED) {
+    // Our connect timeout cancelled it and has reported the ETIMEDOUT.
+    if (res != NULL) uv_freeaddrinfo(res);
+    schedule_retry(c);
+    return;
+  }
   if (status < 0 || res == NULL) {
     if (res != NULL) uv_freeaddrinfo(res);
     char text[160];
@@ -934,6 +1028,7 @@ start_connect (hra_conn_t *c) {
     return;
   }
   c->out.len = 0;
+  c->write_error = 0;
   c->subscriber_mode = 0;
   if (c->opts.path != NULL) {
     int err = uv_pipe_init(c->loop, &c->sock.pipe, 0);
@@ -998,6 +1093,20 @@ on_health (uv_timer_t *t) {
   hra_conn_t *c = t->data;
   if (c->state != HRA_CONN_READY || c->closing) return;
   uint64_t now = uv_now(c->loop);
+  if (c->writing) {
+    // Redis (or whatever holds the socket) must keep taking our bytes: a write queue that has not
+    // shrunk for healthTimeout means it stopped reading, and the backlog only grows from here.
+    size_t q = uv_stream_get_write_queue_size(&c->sock.stream);
+    if (q < c->write_queued) {
+      c->write_queued = q;
+      c->write_progress_ms = now;
+    } else if (now - c->write_progress_ms >= c->opts.health_timeout_ms) {
+      char text[160];
+      snprintf(text, sizeof(text), "Redis has not read our output for %u ms (%zu bytes waiting): the connection is considered dead", c->opts.health_timeout_ms, output_backlog(c));
+      fail_connection(c, "ETIMEDOUT", text);
+      return;
+    }
+  }
   if (c->ping_outstanding) {
     if (now - c->ping_sent_ms >= c->opts.health_timeout_ms && now - c->last_read_ms >= c->opts.health_timeout_ms) {
       char text[128];
@@ -1061,6 +1170,10 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.retry_max_ms == 0) c->opts.retry_max_ms = 1000;
   if (c->opts.health_timeout_ms == 0) c->opts.health_timeout_ms = 5000;
   if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
+  if (c->opts.max_output_bytes == 0) c->opts.max_output_bytes = DEFAULT_MAX_OUTPUT;
+  c->resp.max_bytes = c->opts.max_reply_bytes;
+  c->fifo_max = c->opts.max_output_bytes / sizeof(fifo_entry_t);
+  if (c->fifo_max < 1024) c->fifo_max = 1024;
   c->cbs = *cbs;
   c->data = data;
   c->refed = 1;
@@ -1109,6 +1222,12 @@ hra_conn_command (hra_conn_t *c, int argc, const char **argv, const size_t *argv
   if (c->state != HRA_CONN_READY) {
     c->stats.commands_dropped++;
     return HRA_ENOTCONN;
+  }
+  // The bound: past it nothing is queued (the caller counts a dropped publish, rejects a command).
+  // Memory stays under max_output_bytes plus the last command accepted, and as much for callbacks.
+  if (output_backlog(c) >= c->opts.max_output_bytes || c->fifo_len >= c->fifo_max) {
+    c->stats.commands_refused_full++;
+    return HRA_ENOBUFS;
   }
   int err = fifo_push(c, cb, data, 0, 0);
   if (err) return err;

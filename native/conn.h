@@ -69,6 +69,9 @@ typedef struct {
   uint32_t health_timeout_ms;  // a PING unanswered this long means the connection is dead
   uint32_t keepalive_s;  // TCP keepalive delay; 0 disables
   size_t max_reply_bytes;  // largest reply buffered before the connection is dropped
+  // Bound of the output: commands are refused with HRA_ENOBUFS while this many bytes are queued and not
+  // yet taken by the socket, or while as many bytes' worth of reply callbacks wait. 0: 32 MiB.
+  size_t max_output_bytes;
 } hra_conn_opts_t;
 
 typedef struct {
@@ -77,6 +80,8 @@ typedef struct {
   uint64_t replies;
   uint64_t messages;
   uint64_t commands_dropped;  // commands refused while not connected
+  uint64_t commands_refused_full;  // commands refused because the output was at max_output_bytes
+  uint64_t unanswered;  // commands without a reply callback (PUBLISH) sent but lost with the connection
   uint64_t command_errors;  // error replies to commands sent without a callback (e.g. NOPERM on PUBLISH)
   uint64_t bytes_read;
   uint64_t bytes_written;
@@ -116,7 +121,8 @@ void
 hra_conn_unref (hra_conn_t *conn);
 
 // Queues a command (argv with explicit lengths). cb may be NULL. Returns HRA_ENOTCONN when the
-// connection is not ready (the command is not queued and cb is not called).
+// connection is not ready, HRA_ENOBUFS when the output is at max_output_bytes (in both cases the
+// command is not queued and cb is not called). cb never runs before this returns.
 int
 hra_conn_command (hra_conn_t *conn, int argc, const char **argv, const size_t *argvlen, hra_reply_cb cb, void *data);
 

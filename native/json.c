@@ -223,6 +223,9 @@ hra_json_object_begin (hra_json_t *j) {
   if (j->p >= j->end) return HRA_ETRUNC;
   if (*j->p != '{') return HRA_ETYPE;
   j->p++;
+  // next() takes the comma before each member; before the first there is none (JSON.parse refuses "{,").
+  skip_ws(j);
+  if (j->p < j->end && *j->p == ',') return HRA_EINVAL;
   return HRA_OK;
 }
 
@@ -263,6 +266,8 @@ hra_json_array_begin (hra_json_t *j) {
   if (j->p >= j->end) return HRA_ETRUNC;
   if (*j->p != '[') return HRA_ETYPE;
   j->p++;
+  skip_ws(j);
+  if (j->p < j->end && *j->p == ',') return HRA_EINVAL;
   return HRA_OK;
 }
 

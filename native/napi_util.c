@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,7 +72,18 @@ hra_napi_get_named_string (napi_env env, napi_value obj, const char *name, char 
   *out = NULL;
   napi_status s = napi_get_named_property(env, obj, name, &v);
   if (s != napi_ok) return s;
-  return hra_napi_get_string(env, v, 1, out, NULL);
+  size_t len = 0;
+  if ((s = hra_napi_get_string(env, v, 1, out, &len)) != napi_ok || *out == NULL) return s;
+  if (strlen(*out) != len) {
+    // The result is used as a C string (a channel name, a host): a NUL would silently cut it short.
+    free(*out);
+    *out = NULL;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "%.40s must not contain a NUL character", name);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", msg);
+    return napi_invalid_arg;
+  }
+  return napi_ok;
 }
 
 napi_status

@@ -31,6 +31,8 @@ hra_napi_error (napi_env env, const char *code, const char *message);
 napi_status
 hra_napi_get_string (napi_env env, napi_value v, int optional, char **out, size_t *len);
 
+// obj[name] as a malloc'd C string (NULL when undefined or null). A string with a NUL inside throws
+// a TypeError (ERR_INVALID_ARG_VALUE) and returns napi_invalid_arg.
 napi_status
 hra_napi_get_named_string (napi_env env, napi_value obj, const char *name, char **out);
 

@@ -142,8 +142,10 @@ hra_requests_next_deadline (const hra_requests_t *t) {
 
 void
 hra_requests_free (hra_requests_t *t) {
-  for (size_t i = 0; i < t->len; i++)
+  for (size_t i = 0; i < t->len; i++) {
     hra_buf_free(&t->items[i].acc);
+    hra_buf_free(&t->items[i].missing);
+  }
   free(t->items);
   free(t->index);
   memset(t, 0, sizeof(*t));

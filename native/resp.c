@@ -8,8 +8,21 @@
 // Reply arena: hiredis's reader calls these while parsing. Strings are copied into our arena at once,
 // because the reader compacts its buffer (moving the bytes) before redisReaderGetReply returns.
 
+// Whether the reply being parsed may grow by one node and extra arena bytes within max_bytes.
+static int
+within_limit (hra_resp_t *c, size_t extra) {
+  if (c->max_bytes == 0) return 1;
+  size_t used = (c->nnodes + 1) * sizeof(hra_reply_node_t);
+  if (used > c->max_bytes || c->strs.len > c->max_bytes - used || extra > c->max_bytes - used - c->strs.len) {
+    c->too_big = 1;
+    return 0;
+  }
+  return 1;
+}
+
 static void *
 push_node (hra_resp_t *c, int type, uint32_t len, int64_t integer) {
+  if (!within_limit(c, 0)) return NULL;
   if (c->nnodes == c->cap_nodes) {
     size_t cap = c->cap_nodes ? c->cap_nodes * 2 : 64;
     hra_reply_node_t *n = realloc(c->nodes, cap * sizeof(*n));
@@ -37,6 +50,7 @@ on_create_string (const redisReadTask *task, char *str, size_t len) {
     c->oom = 1;
     return NULL;
   }
+  if (!within_limit(c, len)) return NULL;
   int type = task->type == REDIS_REPLY_ERROR ? HRA_R_ERROR : task->type == REDIS_REPLY_STATUS ? HRA_R_STATUS
                                                                                               : HRA_R_STRING;
   void *obj = push_node(c, type, (uint32_t) len, 0);
@@ -111,7 +125,15 @@ hra_resp_reset (hra_resp_t *p) {
   p->reader = r;
   p->nnodes = 0;
   p->strs.len = 0;
+  // A stream that ended on a huge reply does not keep its memory.
+  if (p->cap_nodes > 65536) {
+    free(p->nodes);
+    p->nodes = NULL;
+    p->cap_nodes = 0;
+  }
+  if (p->strs.cap > ((size_t) 1 << 20)) hra_buf_free(&p->strs);
   p->oom = 0;
+  p->too_big = 0;
   if (r == NULL) return HRA_ENOMEM;
   r->privdata = p;
   return HRA_OK;
@@ -137,7 +159,8 @@ int
 hra_resp_next (hra_resp_t *p, hra_reply_t *out) {
   if (p->reader == NULL) return HRA_ENOMEM;
   void *obj = NULL;
-  if (redisReaderGetReply(p->reader, &obj) != REDIS_OK) return p->oom ? HRA_ENOMEM : HRA_EINVAL;
+  if (redisReaderGetReply(p->reader, &obj) != REDIS_OK) return p->too_big ? HRA_ELIMIT : p->oom ? HRA_ENOMEM
+                                                                                                : HRA_EINVAL;
   if (obj == NULL) return 0;
   out->nodes = p->nodes;
   out->count = p->nnodes;

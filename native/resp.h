@@ -41,6 +41,11 @@ typedef struct {
   size_t cap_nodes;
   hra_buf_t strs;
   int oom;
+  // Bound of one reply's parsed form (its node list plus its string arena), in bytes; 0: none. Kept
+  // across hra_resp_reset. A reply that would exceed it fails with HRA_ELIMIT, whatever its shape: an
+  // array of millions of small integers costs more here than on the wire.
+  size_t max_bytes;
+  int too_big;
 } hra_resp_t;
 
 // (Re)creates the reader, dropping anything buffered. HRA_OK or HRA_ENOMEM.
@@ -55,7 +60,7 @@ int
 hra_resp_feed (hra_resp_t *p, const char *buf, size_t len);
 
 // 1: a complete reply is in *out (valid until hra_resp_consumed); 0: more bytes are needed;
-// HRA_ENOMEM or HRA_EINVAL (protocol error): the stream is unusable, reset it.
+// HRA_ENOMEM, HRA_ELIMIT (over max_bytes) or HRA_EINVAL (protocol error): the stream is unusable, reset it.
 int
 hra_resp_next (hra_resp_t *p, hra_reply_t *out);
 

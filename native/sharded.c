@@ -163,7 +163,8 @@ key_is (hra_adapter_t *a, hra_slice_t key, const char *name) {
   return json_str_eq(a, q, name, strlen(name));
 }
 
-// Members of an object, with JSON.parse's strictness (hra_json_object_next accepts a leading comma).
+// Members of an object, with JSON.parse's strictness (a leading comma is refused; hra_json_object_begin
+// now refuses it too).
 static int
 obj_next (hra_json_t *j, int *first, hra_slice_t *key, hra_slice_t *value, int *type) {
   if (*first) {
