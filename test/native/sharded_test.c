@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../native/adapter_internal.h"
+#include "../fuzz/batch_walk.h"
 
 static int failures;
 
@@ -23,12 +24,7 @@ S (const char *z) {
   return s;
 }
 
-static uint32_t
-word (const hra_batch_t *b, size_t i) {
-  uint32_t w;
-  memcpy(&w, b->words.data + 4 * i, 4);
-  return w;
-}
+#define word batch_walk_word
 
 static void
 reset (hra_batch_t *b) {
