@@ -28,6 +28,7 @@ S (const char *z) {
 
 static void
 reset (hra_batch_t *b) {
+  CHECK(batch_walk(b) >= 0);  // every record well formed before it is dropped
   hra_batch_reset(b);
 }
 
