@@ -13,7 +13,17 @@ const repo = path.join(__dirname, "..", "..");
 const built = loader.load().file; // the addon these tests run against (a source build)
 
 describe("native addon loader and install script", function () {
+  this.timeout(20000); // child processes, slow under ASan
   const dirs = [];
+  // The choice under test must not be forced by the environment (scripts/test-asan.sh sets Debug).
+  let forced;
+  before(function () {
+    forced = process.env.HIREDIS_ADAPTER_BUILD;
+    delete process.env.HIREDIS_ADAPTER_BUILD;
+  });
+  after(function () {
+    if (forced !== undefined) process.env.HIREDIS_ADAPTER_BUILD = forced;
+  });
   afterEach(function () {
     for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
   });
