@@ -41,6 +41,9 @@
         "native/adapter.c",
         "native/sharded.c",
         "native/napi_util.c",
+        "native/binding_shared.c",
+        "native/binding_conn.c",
+        "native/binding_adapter.c",
         "native/binding.c"
       ],
       "conditions": [
