@@ -33,6 +33,7 @@
         "native/rooms.c",
         "native/subs.c",
         "native/resp.c",
+        "native/endpoint.c",
         "native/conn.c",
         "native/cluster.c",
         "native/json.c",

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "endpoint.h"
 #include "subs.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -13,6 +14,17 @@
 #define CLOSE_FLUSH_MS 250
 #define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per uv_write: uv_buf_init takes an unsigned int
 #define DEFAULT_MAX_OUTPUT ((size_t) 32 * 1024 * 1024)
+
+// One step of the handshake: a command sent on every new connection before it counts as ready, and
+// what its reply means (on_reply: an error fails the handshake, is ignored, or only NOAUTH fails it).
+typedef struct {
+  int argc;
+  const char *argv[3];
+  size_t lens[3];
+  hra_reply_cb on_reply;
+} handshake_step_t;
+
+#define HANDSHAKE_MAX 4  // AUTH, SELECT, CLIENT SETNAME, PING
 
 typedef struct {
   hra_reply_cb cb;
@@ -44,6 +56,9 @@ struct hra_conn_s {
   int sock_open;
   int sock_connected;
   int after_close;  // what on_sock_close does next: AC_RETRY or AC_NEXT_ADDR
+
+  hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
+  hra_endpoint_t ep;  // its last answer: the endpoint of the current attempt
 
   uv_connect_t connect_req;
   uv_getaddrinfo_t gai_req;
@@ -82,7 +97,10 @@ struct hra_conn_s {
   int subflush_active;
   int write_error;  // a uv_write that failed at once; the connection fails from the prepare hook
 
+  handshake_step_t handshake[HANDSHAKE_MAX];  // built once from the options, run in order
+  int handshake_count;
   int handshake_left;
+  char handshake_db[16];
   hra_conn_stats_t stats;
   char rbuf[READ_CHUNK];
 };
@@ -859,40 +877,51 @@ on_setname_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data)
 }
 
 static void
+add_handshake_step (hra_conn_t *c, hra_reply_cb on_reply, int argc, const char *a0, const char *a1, const char *a2) {
+  handshake_step_t *st = &c->handshake[c->handshake_count++];
+  const char *args[3] = { a0, a1, a2 };
+  st->argc = argc;
+  st->on_reply = on_reply;
+  for (int i = 0; i < argc; i++) {
+    st->argv[i] = args[i];
+    st->lens[i] = strlen(args[i]);
+  }
+}
+
+// The handshake's steps, from the options (whose strings the connection owns): AUTH when a password is
+// set, SELECT for a db other than 0, CLIENT SETNAME when named, and the final PING, always.
+static void
+build_handshake (hra_conn_t *c) {
+  c->handshake_count = 0;
+  if (c->opts.password != NULL) {
+    if (c->opts.username != NULL)
+      add_handshake_step(c, on_handshake_reply, 3, "AUTH", c->opts.username, c->opts.password);
+    else
+      add_handshake_step(c, on_handshake_reply, 2, "AUTH", c->opts.password, NULL);
+  }
+  if (c->opts.db > 0) {
+    snprintf(c->handshake_db, sizeof(c->handshake_db), "%d", c->opts.db);
+    add_handshake_step(c, on_handshake_reply, 2, "SELECT", c->handshake_db, NULL);
+  }
+  // A courtesy: its error reply (an ACL user may not be allowed it) is ignored.
+  if (c->opts.name != NULL) add_handshake_step(c, on_setname_reply, 3, "CLIENT", "SETNAME", c->opts.name);
+  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
+  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
+  add_handshake_step(c, on_handshake_ping_reply, 1, "PING", NULL, NULL);
+}
+
+// Sends every step at once (pipelined); each reply callback counts down handshake_left, and the last
+// one makes the connection ready.
+static void
 start_handshake (hra_conn_t *c) {
-  const char *argv[3];
-  size_t lens[3];
   int err = 0;
   c->state = HRA_CONN_HANDSHAKE;
   c->handshake_left = 0;
-  if (c->opts.password != NULL) {
-    int n = 0;
-    argv[n] = "AUTH", lens[n++] = 4;
-    if (c->opts.username != NULL) argv[n] = c->opts.username, lens[n] = strlen(c->opts.username), n++;
-    argv[n] = c->opts.password, lens[n] = strlen(c->opts.password), n++;
+  for (int i = 0; i < c->handshake_count && !err; i++) {
+    handshake_step_t *st = &c->handshake[i];
     c->handshake_left++;
-    err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, n, argv, lens);
+    err = fifo_push(c, st->on_reply, NULL, 0, 1) || queue_command(c, st->argc, st->argv, st->lens);
   }
-  if (c->opts.db > 0) {
-    char db[16];
-    snprintf(db, sizeof(db), "%d", c->opts.db);
-    argv[0] = "SELECT", lens[0] = 6;
-    argv[1] = db, lens[1] = strlen(db);
-    c->handshake_left++;
-    err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, 2, argv, lens);
-  }
-  if (c->opts.name != NULL) {
-    argv[0] = "CLIENT", lens[0] = 6;
-    argv[1] = "SETNAME", lens[1] = 7;
-    argv[2] = c->opts.name, lens[2] = strlen(c->opts.name);
-    c->handshake_left++;
-    err = err || fifo_push(c, on_setname_reply, NULL, 0, 1) || queue_command(c, 3, argv, lens);
-  }
-  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
-  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
-  argv[0] = "PING", lens[0] = 4;
-  c->handshake_left++;
-  err = err || fifo_push(c, on_handshake_ping_reply, NULL, 0, 1) || queue_command(c, 1, argv, lens);
   if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
 
@@ -908,7 +937,7 @@ on_connect (uv_connect_t *req, int status) {
   uv_timer_stop(&c->timer);
   if (status < 0) {
     char text[160];
-    snprintf(text, sizeof(text), "connect to %s%s%d failed: %s", c->opts.path ? c->opts.path : c->opts.host, c->opts.path ? "" : ":", c->opts.path ? 0 : c->opts.port, uv_strerror(status));
+    snprintf(text, sizeof(text), "connect to %s%s%d failed: %s", c->ep.path ? c->ep.path : c->ep.host, c->ep.path ? "" : ":", c->ep.path ? 0 : c->ep.port, uv_strerror(status));
     c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(status), text, 0);
     if (c->closing) return;
     c->state = HRA_CONN_WAIT_RETRY;
@@ -1008,7 +1037,7 @@ on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   if (status < 0 || res == NULL) {
     if (res != NULL) uv_freeaddrinfo(res);
     char text[160];
-    snprintf(text, sizeof(text), "cannot resolve %s: %s", c->opts.host, uv_strerror(status));
+    snprintf(text, sizeof(text), "cannot resolve %s: %s", c->ep.host, uv_strerror(status));
     c->cbs.on_event(c, HRA_EV_ERROR, status == UV_EAI_NONAME ? "ENOTFOUND" : uv_err_name(status), text, 0);
     schedule_retry(c);
     return;
@@ -1030,7 +1059,20 @@ start_connect (hra_conn_t *c) {
   c->out.len = 0;
   c->write_error = 0;
   c->subscriber_mode = 0;
-  if (c->opts.path != NULL) {
+  if (c->ai_next != NULL) {
+    // The next address of the name resolved for this attempt.
+    struct addrinfo *ai = c->ai_next;
+    c->ai_next = ai->ai_next;
+    connect_addr(c, ai->ai_addr);
+    return;
+  }
+  // A new attempt: ask where to go now.
+  if (hra_endpoint_next(c->endpoint, &c->ep) != HRA_OK) {
+    c->cbs.on_event(c, HRA_EV_ERROR, "ENOENDPOINT", "no Redis endpoint is known", 0);
+    schedule_retry(c);
+    return;
+  }
+  if (c->ep.path != NULL) {
     int err = uv_pipe_init(c->loop, &c->sock.pipe, 0);
     if (err) {
       c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
@@ -1041,35 +1083,29 @@ start_connect (hra_conn_t *c) {
     c->sock_open = 1;
     if (!c->refed) uv_unref(&c->sock.handle);
     c->connect_req.data = c;
-    uv_pipe_connect(&c->connect_req, &c->sock.pipe, c->opts.path, on_connect);
+    uv_pipe_connect(&c->connect_req, &c->sock.pipe, c->ep.path, on_connect);
     c->pending++;
     c->state = HRA_CONN_CONNECTING;
     c->timer.data = c;
     uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
     return;
   }
-  if (c->ai_next != NULL) {
-    struct addrinfo *ai = c->ai_next;
-    c->ai_next = ai->ai_next;
-    connect_addr(c, ai->ai_addr);
-    return;
-  }
   // IP literals need no resolver round trip through the thread pool.
   struct sockaddr_storage ss;
-  if (uv_ip4_addr(c->opts.host, c->opts.port, (struct sockaddr_in *) &ss) == 0 ||
-    uv_ip6_addr(c->opts.host, c->opts.port, (struct sockaddr_in6 *) &ss) == 0) {
+  if (uv_ip4_addr(c->ep.host, c->ep.port, (struct sockaddr_in *) &ss) == 0 ||
+    uv_ip6_addr(c->ep.host, c->ep.port, (struct sockaddr_in6 *) &ss) == 0) {
     connect_addr(c, (const struct sockaddr *) &ss);
     return;
   }
   char port[16];
-  snprintf(port, sizeof(port), "%d", c->opts.port);
+  snprintf(port, sizeof(port), "%d", c->ep.port);
   struct addrinfo hints;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_protocol = IPPROTO_TCP;
   c->gai_req.data = c;
-  int err = uv_getaddrinfo(c->loop, &c->gai_req, on_resolved, c->opts.host, port, &hints);
+  int err = uv_getaddrinfo(c->loop, &c->gai_req, on_resolved, c->ep.host, port, &hints);
   if (err) {
     c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
     schedule_retry(c);
@@ -1153,18 +1189,20 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c == NULL) return NULL;
   c->loop = loop;
   c->opts = *opts;
-  c->opts.host = dup_or_null(opts->host ? opts->host : "127.0.0.1");
-  c->opts.path = dup_or_null(opts->path);
+  // Where to connect is the endpoint provider's business (a fixed address today).
+  c->endpoint = hra_endpoint_fixed_new(opts->host, opts->port, opts->path);
+  c->opts.host = NULL;
+  c->opts.path = NULL;
   c->opts.username = dup_or_null(opts->username);
   c->opts.password = dup_or_null(opts->password);
   c->opts.name = dup_or_null(opts->name);
-  if (c->opts.host == NULL || (opts->path && !c->opts.path) || (opts->username && !c->opts.username) ||
-    (opts->password && !c->opts.password) || (opts->name && !c->opts.name)) {
+  if (c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
+    (opts->name && !c->opts.name)) {
+    hra_endpoint_free(c->endpoint);
     free_opts(&c->opts);
     free(c);
     return NULL;
   }
-  if (c->opts.port <= 0) c->opts.port = 6379;
   if (c->opts.connect_timeout_ms == 0) c->opts.connect_timeout_ms = 10000;
   if (c->opts.retry_base_ms == 0) c->opts.retry_base_ms = 50;
   if (c->opts.retry_max_ms == 0) c->opts.retry_max_ms = 1000;
@@ -1172,6 +1210,7 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
   if (c->opts.max_output_bytes == 0) c->opts.max_output_bytes = DEFAULT_MAX_OUTPUT;
   c->resp.max_bytes = c->opts.max_reply_bytes;
+  build_handshake(c);
   c->fifo_max = c->opts.max_output_bytes / sizeof(fifo_entry_t);
   if (c->fifo_max < 1024) c->fifo_max = 1024;
   c->cbs = *cbs;
@@ -1311,6 +1350,7 @@ hra_conn_free (hra_conn_t *c) {
   hra_buf_free(&c->out);
   hra_buf_free(&c->inflight);
   free_opts(&c->opts);
+  hra_endpoint_free(c->endpoint);
   free(c);
 }
 
