@@ -1,12 +1,12 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
 #include "endpoint.h"
+#include "stream.h"
 #include "subs.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -47,24 +47,12 @@ struct hra_conn_s {
   int pending;  // handles being closed and requests in flight that still point at us
   int subscriber_mode;
 
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } sock;
-  int sock_open;
+  hra_stream_t *stream;  // the byte stream to Redis (stream.h): TCP or a unix socket today
   int sock_connected;
-  int after_close;  // what on_sock_close does next: AC_RETRY or AC_NEXT_ADDR
+  int stream_closing;  // a close of the stream is on its way (on_stream_closed follows)
 
   hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
   hra_endpoint_t ep;  // its last answer: the endpoint of the current attempt
-
-  uv_connect_t connect_req;
-  uv_getaddrinfo_t gai_req;
-  int gai_active;
-  struct addrinfo *ai_list;
-  struct addrinfo *ai_next;
 
   uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
   uv_timer_t health;
@@ -81,7 +69,6 @@ struct hra_conn_s {
   hra_buf_t out;
   hra_buf_t inflight;  // being written; bytes before inflight_off are handed to the socket
   size_t inflight_off;
-  uv_write_t write_req;
   int writing;
   size_t write_queued;  // the socket's write queue size at the last progress check
   uint64_t write_progress_ms;  // when the socket last took bytes (or a write started)
@@ -104,9 +91,6 @@ struct hra_conn_s {
   hra_conn_stats_t stats;
   char rbuf[READ_CHUNK];
 };
-
-enum { AC_RETRY = 1,
-  AC_NEXT_ADDR };
 
 static void
 start_connect (hra_conn_t *c);
@@ -182,43 +166,12 @@ fifo_fail_all (hra_conn_t *c, int err) {
 // ---------------------------------------------------------------------------------------------------
 // Writing
 
-// "<prefix><n>\r\n" without snprintf.
-static char *
-put_header (char *p, char prefix, size_t n) {
-  char digits[24];
-  int k = 0;
-  do {
-    digits[k++] = (char) ('0' + n % 10);
-    n /= 10;
-  } while (n > 0);
-  *p++ = prefix;
-  while (k > 0)
-    *p++ = digits[--k];
-  *p++ = '\r';
-  *p++ = '\n';
-  return p;
-}
-
-// Formats the command as a RESP array of bulk strings (what redisFormatCommandArgv produces) straight into
-// the output buffer: no allocation per command once the buffer has grown.
+// Formats the command into the output buffer (no allocation per command once it has grown) and
+// writes.
 static int
 queue_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen) {
-  size_t need = 24 + 2;
-  for (int i = 0; i < argc; i++) {
-    if (argvlen[i] > SIZE_MAX / 2 - need) return HRA_ENOMEM;
-    need += 24 + 2 + argvlen[i] + 2;
-  }
-  if (hra_buf_reserve(&c->out, need) != HRA_OK) return HRA_ENOMEM;
-  char *start = (char *) c->out.data + c->out.len;
-  char *p = put_header(start, '*', (size_t) argc);
-  for (int i = 0; i < argc; i++) {
-    p = put_header(p, '$', argvlen[i]);
-    if (argvlen[i]) memcpy(p, argv[i], argvlen[i]);
-    p += argvlen[i];
-    *p++ = '\r';
-    *p++ = '\n';
-  }
-  c->out.len += (size_t) (p - start);
+  int err = hra_resp_format_command(&c->out, argc, argv, argvlen);
+  if (err) return err;
   flush(c);
   return HRA_OK;
 }
@@ -230,8 +183,8 @@ output_backlog (const hra_conn_t *c) {
 }
 
 static void
-on_write (uv_write_t *req, int status) {
-  hra_conn_t *c = req->data;
+on_write (hra_stream_t *s, int status) {
+  hra_conn_t *c = s->data;
   c->writing = 0;
   c->write_queued = 0;
   if (status < 0) {
@@ -265,8 +218,7 @@ flush (hra_conn_t *c) {
   size_t n = c->inflight.len - c->inflight_off;
   if (n > WRITE_CHUNK) n = WRITE_CHUNK;
   uv_buf_t b = uv_buf_init((char *) c->inflight.data + c->inflight_off, (unsigned int) n);
-  c->write_req.data = c;
-  int err = uv_write(&c->write_req, &c->sock.stream, &b, 1, on_write);
+  int err = c->stream->vt->write(c->stream, &b, 1);
   if (err) {
     // Not fail_connection() here: flush() runs inside hra_conn_command, whose caller must not see reply
     // callbacks (failed by fail_connection) before it returns. The prepare hook fails the connection
@@ -280,7 +232,7 @@ flush (hra_conn_t *c) {
   c->inflight_off += n;
   c->stats.bytes_written += n;
   c->writing = 1;
-  c->write_queued = uv_stream_get_write_queue_size(&c->sock.stream);
+  c->write_queued = c->stream->vt->write_queue_size(c->stream);
   c->write_progress_ms = uv_now(c->loop);
 }
 
@@ -571,20 +523,6 @@ deliver_to_fifo (hra_conn_t *c, const hra_reply_t *reply) {
   if (e.cb != NULL) e.cb(c, reply, 0, e.internal ? (void *) c : e.data);
 }
 
-void
-hra_redis_error_code (hra_slice_t msg, char *code, size_t cap) {
-  // Redis errors start with an upper-case code word ("NOPERM this user has no permissions ...").
-  size_t n = 0;
-  while (n < msg.len && n + 1 < cap && msg.base[n] >= 'A' && msg.base[n] <= 'Z')
-    n++;
-  if (n == 0 || (n < msg.len && msg.base[n] != ' ')) {
-    snprintf(code, cap, "%s", "EREDIS");
-    return;
-  }
-  memcpy(code, msg.base, n);
-  code[n] = 0;
-}
-
 static void
 dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
   c->stats.replies++;
@@ -653,15 +591,8 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
 // Reading
 
 static void
-on_alloc (uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
-  hra_conn_t *c = handle->data;
-  buf->base = c->rbuf;
-  buf->len = sizeof(c->rbuf);
-}
-
-static void
-on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  hra_conn_t *c = stream->data;
+on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
+  hra_conn_t *c = s->data;
   // While closing (flushing the last writes) replies and messages are no longer wanted.
   if (nread == 0 || c->closing) return;
   if (nread < 0) {
@@ -674,7 +605,7 @@ on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   c->stats.bytes_read += (uint64_t) nread;
   c->last_read_ms = uv_now(c->loop);
   c->ping_outstanding = 0;  // any byte proves the peer is alive; the PING reply still pops its entry
-  if (hra_resp_feed(&c->resp, buf->base, (size_t) nread) != HRA_OK) {
+  if (hra_resp_feed(&c->resp, buf, (size_t) nread) != HRA_OK) {
     fail_connection(c, "ENOMEM", "out of memory while reading");
     return;
   }
@@ -743,41 +674,29 @@ schedule_retry (hra_conn_t *c) {
 }
 
 static void
-on_sock_close (uv_handle_t *handle) {
-  hra_conn_t *c = handle->data;
-  c->sock_open = 0;
+on_stream_closed (hra_stream_t *s) {
+  hra_conn_t *c = s->data;
+  c->stream_closing = 0;
   c->pending--;
   if (c->closing) {
     finish_close(c);
     return;
   }
-  if (c->after_close == AC_NEXT_ADDR && c->ai_next != NULL) {
-    start_connect(c);
-    return;
-  }
   schedule_retry(c);
 }
 
+// Closes the stream; a reconnect is scheduled once it is closed (at once when it was idle), unless
+// the connection is closing.
 static void
-close_socket (hra_conn_t *c, int after) {
-  c->after_close = after;
-  if (c->sock_open && !uv_is_closing(&c->sock.handle)) {
-    c->sock_connected = 0;
+close_stream (hra_conn_t *c) {
+  c->sock_connected = 0;
+  if (c->stream_closing) return;
+  if (c->stream->vt->close(c->stream)) {
+    c->stream_closing = 1;
     c->pending++;
-    uv_close(&c->sock.handle, on_sock_close);
-  } else if (!c->sock_open) {
-    if (after == AC_NEXT_ADDR && c->ai_next != NULL)
-      start_connect(c);
-    else
-      schedule_retry(c);
+  } else if (!c->closing) {
+    schedule_retry(c);
   }
-}
-
-static void
-free_addresses (hra_conn_t *c) {
-  if (c->ai_list != NULL) uv_freeaddrinfo(c->ai_list);
-  c->ai_list = NULL;
-  c->ai_next = NULL;
 }
 
 static void
@@ -793,8 +712,6 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   c->ping_outstanding = 0;
   c->subscriber_mode = 0;
   hra_subs_reset_sent(&c->subs);
-  int retry_next = (was == HRA_CONN_CONNECTING && c->ai_next != NULL);
-  if (!retry_next) free_addresses(c);
   if (reader_reset(c) != 0) c->resp.oom = 1;
   // Report first, then fail the pending commands: callbacks see a consistent "not connected" state.
   if (code != NULL) c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
@@ -803,7 +720,7 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   if (c->closing) return;
   fifo_fail_all(c, HRA_ENOTCONN);
   if (c->closing) return;
-  close_socket(c, retry_next ? AC_NEXT_ADDR : AC_RETRY);
+  close_stream(c);
 }
 
 static void
@@ -925,35 +842,21 @@ start_handshake (hra_conn_t *c) {
   if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
 
+// The stream's connect attempt is over.
 static void
-on_connect (uv_connect_t *req, int status) {
-  hra_conn_t *c = req->data;
-  c->pending--;
-  if (c->closing) {
-    finish_close(c);
-    return;
-  }
-  if (status == UV_ECANCELED) return;
+on_stream_connect (hra_stream_t *s, int status) {
+  hra_conn_t *c = s->data;
+  if (c->closing) return;
   uv_timer_stop(&c->timer);
   if (status < 0) {
-    char text[160];
-    snprintf(text, sizeof(text), "connect to %s%s%d failed: %s", c->ep.path ? c->ep.path : c->ep.host, c->ep.path ? "" : ":", c->ep.path ? 0 : c->ep.port, uv_strerror(status));
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(status), text, 0);
-    if (c->closing) return;
-    c->state = HRA_CONN_WAIT_RETRY;
-    int next = c->ai_next != NULL;
-    if (!next) free_addresses(c);
-    close_socket(c, next ? AC_NEXT_ADDR : AC_RETRY);
+    // Reported through on_stream_error already.
+    schedule_retry(c);
     return;
   }
-  free_addresses(c);
   c->sock_connected = 1;
   c->stats.connects++;
-  if (c->sock.handle.type == UV_TCP) {
-    uv_tcp_nodelay(&c->sock.tcp, 1);
-    if (c->opts.keepalive_s > 0) uv_tcp_keepalive(&c->sock.tcp, 1, c->opts.keepalive_s);
-  }
-  int err = uv_read_start(&c->sock.stream, on_alloc, on_read);
+  c->stream->vt->hints(c->stream, 1, c->opts.keepalive_s);
+  int err = c->stream->vt->read_start(c->stream, c->rbuf, sizeof(c->rbuf));
   if (err) {
     c->state = HRA_CONN_CONNECTING;
     fail_connection(c, uv_err_name(err), uv_strerror(err));
@@ -965,6 +868,25 @@ on_connect (uv_connect_t *req, int status) {
   c->timer.data = c;
   uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
   start_handshake(c);
+}
+
+// A step of the attempt failed (an address refused, a name not resolved): reported; the stream goes on
+// with the next address, or ends the attempt.
+static void
+on_stream_error (hra_stream_t *s, const char *code, const char *message) {
+  hra_conn_t *c = s->data;
+  uv_timer_stop(&c->timer);
+  c->state = HRA_CONN_WAIT_RETRY;
+  c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
+}
+
+// The attempt resolves a name or connects to an address: each gets connectTimeout.
+static void
+on_stream_connecting (hra_stream_t *s, int resolving) {
+  hra_conn_t *c = s->data;
+  c->state = resolving ? HRA_CONN_RESOLVING : HRA_CONN_CONNECTING;
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
 }
 
 static void
@@ -981,71 +903,10 @@ on_connect_timeout (uv_timer_t *t) {
   snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);
   c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
   if (c->closing) return;
-  if (c->state == HRA_CONN_RESOLVING) {
-    // Take the lookup back if it is still queued (the thread pool may be busy for long): its callback
-    // then comes with UV_EAI_CANCELED and retries. One already running cannot be stopped; its
-    // callback goes on with the answer.
-    if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
-    return;
-  }
-  c->state = HRA_CONN_WAIT_RETRY;
-  free_addresses(c);
-  close_socket(c, AC_RETRY);
-}
-
-static void
-connect_addr (hra_conn_t *c, const struct sockaddr *addr) {
-  int err = uv_tcp_init(c->loop, &c->sock.tcp);
-  if (err) {
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-    schedule_retry(c);
-    return;
-  }
-  c->sock.handle.data = c;
-  c->sock_open = 1;
-  if (!c->refed) uv_unref(&c->sock.handle);
-  c->connect_req.data = c;
-  err = uv_tcp_connect(&c->connect_req, &c->sock.tcp, addr, on_connect);
-  if (err) {
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-    if (c->closing) return;
-    close_socket(c, c->ai_next != NULL ? AC_NEXT_ADDR : AC_RETRY);
-    return;
-  }
-  c->pending++;
-  c->state = HRA_CONN_CONNECTING;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
-}
-
-static void
-on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  hra_conn_t *c = req->data;
-  c->gai_active = 0;
-  c->pending--;
-  if (c->closing) {
-    if (res != NULL) uv_freeaddrinfo(res);
-    finish_close(c);
-    return;
-  }
-  if (status == UV_EAI_CANCELED) {
-    // Our connect timeout cancelled it and has reported the ETIMEDOUT.
-    if (res != NULL) uv_freeaddrinfo(res);
-    schedule_retry(c);
-    return;
-  }
-  if (status < 0 || res == NULL) {
-    if (res != NULL) uv_freeaddrinfo(res);
-    char text[160];
-    snprintf(text, sizeof(text), "cannot resolve %s: %s", c->ep.host, uv_strerror(status));
-    c->cbs.on_event(c, HRA_EV_ERROR, status == UV_EAI_NONAME ? "ENOTFOUND" : uv_err_name(status), text, 0);
-    schedule_retry(c);
-    return;
-  }
-  free_addresses(c);
-  c->ai_list = res;
-  c->ai_next = res;
-  start_connect(c);
+  // Resolving: a lookup still queued is taken back (its end retries); one already running goes on with
+  // its answer. Connecting: the socket is closed and the attempt fails (a retry follows).
+  if (c->state == HRA_CONN_CONNECTING) c->state = HRA_CONN_WAIT_RETRY;
+  c->stream->vt->abort(c->stream);
 }
 
 static void
@@ -1059,63 +920,13 @@ start_connect (hra_conn_t *c) {
   c->out.len = 0;
   c->write_error = 0;
   c->subscriber_mode = 0;
-  if (c->ai_next != NULL) {
-    // The next address of the name resolved for this attempt.
-    struct addrinfo *ai = c->ai_next;
-    c->ai_next = ai->ai_next;
-    connect_addr(c, ai->ai_addr);
-    return;
-  }
   // A new attempt: ask where to go now.
   if (hra_endpoint_next(c->endpoint, &c->ep) != HRA_OK) {
     c->cbs.on_event(c, HRA_EV_ERROR, "ENOENDPOINT", "no Redis endpoint is known", 0);
     schedule_retry(c);
     return;
   }
-  if (c->ep.path != NULL) {
-    int err = uv_pipe_init(c->loop, &c->sock.pipe, 0);
-    if (err) {
-      c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-      schedule_retry(c);
-      return;
-    }
-    c->sock.handle.data = c;
-    c->sock_open = 1;
-    if (!c->refed) uv_unref(&c->sock.handle);
-    c->connect_req.data = c;
-    uv_pipe_connect(&c->connect_req, &c->sock.pipe, c->ep.path, on_connect);
-    c->pending++;
-    c->state = HRA_CONN_CONNECTING;
-    c->timer.data = c;
-    uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
-    return;
-  }
-  // IP literals need no resolver round trip through the thread pool.
-  struct sockaddr_storage ss;
-  if (uv_ip4_addr(c->ep.host, c->ep.port, (struct sockaddr_in *) &ss) == 0 ||
-    uv_ip6_addr(c->ep.host, c->ep.port, (struct sockaddr_in6 *) &ss) == 0) {
-    connect_addr(c, (const struct sockaddr *) &ss);
-    return;
-  }
-  char port[16];
-  snprintf(port, sizeof(port), "%d", c->ep.port);
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  c->gai_req.data = c;
-  int err = uv_getaddrinfo(c->loop, &c->gai_req, on_resolved, c->ep.host, port, &hints);
-  if (err) {
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-    schedule_retry(c);
-    return;
-  }
-  c->gai_active = 1;
-  c->pending++;
-  c->state = HRA_CONN_RESOLVING;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
+  c->stream->vt->connect(c->stream, &c->ep);
 }
 
 static void
@@ -1132,7 +943,7 @@ on_health (uv_timer_t *t) {
   if (c->writing) {
     // Redis (or whatever holds the socket) must keep taking our bytes: a write queue that has not
     // shrunk for healthTimeout means it stopped reading, and the backlog only grows from here.
-    size_t q = uv_stream_get_write_queue_size(&c->sock.stream);
+    size_t q = c->stream->vt->write_queue_size(c->stream);
     if (q < c->write_queued) {
       c->write_queued = q;
       c->write_progress_ms = now;
@@ -1183,6 +994,8 @@ free_opts (hra_conn_opts_t *o) {
   free(o->name);
 }
 
+static const hra_stream_cbs_t stream_cbs = { on_stream_error, on_stream_connecting, on_stream_connect, on_read, on_write, on_stream_closed };
+
 hra_conn_t *
 hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data) {
   hra_conn_t *c = calloc(1, sizeof(*c));
@@ -1196,8 +1009,10 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   c->opts.username = dup_or_null(opts->username);
   c->opts.password = dup_or_null(opts->password);
   c->opts.name = dup_or_null(opts->name);
-  if (c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
+  c->stream = hra_stream_tcp_new(loop, &stream_cbs, c);
+  if (c->stream == NULL || c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
     (opts->name && !c->opts.name)) {
+    if (c->stream != NULL) c->stream->vt->free(c->stream);
     hra_endpoint_free(c->endpoint);
     free_opts(&c->opts);
     free(c);
@@ -1292,11 +1107,7 @@ finish_close (hra_conn_t *c) {
     // hra_conn_close() asked to flush first; now really close.
     c->close_flushing = 0;
     uv_timer_stop(&c->timer);
-    if (c->sock_open && !uv_is_closing(&c->sock.handle)) {
-      c->sock_connected = 0;
-      c->pending++;
-      uv_close(&c->sock.handle, on_sock_close);
-    }
+    close_stream(c);
     c->pending += 3;
     uv_close((uv_handle_t *) &c->timer, on_handle_close);
     uv_close((uv_handle_t *) &c->health, on_handle_close);
@@ -1327,8 +1138,6 @@ hra_conn_close (hra_conn_t *c) {
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->health);
   fifo_fail_all(c, HRA_ECLOSED);
-  if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
-  free_addresses(c);
   c->close_flushing = 1;
   if (was == HRA_CONN_READY && c->sock_connected && (c->writing || c->out.len > 0)) {
     // Let queued commands (the last publishes, the unsubscribes) reach Redis, for a short while.
@@ -1343,7 +1152,7 @@ hra_conn_close (hra_conn_t *c) {
 void
 hra_conn_free (hra_conn_t *c) {
   if (c == NULL) return;
-  free_addresses(c);
+  if (c->stream != NULL) c->stream->vt->free(c->stream);
   hra_resp_free(&c->resp);
   hra_subs_free(&c->subs);
   free(c->fifo);
@@ -1357,13 +1166,13 @@ hra_conn_free (hra_conn_t *c) {
 void
 hra_conn_ref (hra_conn_t *c) {
   c->refed = 1;
-  if (c->sock_open) uv_ref(&c->sock.handle);
+  c->stream->vt->ref(c->stream);
   uv_ref((uv_handle_t *) &c->timer);
 }
 
 void
 hra_conn_unref (hra_conn_t *c) {
   c->refed = 0;
-  if (c->sock_open) uv_unref(&c->sock.handle);
+  c->stream->vt->unref(c->stream);
   uv_unref((uv_handle_t *) &c->timer);
 }
