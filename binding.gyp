@@ -33,6 +33,8 @@
         "native/rooms.c",
         "native/subs.c",
         "native/resp.c",
+        "native/endpoint.c",
+        "native/stream_tcp.c",
         "native/conn.c",
         "native/cluster.c",
         "native/json.c",
@@ -41,6 +43,9 @@
         "native/adapter.c",
         "native/sharded.c",
         "native/napi_util.c",
+        "native/binding_shared.c",
+        "native/binding_conn.c",
+        "native/binding_adapter.c",
         "native/binding.c"
       ],
       "conditions": [

@@ -1,11 +1,12 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
+#include "endpoint.h"
+#include "stream.h"
 #include "subs.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -13,6 +14,17 @@
 #define CLOSE_FLUSH_MS 250
 #define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per uv_write: uv_buf_init takes an unsigned int
 #define DEFAULT_MAX_OUTPUT ((size_t) 32 * 1024 * 1024)
+
+// One step of the handshake: a command sent on every new connection before it counts as ready, and
+// what its reply means (on_reply: an error fails the handshake, is ignored, or only NOAUTH fails it).
+typedef struct {
+  int argc;
+  const char *argv[3];
+  size_t lens[3];
+  hra_reply_cb on_reply;
+} handshake_step_t;
+
+#define HANDSHAKE_MAX 4  // AUTH, SELECT, CLIENT SETNAME, PING
 
 typedef struct {
   hra_reply_cb cb;
@@ -35,21 +47,12 @@ struct hra_conn_s {
   int pending;  // handles being closed and requests in flight that still point at us
   int subscriber_mode;
 
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } sock;
-  int sock_open;
+  hra_stream_t *stream;  // the byte stream to Redis (stream.h): TCP or a unix socket today
   int sock_connected;
-  int after_close;  // what on_sock_close does next: AC_RETRY or AC_NEXT_ADDR
+  int stream_closing;  // a close of the stream is on its way (on_stream_closed follows)
 
-  uv_connect_t connect_req;
-  uv_getaddrinfo_t gai_req;
-  int gai_active;
-  struct addrinfo *ai_list;
-  struct addrinfo *ai_next;
+  hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
+  hra_endpoint_t ep;  // its last answer: the endpoint of the current attempt
 
   uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
   uv_timer_t health;
@@ -66,7 +69,6 @@ struct hra_conn_s {
   hra_buf_t out;
   hra_buf_t inflight;  // being written; bytes before inflight_off are handed to the socket
   size_t inflight_off;
-  uv_write_t write_req;
   int writing;
   size_t write_queued;  // the socket's write queue size at the last progress check
   uint64_t write_progress_ms;  // when the socket last took bytes (or a write started)
@@ -82,13 +84,13 @@ struct hra_conn_s {
   int subflush_active;
   int write_error;  // a uv_write that failed at once; the connection fails from the prepare hook
 
+  handshake_step_t handshake[HANDSHAKE_MAX];  // built once from the options, run in order
+  int handshake_count;
   int handshake_left;
+  char handshake_db[16];
   hra_conn_stats_t stats;
   char rbuf[READ_CHUNK];
 };
-
-enum { AC_RETRY = 1,
-  AC_NEXT_ADDR };
 
 static void
 start_connect (hra_conn_t *c);
@@ -164,43 +166,12 @@ fifo_fail_all (hra_conn_t *c, int err) {
 // ---------------------------------------------------------------------------------------------------
 // Writing
 
-// "<prefix><n>\r\n" without snprintf.
-static char *
-put_header (char *p, char prefix, size_t n) {
-  char digits[24];
-  int k = 0;
-  do {
-    digits[k++] = (char) ('0' + n % 10);
-    n /= 10;
-  } while (n > 0);
-  *p++ = prefix;
-  while (k > 0)
-    *p++ = digits[--k];
-  *p++ = '\r';
-  *p++ = '\n';
-  return p;
-}
-
-// Formats the command as a RESP array of bulk strings (what redisFormatCommandArgv produces) straight into
-// the output buffer: no allocation per command once the buffer has grown.
+// Formats the command into the output buffer (no allocation per command once it has grown) and
+// writes.
 static int
 queue_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen) {
-  size_t need = 24 + 2;
-  for (int i = 0; i < argc; i++) {
-    if (argvlen[i] > SIZE_MAX / 2 - need) return HRA_ENOMEM;
-    need += 24 + 2 + argvlen[i] + 2;
-  }
-  if (hra_buf_reserve(&c->out, need) != HRA_OK) return HRA_ENOMEM;
-  char *start = (char *) c->out.data + c->out.len;
-  char *p = put_header(start, '*', (size_t) argc);
-  for (int i = 0; i < argc; i++) {
-    p = put_header(p, '$', argvlen[i]);
-    if (argvlen[i]) memcpy(p, argv[i], argvlen[i]);
-    p += argvlen[i];
-    *p++ = '\r';
-    *p++ = '\n';
-  }
-  c->out.len += (size_t) (p - start);
+  int err = hra_resp_format_command(&c->out, argc, argv, argvlen);
+  if (err) return err;
   flush(c);
   return HRA_OK;
 }
@@ -212,8 +183,8 @@ output_backlog (const hra_conn_t *c) {
 }
 
 static void
-on_write (uv_write_t *req, int status) {
-  hra_conn_t *c = req->data;
+on_write (hra_stream_t *s, int status) {
+  hra_conn_t *c = s->data;
   c->writing = 0;
   c->write_queued = 0;
   if (status < 0) {
@@ -247,8 +218,7 @@ flush (hra_conn_t *c) {
   size_t n = c->inflight.len - c->inflight_off;
   if (n > WRITE_CHUNK) n = WRITE_CHUNK;
   uv_buf_t b = uv_buf_init((char *) c->inflight.data + c->inflight_off, (unsigned int) n);
-  c->write_req.data = c;
-  int err = uv_write(&c->write_req, &c->sock.stream, &b, 1, on_write);
+  int err = c->stream->vt->write(c->stream, &b, 1);
   if (err) {
     // Not fail_connection() here: flush() runs inside hra_conn_command, whose caller must not see reply
     // callbacks (failed by fail_connection) before it returns. The prepare hook fails the connection
@@ -262,7 +232,7 @@ flush (hra_conn_t *c) {
   c->inflight_off += n;
   c->stats.bytes_written += n;
   c->writing = 1;
-  c->write_queued = uv_stream_get_write_queue_size(&c->sock.stream);
+  c->write_queued = c->stream->vt->write_queue_size(c->stream);
   c->write_progress_ms = uv_now(c->loop);
 }
 
@@ -553,20 +523,6 @@ deliver_to_fifo (hra_conn_t *c, const hra_reply_t *reply) {
   if (e.cb != NULL) e.cb(c, reply, 0, e.internal ? (void *) c : e.data);
 }
 
-void
-hra_redis_error_code (hra_slice_t msg, char *code, size_t cap) {
-  // Redis errors start with an upper-case code word ("NOPERM this user has no permissions ...").
-  size_t n = 0;
-  while (n < msg.len && n + 1 < cap && msg.base[n] >= 'A' && msg.base[n] <= 'Z')
-    n++;
-  if (n == 0 || (n < msg.len && msg.base[n] != ' ')) {
-    snprintf(code, cap, "%s", "EREDIS");
-    return;
-  }
-  memcpy(code, msg.base, n);
-  code[n] = 0;
-}
-
 static void
 dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
   c->stats.replies++;
@@ -635,15 +591,8 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
 // Reading
 
 static void
-on_alloc (uv_handle_t *handle, size_t suggested, uv_buf_t *buf) {
-  hra_conn_t *c = handle->data;
-  buf->base = c->rbuf;
-  buf->len = sizeof(c->rbuf);
-}
-
-static void
-on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
-  hra_conn_t *c = stream->data;
+on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
+  hra_conn_t *c = s->data;
   // While closing (flushing the last writes) replies and messages are no longer wanted.
   if (nread == 0 || c->closing) return;
   if (nread < 0) {
@@ -656,7 +605,7 @@ on_read (uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   c->stats.bytes_read += (uint64_t) nread;
   c->last_read_ms = uv_now(c->loop);
   c->ping_outstanding = 0;  // any byte proves the peer is alive; the PING reply still pops its entry
-  if (hra_resp_feed(&c->resp, buf->base, (size_t) nread) != HRA_OK) {
+  if (hra_resp_feed(&c->resp, buf, (size_t) nread) != HRA_OK) {
     fail_connection(c, "ENOMEM", "out of memory while reading");
     return;
   }
@@ -725,41 +674,29 @@ schedule_retry (hra_conn_t *c) {
 }
 
 static void
-on_sock_close (uv_handle_t *handle) {
-  hra_conn_t *c = handle->data;
-  c->sock_open = 0;
+on_stream_closed (hra_stream_t *s) {
+  hra_conn_t *c = s->data;
+  c->stream_closing = 0;
   c->pending--;
   if (c->closing) {
     finish_close(c);
     return;
   }
-  if (c->after_close == AC_NEXT_ADDR && c->ai_next != NULL) {
-    start_connect(c);
-    return;
-  }
   schedule_retry(c);
 }
 
+// Closes the stream; a reconnect is scheduled once it is closed (at once when it was idle), unless
+// the connection is closing.
 static void
-close_socket (hra_conn_t *c, int after) {
-  c->after_close = after;
-  if (c->sock_open && !uv_is_closing(&c->sock.handle)) {
-    c->sock_connected = 0;
+close_stream (hra_conn_t *c) {
+  c->sock_connected = 0;
+  if (c->stream_closing) return;
+  if (c->stream->vt->close(c->stream)) {
+    c->stream_closing = 1;
     c->pending++;
-    uv_close(&c->sock.handle, on_sock_close);
-  } else if (!c->sock_open) {
-    if (after == AC_NEXT_ADDR && c->ai_next != NULL)
-      start_connect(c);
-    else
-      schedule_retry(c);
+  } else if (!c->closing) {
+    schedule_retry(c);
   }
-}
-
-static void
-free_addresses (hra_conn_t *c) {
-  if (c->ai_list != NULL) uv_freeaddrinfo(c->ai_list);
-  c->ai_list = NULL;
-  c->ai_next = NULL;
 }
 
 static void
@@ -775,8 +712,6 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   c->ping_outstanding = 0;
   c->subscriber_mode = 0;
   hra_subs_reset_sent(&c->subs);
-  int retry_next = (was == HRA_CONN_CONNECTING && c->ai_next != NULL);
-  if (!retry_next) free_addresses(c);
   if (reader_reset(c) != 0) c->resp.oom = 1;
   // Report first, then fail the pending commands: callbacks see a consistent "not connected" state.
   if (code != NULL) c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
@@ -785,7 +720,7 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   if (c->closing) return;
   fifo_fail_all(c, HRA_ENOTCONN);
   if (c->closing) return;
-  close_socket(c, retry_next ? AC_NEXT_ADDR : AC_RETRY);
+  close_stream(c);
 }
 
 static void
@@ -859,72 +794,69 @@ on_setname_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data)
 }
 
 static void
+add_handshake_step (hra_conn_t *c, hra_reply_cb on_reply, int argc, const char *a0, const char *a1, const char *a2) {
+  handshake_step_t *st = &c->handshake[c->handshake_count++];
+  const char *args[3] = { a0, a1, a2 };
+  st->argc = argc;
+  st->on_reply = on_reply;
+  for (int i = 0; i < argc; i++) {
+    st->argv[i] = args[i];
+    st->lens[i] = strlen(args[i]);
+  }
+}
+
+// The handshake's steps, from the options (whose strings the connection owns): AUTH when a password is
+// set, SELECT for a db other than 0, CLIENT SETNAME when named, and the final PING, always.
+static void
+build_handshake (hra_conn_t *c) {
+  c->handshake_count = 0;
+  if (c->opts.password != NULL) {
+    if (c->opts.username != NULL)
+      add_handshake_step(c, on_handshake_reply, 3, "AUTH", c->opts.username, c->opts.password);
+    else
+      add_handshake_step(c, on_handshake_reply, 2, "AUTH", c->opts.password, NULL);
+  }
+  if (c->opts.db > 0) {
+    snprintf(c->handshake_db, sizeof(c->handshake_db), "%d", c->opts.db);
+    add_handshake_step(c, on_handshake_reply, 2, "SELECT", c->handshake_db, NULL);
+  }
+  // A courtesy: its error reply (an ACL user may not be allowed it) is ignored.
+  if (c->opts.name != NULL) add_handshake_step(c, on_setname_reply, 3, "CLIENT", "SETNAME", c->opts.name);
+  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
+  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
+  add_handshake_step(c, on_handshake_ping_reply, 1, "PING", NULL, NULL);
+}
+
+// Sends every step at once (pipelined); each reply callback counts down handshake_left, and the last
+// one makes the connection ready.
+static void
 start_handshake (hra_conn_t *c) {
-  const char *argv[3];
-  size_t lens[3];
   int err = 0;
   c->state = HRA_CONN_HANDSHAKE;
   c->handshake_left = 0;
-  if (c->opts.password != NULL) {
-    int n = 0;
-    argv[n] = "AUTH", lens[n++] = 4;
-    if (c->opts.username != NULL) argv[n] = c->opts.username, lens[n] = strlen(c->opts.username), n++;
-    argv[n] = c->opts.password, lens[n] = strlen(c->opts.password), n++;
+  for (int i = 0; i < c->handshake_count && !err; i++) {
+    handshake_step_t *st = &c->handshake[i];
     c->handshake_left++;
-    err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, n, argv, lens);
+    err = fifo_push(c, st->on_reply, NULL, 0, 1) || queue_command(c, st->argc, st->argv, st->lens);
   }
-  if (c->opts.db > 0) {
-    char db[16];
-    snprintf(db, sizeof(db), "%d", c->opts.db);
-    argv[0] = "SELECT", lens[0] = 6;
-    argv[1] = db, lens[1] = strlen(db);
-    c->handshake_left++;
-    err = err || fifo_push(c, on_handshake_reply, NULL, 0, 1) || queue_command(c, 2, argv, lens);
-  }
-  if (c->opts.name != NULL) {
-    argv[0] = "CLIENT", lens[0] = 6;
-    argv[1] = "SETNAME", lens[1] = 7;
-    argv[2] = c->opts.name, lens[2] = strlen(c->opts.name);
-    c->handshake_left++;
-    err = err || fifo_push(c, on_setname_reply, NULL, 0, 1) || queue_command(c, 3, argv, lens);
-  }
-  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
-  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
-  argv[0] = "PING", lens[0] = 4;
-  c->handshake_left++;
-  err = err || fifo_push(c, on_handshake_ping_reply, NULL, 0, 1) || queue_command(c, 1, argv, lens);
   if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
 
+// The stream's connect attempt is over.
 static void
-on_connect (uv_connect_t *req, int status) {
-  hra_conn_t *c = req->data;
-  c->pending--;
-  if (c->closing) {
-    finish_close(c);
-    return;
-  }
-  if (status == UV_ECANCELED) return;
+on_stream_connect (hra_stream_t *s, int status) {
+  hra_conn_t *c = s->data;
+  if (c->closing) return;
   uv_timer_stop(&c->timer);
   if (status < 0) {
-    char text[160];
-    snprintf(text, sizeof(text), "connect to %s%s%d failed: %s", c->opts.path ? c->opts.path : c->opts.host, c->opts.path ? "" : ":", c->opts.path ? 0 : c->opts.port, uv_strerror(status));
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(status), text, 0);
-    if (c->closing) return;
-    c->state = HRA_CONN_WAIT_RETRY;
-    int next = c->ai_next != NULL;
-    if (!next) free_addresses(c);
-    close_socket(c, next ? AC_NEXT_ADDR : AC_RETRY);
+    // Reported through on_stream_error already.
+    schedule_retry(c);
     return;
   }
-  free_addresses(c);
   c->sock_connected = 1;
   c->stats.connects++;
-  if (c->sock.handle.type == UV_TCP) {
-    uv_tcp_nodelay(&c->sock.tcp, 1);
-    if (c->opts.keepalive_s > 0) uv_tcp_keepalive(&c->sock.tcp, 1, c->opts.keepalive_s);
-  }
-  int err = uv_read_start(&c->sock.stream, on_alloc, on_read);
+  c->stream->vt->hints(c->stream, 1, c->opts.keepalive_s);
+  int err = c->stream->vt->read_start(c->stream, c->rbuf, sizeof(c->rbuf));
   if (err) {
     c->state = HRA_CONN_CONNECTING;
     fail_connection(c, uv_err_name(err), uv_strerror(err));
@@ -936,6 +868,25 @@ on_connect (uv_connect_t *req, int status) {
   c->timer.data = c;
   uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
   start_handshake(c);
+}
+
+// A step of the attempt failed (an address refused, a name not resolved): reported; the stream goes on
+// with the next address, or ends the attempt.
+static void
+on_stream_error (hra_stream_t *s, const char *code, const char *message) {
+  hra_conn_t *c = s->data;
+  uv_timer_stop(&c->timer);
+  c->state = HRA_CONN_WAIT_RETRY;
+  c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
+}
+
+// The attempt resolves a name or connects to an address: each gets connectTimeout.
+static void
+on_stream_connecting (hra_stream_t *s, int resolving) {
+  hra_conn_t *c = s->data;
+  c->state = resolving ? HRA_CONN_RESOLVING : HRA_CONN_CONNECTING;
+  c->timer.data = c;
+  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
 }
 
 static void
@@ -952,71 +903,10 @@ on_connect_timeout (uv_timer_t *t) {
   snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);
   c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
   if (c->closing) return;
-  if (c->state == HRA_CONN_RESOLVING) {
-    // Take the lookup back if it is still queued (the thread pool may be busy for long): its callback
-    // then comes with UV_EAI_CANCELED and retries. One already running cannot be stopped; its
-    // callback goes on with the answer.
-    if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
-    return;
-  }
-  c->state = HRA_CONN_WAIT_RETRY;
-  free_addresses(c);
-  close_socket(c, AC_RETRY);
-}
-
-static void
-connect_addr (hra_conn_t *c, const struct sockaddr *addr) {
-  int err = uv_tcp_init(c->loop, &c->sock.tcp);
-  if (err) {
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-    schedule_retry(c);
-    return;
-  }
-  c->sock.handle.data = c;
-  c->sock_open = 1;
-  if (!c->refed) uv_unref(&c->sock.handle);
-  c->connect_req.data = c;
-  err = uv_tcp_connect(&c->connect_req, &c->sock.tcp, addr, on_connect);
-  if (err) {
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-    if (c->closing) return;
-    close_socket(c, c->ai_next != NULL ? AC_NEXT_ADDR : AC_RETRY);
-    return;
-  }
-  c->pending++;
-  c->state = HRA_CONN_CONNECTING;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
-}
-
-static void
-on_resolved (uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-  hra_conn_t *c = req->data;
-  c->gai_active = 0;
-  c->pending--;
-  if (c->closing) {
-    if (res != NULL) uv_freeaddrinfo(res);
-    finish_close(c);
-    return;
-  }
-  if (status == UV_EAI_CANCELED) {
-    // Our connect timeout cancelled it and has reported the ETIMEDOUT.
-    if (res != NULL) uv_freeaddrinfo(res);
-    schedule_retry(c);
-    return;
-  }
-  if (status < 0 || res == NULL) {
-    if (res != NULL) uv_freeaddrinfo(res);
-    char text[160];
-    snprintf(text, sizeof(text), "cannot resolve %s: %s", c->opts.host, uv_strerror(status));
-    c->cbs.on_event(c, HRA_EV_ERROR, status == UV_EAI_NONAME ? "ENOTFOUND" : uv_err_name(status), text, 0);
-    schedule_retry(c);
-    return;
-  }
-  free_addresses(c);
-  c->ai_list = res;
-  c->ai_next = res;
-  start_connect(c);
+  // Resolving: a lookup still queued is taken back (its end retries); one already running goes on with
+  // its answer. Connecting: the socket is closed and the attempt fails (a retry follows).
+  if (c->state == HRA_CONN_CONNECTING) c->state = HRA_CONN_WAIT_RETRY;
+  c->stream->vt->abort(c->stream);
 }
 
 static void
@@ -1030,56 +920,13 @@ start_connect (hra_conn_t *c) {
   c->out.len = 0;
   c->write_error = 0;
   c->subscriber_mode = 0;
-  if (c->opts.path != NULL) {
-    int err = uv_pipe_init(c->loop, &c->sock.pipe, 0);
-    if (err) {
-      c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
-      schedule_retry(c);
-      return;
-    }
-    c->sock.handle.data = c;
-    c->sock_open = 1;
-    if (!c->refed) uv_unref(&c->sock.handle);
-    c->connect_req.data = c;
-    uv_pipe_connect(&c->connect_req, &c->sock.pipe, c->opts.path, on_connect);
-    c->pending++;
-    c->state = HRA_CONN_CONNECTING;
-    c->timer.data = c;
-    uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
-    return;
-  }
-  if (c->ai_next != NULL) {
-    struct addrinfo *ai = c->ai_next;
-    c->ai_next = ai->ai_next;
-    connect_addr(c, ai->ai_addr);
-    return;
-  }
-  // IP literals need no resolver round trip through the thread pool.
-  struct sockaddr_storage ss;
-  if (uv_ip4_addr(c->opts.host, c->opts.port, (struct sockaddr_in *) &ss) == 0 ||
-    uv_ip6_addr(c->opts.host, c->opts.port, (struct sockaddr_in6 *) &ss) == 0) {
-    connect_addr(c, (const struct sockaddr *) &ss);
-    return;
-  }
-  char port[16];
-  snprintf(port, sizeof(port), "%d", c->opts.port);
-  struct addrinfo hints;
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  c->gai_req.data = c;
-  int err = uv_getaddrinfo(c->loop, &c->gai_req, on_resolved, c->opts.host, port, &hints);
-  if (err) {
-    c->cbs.on_event(c, HRA_EV_ERROR, uv_err_name(err), uv_strerror(err), 0);
+  // A new attempt: ask where to go now.
+  if (hra_endpoint_next(c->endpoint, &c->ep) != HRA_OK) {
+    c->cbs.on_event(c, HRA_EV_ERROR, "ENOENDPOINT", "no Redis endpoint is known", 0);
     schedule_retry(c);
     return;
   }
-  c->gai_active = 1;
-  c->pending++;
-  c->state = HRA_CONN_RESOLVING;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
+  c->stream->vt->connect(c->stream, &c->ep);
 }
 
 static void
@@ -1096,7 +943,7 @@ on_health (uv_timer_t *t) {
   if (c->writing) {
     // Redis (or whatever holds the socket) must keep taking our bytes: a write queue that has not
     // shrunk for healthTimeout means it stopped reading, and the backlog only grows from here.
-    size_t q = uv_stream_get_write_queue_size(&c->sock.stream);
+    size_t q = c->stream->vt->write_queue_size(c->stream);
     if (q < c->write_queued) {
       c->write_queued = q;
       c->write_progress_ms = now;
@@ -1147,24 +994,30 @@ free_opts (hra_conn_opts_t *o) {
   free(o->name);
 }
 
+static const hra_stream_cbs_t stream_cbs = { on_stream_error, on_stream_connecting, on_stream_connect, on_read, on_write, on_stream_closed };
+
 hra_conn_t *
 hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data) {
   hra_conn_t *c = calloc(1, sizeof(*c));
   if (c == NULL) return NULL;
   c->loop = loop;
   c->opts = *opts;
-  c->opts.host = dup_or_null(opts->host ? opts->host : "127.0.0.1");
-  c->opts.path = dup_or_null(opts->path);
+  // Where to connect is the endpoint provider's business (a fixed address today).
+  c->endpoint = hra_endpoint_fixed_new(opts->host, opts->port, opts->path);
+  c->opts.host = NULL;
+  c->opts.path = NULL;
   c->opts.username = dup_or_null(opts->username);
   c->opts.password = dup_or_null(opts->password);
   c->opts.name = dup_or_null(opts->name);
-  if (c->opts.host == NULL || (opts->path && !c->opts.path) || (opts->username && !c->opts.username) ||
-    (opts->password && !c->opts.password) || (opts->name && !c->opts.name)) {
+  c->stream = hra_stream_tcp_new(loop, &stream_cbs, c);
+  if (c->stream == NULL || c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
+    (opts->name && !c->opts.name)) {
+    if (c->stream != NULL) c->stream->vt->free(c->stream);
+    hra_endpoint_free(c->endpoint);
     free_opts(&c->opts);
     free(c);
     return NULL;
   }
-  if (c->opts.port <= 0) c->opts.port = 6379;
   if (c->opts.connect_timeout_ms == 0) c->opts.connect_timeout_ms = 10000;
   if (c->opts.retry_base_ms == 0) c->opts.retry_base_ms = 50;
   if (c->opts.retry_max_ms == 0) c->opts.retry_max_ms = 1000;
@@ -1172,6 +1025,7 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
   if (c->opts.max_output_bytes == 0) c->opts.max_output_bytes = DEFAULT_MAX_OUTPUT;
   c->resp.max_bytes = c->opts.max_reply_bytes;
+  build_handshake(c);
   c->fifo_max = c->opts.max_output_bytes / sizeof(fifo_entry_t);
   if (c->fifo_max < 1024) c->fifo_max = 1024;
   c->cbs = *cbs;
@@ -1253,11 +1107,7 @@ finish_close (hra_conn_t *c) {
     // hra_conn_close() asked to flush first; now really close.
     c->close_flushing = 0;
     uv_timer_stop(&c->timer);
-    if (c->sock_open && !uv_is_closing(&c->sock.handle)) {
-      c->sock_connected = 0;
-      c->pending++;
-      uv_close(&c->sock.handle, on_sock_close);
-    }
+    close_stream(c);
     c->pending += 3;
     uv_close((uv_handle_t *) &c->timer, on_handle_close);
     uv_close((uv_handle_t *) &c->health, on_handle_close);
@@ -1288,8 +1138,6 @@ hra_conn_close (hra_conn_t *c) {
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->health);
   fifo_fail_all(c, HRA_ECLOSED);
-  if (c->gai_active) uv_cancel((uv_req_t *) &c->gai_req);
-  free_addresses(c);
   c->close_flushing = 1;
   if (was == HRA_CONN_READY && c->sock_connected && (c->writing || c->out.len > 0)) {
     // Let queued commands (the last publishes, the unsubscribes) reach Redis, for a short while.
@@ -1304,26 +1152,27 @@ hra_conn_close (hra_conn_t *c) {
 void
 hra_conn_free (hra_conn_t *c) {
   if (c == NULL) return;
-  free_addresses(c);
+  if (c->stream != NULL) c->stream->vt->free(c->stream);
   hra_resp_free(&c->resp);
   hra_subs_free(&c->subs);
   free(c->fifo);
   hra_buf_free(&c->out);
   hra_buf_free(&c->inflight);
   free_opts(&c->opts);
+  hra_endpoint_free(c->endpoint);
   free(c);
 }
 
 void
 hra_conn_ref (hra_conn_t *c) {
   c->refed = 1;
-  if (c->sock_open) uv_ref(&c->sock.handle);
+  c->stream->vt->ref(c->stream);
   uv_ref((uv_handle_t *) &c->timer);
 }
 
 void
 hra_conn_unref (hra_conn_t *c) {
   c->refed = 0;
-  if (c->sock_open) uv_unref(&c->sock.handle);
+  c->stream->vt->unref(c->stream);
   uv_unref((uv_handle_t *) &c->timer);
 }

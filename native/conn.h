@@ -1,7 +1,7 @@
-// One Redis connection on Node's libuv loop. It owns its socket (uv_tcp_t, or uv_pipe_t for a unix
-// socket), resolves names with uv_getaddrinfo, parses replies with hiredis's reader (through reply
-// functions of our own that allocate nothing per reply), formats commands with hiredis's formatter and
-// pipelines them. It reconnects with capped exponential backoff and jitter and restores its
+// One Redis connection on Node's libuv loop. It asks its endpoint provider (endpoint.h) where to go on
+// every attempt and talks through a byte stream (stream.h: TCP or a unix socket today), parses replies
+// with hiredis's reader (through reply functions of our own that allocate nothing per reply), formats
+// commands as RESP (resp.h) and pipelines them. It reconnects with capped exponential backoff and jitter and restores its
 // subscriptions. hra_conn_close() is asynchronous; the owner frees the struct in on_closed.
 #ifndef HRA_CONN_H
 #define HRA_CONN_H

@@ -1,7 +1,9 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "resp.h"
 
@@ -190,4 +192,58 @@ hra_reply_next (const hra_reply_t *r, size_t i) {
     i++;
   }
   return i;
+}
+
+// "<prefix><n>\r\n" without snprintf.
+static char *
+put_header (char *p, char prefix, size_t n) {
+  char digits[24];
+  int k = 0;
+  do {
+    digits[k++] = (char) ('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  *p++ = prefix;
+  while (k > 0)
+    *p++ = digits[--k];
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+// Formats the command as a RESP array of bulk strings (what redisFormatCommandArgv produces) straight into
+// out: no allocation per command once the buffer has grown.
+int
+hra_resp_format_command (hra_buf_t *out, int argc, const char **argv, const size_t *argvlen) {
+  size_t need = 24 + 2;
+  for (int i = 0; i < argc; i++) {
+    if (argvlen[i] > SIZE_MAX / 2 - need) return HRA_ENOMEM;
+    need += 24 + 2 + argvlen[i] + 2;
+  }
+  if (hra_buf_reserve(out, need) != HRA_OK) return HRA_ENOMEM;
+  char *start = (char *) out->data + out->len;
+  char *p = put_header(start, '*', (size_t) argc);
+  for (int i = 0; i < argc; i++) {
+    p = put_header(p, '$', argvlen[i]);
+    if (argvlen[i]) memcpy(p, argv[i], argvlen[i]);
+    p += argvlen[i];
+    *p++ = '\r';
+    *p++ = '\n';
+  }
+  out->len += (size_t) (p - start);
+  return HRA_OK;
+}
+
+void
+hra_redis_error_code (hra_slice_t msg, char *code, size_t cap) {
+  // Redis errors start with an upper-case code word ("NOPERM this user has no permissions ...").
+  size_t n = 0;
+  while (n < msg.len && n + 1 < cap && msg.base[n] >= 'A' && msg.base[n] <= 'Z')
+    n++;
+  if (n == 0 || (n < msg.len && msg.base[n] != ' ')) {
+    snprintf(code, cap, "%s", "EREDIS");
+    return;
+  }
+  memcpy(code, msg.base, n);
+  code[n] = 0;
 }

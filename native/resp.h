@@ -96,6 +96,11 @@ hra_reply_str (const hra_reply_t *r, size_t i) {
 void
 hra_redis_error_code (hra_slice_t msg, char *code, size_t cap);
 
+// Appends argv (explicit lengths) to out as a RESP array of bulk strings, what redisFormatCommandArgv
+// produces. HRA_OK or HRA_ENOMEM (out unchanged).
+int
+hra_resp_format_command (hra_buf_t *out, int argc, const char **argv, const size_t *argvlen);
+
 // Index of the node that follows the subtree rooted at i.
 size_t
 hra_reply_next (const hra_reply_t *r, size_t i);

@@ -1,0 +1,54 @@
+// The fixed endpoint provider: the address given in the options, on every attempt.
+#include <stdlib.h>
+#include <string.h>
+
+#include "endpoint.h"
+
+typedef struct {
+  hra_endpoint_provider_t base;
+  char *host;
+  char *path;
+  int port;
+} fixed_t;
+
+static int
+fixed_next (hra_endpoint_provider_t *p, hra_endpoint_t *out) {
+  fixed_t *f = (fixed_t *) p;
+  out->host = f->path != NULL ? NULL : f->host;
+  out->port = f->port;
+  out->path = f->path;
+  return HRA_OK;
+}
+
+static void
+fixed_free (hra_endpoint_provider_t *p) {
+  fixed_t *f = (fixed_t *) p;
+  free(f->host);
+  free(f->path);
+  free(f);
+}
+
+static const hra_endpoint_vt_t fixed_vt = { fixed_next, fixed_free };
+
+static char *
+dup_str (const char *s) {
+  size_t n = strlen(s);
+  char *d = malloc(n + 1);
+  if (d != NULL) memcpy(d, s, n + 1);
+  return d;
+}
+
+hra_endpoint_provider_t *
+hra_endpoint_fixed_new (const char *host, int port, const char *path) {
+  fixed_t *f = calloc(1, sizeof(*f));
+  if (f == NULL) return NULL;
+  f->base.vt = &fixed_vt;
+  f->port = port > 0 ? port : 6379;
+  f->host = dup_str(host != NULL ? host : "127.0.0.1");
+  f->path = path != NULL ? dup_str(path) : NULL;
+  if (f->host == NULL || (path != NULL && f->path == NULL)) {
+    fixed_free(&f->base);
+    return NULL;
+  }
+  return &f->base;
+}
