@@ -162,7 +162,7 @@ js_closed (js_conn_t *jc) {
     if (inst->batch_jc == jc) js_flush(jc);  // while jc can still reach JS
   }
   if (inst->batch_jc == jc) {
-    reset_batch(&inst->batch);
+    hra_batch_reset(&inst->batch);
     inst->batch_jc = NULL;
   }
   // Adapters still attached lose this connection; they keep working for local delivery.

@@ -117,8 +117,6 @@ call_method (js_conn_t *jc, napi_ref fn_ref, size_t argc, const napi_value *argv
 void
 js_event (js_conn_t *jc, int event, const char *code, const char *message, int64_t value);
 void
-reset_batch (hra_batch_t *b);
-void
 js_flush (js_conn_t *jc);
 void
 on_deliver (uv_idle_t *h);

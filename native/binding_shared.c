@@ -132,11 +132,6 @@ done:
   napi_close_handle_scope(env, scope);
 }
 
-void
-reset_batch (hra_batch_t *b) {
-  hra_batch_reset(b);
-}
-
 // Hands the batch to jc's JS owner. The batch is emptied before JS runs: records JS causes meanwhile
 // (a request settled by a close() it calls) start the next batch.
 void
@@ -145,7 +140,7 @@ js_flush (js_conn_t *jc) {
   hra_batch_t *b = &inst->batch;
   if (b->records == 0) return;
   if (inst->exiting || jc->self == NULL) {
-    reset_batch(b);
+    hra_batch_reset(b);
     inst->batch_jc = NULL;
     return;
   }
@@ -169,7 +164,7 @@ js_flush (js_conn_t *jc) {
     return;
   }
   inst->flush_retried = 0;
-  reset_batch(b);
+  hra_batch_reset(b);
   inst->batch_jc = NULL;
   if (ok) call_method(jc, jc->fn_batch, 2, argv);
   if (scoped) napi_close_handle_scope(env, scope);
