@@ -604,10 +604,12 @@ class RedisAdapter extends Adapter {
   close() {
     if (this._closed) return;
     this._closed = true;
-    binding.adapter_close(this._handle);
-    this._client._unregister(this._id);
+    // Take the pending requests first: whatever the native close settles meanwhile (a lost connection's
+    // ENOTCONN) must not win over "closed by you".
     const pending = [...this._pending.values()];
     this._pending.clear();
+    binding.adapter_close(this._handle);
+    this._client._unregister(this._id);
     for (const p of pending) {
       if (p.reject) p.reject(codedError("ECLOSED", "the adapter was closed before the request completed"));
     }
