@@ -37,6 +37,7 @@
         "native/stream_tcp.c",
         "native/conn.c",
         "native/cluster.c",
+        "native/cluster_slots.c",
         "native/json.c",
         "native/requests.c",
         "native/pipeline.c",

@@ -10,7 +10,6 @@
 #define REFRESH_MIN_GAP_MS 100  // on-error refreshes closer than this wait for the next tick
 #define CONFIRM_WAIT_MS 1500  // a subscription unconfirmed this long on a ready owner is sent again
 #define MAX_REDIRECTS 5
-#define MAX_HOST 255
 #define MAX_NODES 1000  // Redis Cluster's documented maximum size: a topology naming more is refused
 #define NO_SUB UINT32_MAX
 #define MAX_SUBS (1u << 30)
@@ -147,7 +146,7 @@ node_find (hra_cluster_t *cl, const char *host, size_t hlen, int port) {
 static node_t *
 node_create (hra_cluster_t *cl, const char *host, size_t hlen, int port) {
   node_t *n;
-  if (hlen == 0 || hlen > MAX_HOST || port <= 0 || port > 65535 || memchr(host, 0, hlen) != NULL) return NULL;
+  if (hlen == 0 || hlen > HRA_CLUSTER_MAX_HOST || port <= 0 || port > 65535 || memchr(host, 0, hlen) != NULL) return NULL;
   n = calloc(1, sizeof(*n));
   if (n == NULL) return NULL;
   n->host = malloc(hlen + 1);
@@ -537,41 +536,19 @@ hra_cluster_command_sum (hra_cluster_t *cl, int argc, const char **argv, const s
   return HRA_OK;
 }
 
-static int
-arg_is (const char *arg, size_t len, const char *lit) {
-  size_t n = strlen(lit);
-  if (len != n) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char ch = arg[i];
-    if (ch >= 'a' && ch <= 'z') ch = (char) (ch - 'a' + 'A');
-    if (ch != lit[i]) return 0;
-  }
-  return 1;
-}
-
 int
 hra_cluster_command_auto (hra_cluster_t *cl, int argc, const char **argv, const size_t *argvlen, hra_cluster_reply_cb cb, void *data) {
-  static const char *const keyless[] = { "PUBLISH", "PING", "ECHO", "INFO", "CLUSTER", "CLIENT", "CONFIG", "DBSIZE", "TIME", "COMMAND", "SCRIPT", "FUNCTION", "HELLO", "ACL", "LATENCY", "MEMORY", "SLOWLOG", "LASTSAVE", "ROLE", "WAIT", "FLUSHALL", "FLUSHDB", "KEYS", "SCAN", "RANDOMKEY", "READONLY", "READWRITE", "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "PUBSUB", "QUIT" };
-  if (argc < 1) return HRA_EINVAL;
-  // The sharded adapter's every broadcast: routed by its channel without walking the lists below.
-  if (argc >= 2 && argv[1] != NULL && arg_is(argv[0], argvlen[0], "SPUBLISH")) return hra_cluster_command(cl, (const uint8_t *) argv[1], argvlen[1], argc, argv, argvlen, cb, data);
-  if (arg_is(argv[0], argvlen[0], "PUBSUB") && argc >= 2) {
-    if (arg_is(argv[1], argvlen[1], "NUMSUB")) return hra_cluster_command_sum(cl, argc, argv, argvlen, cb, data);
-    // A shard channel's subscribers sit on the nodes of its slot's shard (the master, and replicas for
-    // clients that read from them); every other node answers 0, so the sum is the count.
-    if (arg_is(argv[1], argvlen[1], "SHARDNUMSUB")) return hra_cluster_command_sum(cl, argc, argv, argvlen, cb, data);
+  int key = -1;
+  switch (hra_cluster_route(argc, argv, argvlen, &key)) {
+    case HRA_ROUTE_KEY:
+      return hra_cluster_command(cl, (const uint8_t *) argv[key], argvlen[key], argc, argv, argvlen, cb, data);
+    case HRA_ROUTE_SUM:
+      return hra_cluster_command_sum(cl, argc, argv, argvlen, cb, data);
+    case HRA_ROUTE_ANY:
+      return hra_cluster_command(cl, NULL, 0, argc, argv, argvlen, cb, data);
+    default:
+      return HRA_EINVAL;
   }
-  if ((arg_is(argv[0], argvlen[0], "EVAL") || arg_is(argv[0], argvlen[0], "EVALSHA") || arg_is(argv[0], argvlen[0], "FCALL")) && argc >= 4 &&
-    !(argvlen[2] == 1 && argv[2][0] == '0')) {
-    return hra_cluster_command(cl, (const uint8_t *) argv[3], argvlen[3], argc, argv, argvlen, cb, data);
-  }
-  if (argc >= 2) {
-    int is_keyless = 0;
-    for (size_t i = 0; i < sizeof(keyless) / sizeof(keyless[0]) && !is_keyless; i++)
-      is_keyless = arg_is(argv[0], argvlen[0], keyless[i]);
-    if (!is_keyless) return hra_cluster_command(cl, (const uint8_t *) argv[1], argvlen[1], argc, argv, argvlen, cb, data);
-  }
-  return hra_cluster_command(cl, NULL, 0, argc, argv, argvlen, cb, data);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -820,72 +797,23 @@ refresh_soon (hra_cluster_t *cl) {
   if (now_ms(cl) - cl->last_refresh_ms >= REFRESH_MIN_GAP_MS) refresh_now(cl);
 }
 
-// One node entry of a CLUSTER SLOTS range: [host, port, id?, ...]. Returns the index after it, or 0.
-static size_t
-parse_endpoint (const hra_reply_t *r, size_t i, const node_t *from, const char **host, size_t *hlen, int *port) {
-  if (!hra_reply_is(r, i, HRA_R_ARRAY) || r->nodes[i].len < 2) return 0;
-  size_t end = hra_reply_next(r, i);
-  if (!hra_reply_is(r, i + 1, HRA_R_STRING) || !hra_reply_is(r, i + 2, HRA_R_INTEGER)) return 0;
-  hra_slice_t h = hra_reply_str(r, i + 1);
-  int64_t p = r->nodes[i + 2].integer;
-  if (p <= 0 || p > 65535 || h.len > MAX_HOST) return 0;
-  *host = (const char *) h.base;
-  *hlen = h.len;
-  if (h.len == 0 || (h.len == 1 && h.base[0] == '?')) {
-    // "The node we are talking to" (an empty endpoint) or unknown ("?").
-    if (h.len == 1) return 0;
-    *host = from->host;
-    *hlen = strlen(from->host);
-  }
-  *port = (int) p;
-  return end;
-}
-
-// Walks a CLUSTER SLOTS reply; with apply == 0 only validates it.
+// Maps one endpoint of a CLUSTER SLOTS range to its node, creating it if new (marked fresh: the
+// whole reply may still be refused), and records the master of the range in the pending map.
 static int
-walk_slots (hra_cluster_t *cl, const hra_reply_t *r, const node_t *from, int apply) {
-  if (!hra_reply_is(r, 0, HRA_R_ARRAY)) return HRA_EINVAL;
-  uint32_t nranges = r->nodes[0].len;
-  size_t i = 1;
-  int64_t total = 0;  // slots named over all ranges: more than exist means overlapping ranges
-  for (uint32_t k = 0; k < nranges; k++) {
-    if (!hra_reply_is(r, i, HRA_R_ARRAY) || r->nodes[i].len < 3) return HRA_EINVAL;
-    size_t end = hra_reply_next(r, i);
-    uint32_t m = r->nodes[i].len;
-    if (!hra_reply_is(r, i + 1, HRA_R_INTEGER) || !hra_reply_is(r, i + 2, HRA_R_INTEGER)) return HRA_EINVAL;
-    int64_t lo = r->nodes[i + 1].integer, hi = r->nodes[i + 2].integer;
-    if (lo < 0 || hi < lo || hi >= HRA_CLUSTER_SLOTS) return HRA_EINVAL;
-    total += hi - lo + 1;
-    if (total > HRA_CLUSTER_SLOTS) return HRA_EINVAL;
-    size_t j = i + 3;
-    for (uint32_t e = 2; e < m; e++) {
-      const char *host;
-      size_t hlen;
-      int port;
-      size_t next = parse_endpoint(r, j, from, &host, &hlen, &port);
-      if (next == 0) {
-        if (e == 2) return HRA_EINVAL;  // a range without a usable master
-        j = hra_reply_next(r, j);
-        continue;
-      }
-      if (apply) {
-        node_t *n = node_find(cl, host, hlen, port);
-        if (n == NULL) {
-          if (cl->nnodes >= MAX_NODES) return HRA_ELIMIT;
-          n = node_get(cl, host, hlen, port);
-          if (n == NULL) return HRA_ENOMEM;
-          n->fresh = 1;
-        }
-        n->in_topology = 1;
-        if (e == 2) {
-          n->master = 1;
-          for (int64_t s = lo; s <= hi; s++)
-            cl->tmp[s] = n;
-        }
-      }
-      j = next;
-    }
-    i = end;
+visit_endpoint (void *ctx, const char *host, size_t hlen, int port, int is_master, int lo, int hi) {
+  hra_cluster_t *cl = ctx;
+  node_t *n = node_find(cl, host, hlen, port);
+  if (n == NULL) {
+    if (cl->nnodes >= MAX_NODES) return HRA_ELIMIT;
+    n = node_get(cl, host, hlen, port);
+    if (n == NULL) return HRA_ENOMEM;
+    n->fresh = 1;
+  }
+  n->in_topology = 1;
+  if (is_master) {
+    n->master = 1;
+    for (int s = lo; s <= hi; s++)
+      cl->tmp[s] = n;
   }
   return HRA_OK;
 }
@@ -897,14 +825,14 @@ report (hra_cluster_t *cl, const char *code, const char *message) {
 
 static void
 apply_topology (hra_cluster_t *cl, const node_t *from, const hra_reply_t *r) {
-  if (walk_slots(cl, r, from, 0) != HRA_OK) {
+  if (hra_cluster_slots_walk(r, from->host, NULL, NULL) != HRA_OK) {
     report(cl, "EPROTO", "unexpected CLUSTER SLOTS reply (malformed, or overlapping slot ranges)");
     return;
   }
   memset(cl->tmp, 0, sizeof(cl->tmp));
   for (node_t *n = cl->nodes; n != NULL; n = n->next)
     n->in_topology = 0, n->master = 0, n->fresh = 0;
-  int err = walk_slots(cl, r, from, 1);
+  int err = hra_cluster_slots_walk(r, from->host, visit_endpoint, cl);
   if (err != HRA_OK) {
     // Refused half way: keep the old map and the nodes it knew; drop the ones this reply created.
     for (node_t *n = cl->nodes; n != NULL; n = n->next)

@@ -12,9 +12,8 @@
 #include <uv.h>
 
 #include "common.h"
+#include "cluster_slots.h"
 #include "conn.h"
-
-#define HRA_CLUSTER_SLOTS 16384
 
 typedef struct hra_cluster_s hra_cluster_t;
 
