@@ -11,6 +11,7 @@ const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter");
 const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
 const binding = require("./binding");
+const { watchAdapter, unwatchAdapter } = require("./client");
 
 const C = binding.constants;
 
@@ -96,10 +97,11 @@ class RedisAdapter extends Adapter {
     this._freeSlots = [];
     this._publishDropped = 0;
     this._lastServerCount = 0;
-    this._pending = new Map(); // token -> { kind, resolve, reject } or ack callbacks
+    this._pending = new PendingRequests(this); // token -> { kind, resolve, reject } or ack callbacks
     this._token = 0;
     this._nativeEncode = usesDefaultEncoder(this.encoder);
     this._id = this._client._register(this);
+    watchAdapter(this, shared);
     this._handle = {};
     const seed = randomBytes(8);
     binding.adapter_init(
@@ -610,10 +612,37 @@ class RedisAdapter extends Adapter {
     this._pending.clear();
     binding.adapter_close(this._handle);
     this._client._unregister(this._id);
+    unwatchAdapter(this);
     for (const p of pending) {
       if (p.reject) p.reject(codedError("ECLOSED", "the adapter was closed before the request completed"));
     }
     return this._shared.release();
+  }
+}
+
+// Requests in flight keep their adapter reachable (its client holds it while any is pending), so that a
+// caller awaiting one is always answered, even once nothing else refers to the adapter.
+class PendingRequests extends Map {
+  constructor(adapter) {
+    super();
+    this._adapter = adapter;
+  }
+
+  set(token, entry) {
+    super.set(token, entry);
+    if (this.size === 1) this._adapter._client._busy.add(this._adapter);
+    return this;
+  }
+
+  delete(token) {
+    const had = super.delete(token);
+    if (had && this.size === 0) this._adapter._client._busy.delete(this._adapter);
+    return had;
+  }
+
+  clear() {
+    super.clear();
+    this._adapter._client._busy.delete(this._adapter);
   }
 }
 

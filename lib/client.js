@@ -166,6 +166,53 @@ class NativeConnection {
   }
 }
 
+// The adapters of a client, by id, held weakly: an adapter its namespace dropped without close() is
+// collected, and then its native finalizer unsubscribes its channels (see collected() in lib/adapter.js).
+class AdapterTable {
+  constructor() {
+    this._refs = new Map();
+  }
+
+  set(id, adapter) {
+    this._refs.set(id, new WeakRef(adapter));
+  }
+
+  get(id) {
+    const ref = this._refs.get(id);
+    return ref === undefined ? undefined : ref.deref();
+  }
+
+  delete(id) {
+    this._refs.delete(id);
+  }
+
+  get size() {
+    return this._refs.size;
+  }
+
+  *values() {
+    for (const ref of this._refs.values()) {
+      const adapter = ref.deref();
+      if (adapter !== undefined) yield adapter;
+    }
+  }
+}
+
+// An adapter collected without close(): its id is forgotten and its share of the factory's client given
+// back, as close() would (its native finalizer has already unsubscribed its channels).
+const collected = new FinalizationRegistry(({ client, id, shared }) => {
+  client._unregister(id);
+  Promise.resolve(shared.release()).catch((err) => debug("releasing a collected adapter's client: %s", err && err.message));
+});
+
+function watchAdapter(adapter, shared) {
+  collected.register(adapter, { client: adapter._client, id: adapter._id, shared }, adapter);
+}
+
+function unwatchAdapter(adapter) {
+  collected.unregister(adapter);
+}
+
 class RedisClient extends EventEmitter {
   /**
    * @param target URL string or options ({host, port, path, username, password, db, name, ...})
@@ -183,7 +230,8 @@ class RedisClient extends EventEmitter {
     this.isCluster = !!cmd.cluster;
     this.cmd = new NativeConnection(this, "command", withName(cmd, "cmd"));
     this.sub = new NativeConnection(this, "subscriber", withName(sub, "sub"));
-    this._adapters = new Map();
+    this._adapters = new AdapterTable();
+    this._busy = new Set(); // adapters with requests in flight: held strongly until they settle
     this._nextAdapterId = 1;
     this._closing = null;
     this._warned = false;
@@ -354,4 +402,4 @@ function createClient(target, subTarget) {
   return new RedisClient(target, subTarget);
 }
 
-module.exports = { RedisClient, createClient };
+module.exports = { RedisClient, createClient, watchAdapter, unwatchAdapter };

@@ -13,6 +13,7 @@ const debug = require("debug")("socket.io-hiredis-adapter:sharded");
 const binding = require("./binding");
 const { RedisAdapter, usesDefaultEncoder, refuseNul } = require("./adapter");
 const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
+const { watchAdapter, unwatchAdapter } = require("./client");
 
 const C = binding.constants;
 
@@ -102,6 +103,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
     const server = nsp.server;
     const recovery = !!(server && server.opts && server.opts.connectionStateRecovery);
     this._id = this._client._register(this);
+    watchAdapter(this, shared);
     this._handle = {};
     const seed = randomBytes(8);
     binding.adapter_init(
@@ -266,6 +268,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
     this._closed = true;
     binding.adapter_close(this._handle); // SUNSUBSCRIBEs the main and response channels
     this._client._unregister(this._id);
+    unwatchAdapter(this);
     return this._shared.release();
   }
 }

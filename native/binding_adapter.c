@@ -191,27 +191,6 @@ static const hra_adapter_host_t adapter_host_template = { NULL, host_publish, ho
 // Adapter entry points
 
 static void
-adapter_finalize (napi_env env, void *data, void *hint) {
-  js_adapter_t *ja = data;
-  // The JS adapter was collected without close(): detach and free (no JS, no uv work here beyond
-  // queueing the unsubscribe commands on a still-open connection).
-  if (ja->sub != NULL && ja->a != NULL) {
-    js_conn_t *jc = ja->sub;
-    js_adapter_t **pp = &jc->adapters;
-    while (*pp != NULL && *pp != ja)
-      pp = &(*pp)->next;
-    if (*pp == ja) *pp = ja->next;
-  }
-  if (ja->all_prev)
-    ja->all_prev->all_next = ja->all_next;
-  else if (ja->inst->adapters == ja)
-    ja->inst->adapters = ja->all_next;
-  if (ja->all_next) ja->all_next->all_prev = ja->all_prev;
-  adapter_release(ja);
-  free(ja);
-}
-
-static void
 adapter_subscriptions (js_adapter_t *ja, int subscribe) {
   if (!jc_live(ja->sub)) return;
   js_conn_t *c = ja->sub;
@@ -238,6 +217,9 @@ adapter_subscriptions (js_adapter_t *ja, int subscribe) {
   for (int i = 0; i < 3; i++)
     jc_subscribe(c, 'c', chans[i], strlen(chans[i]), subscribe);
 }
+
+static void
+adapter_finalize (napi_env env, void *data, void *hint);
 
 // adapter_init(handle, subConnHandle, opts, cmdConnHandle): opts {key, nsp, uid, id, maxDepth,
 // maxMessageBytes, seedLo, seedHi, specificResponseChannel}
@@ -340,11 +322,20 @@ done:
   return result;
 }
 
+// The adapter's own table only counts: drop its entries without references now (amortised O(1)).
+static void
+interest_collect (js_adapter_t *ja) {
+  hra_sub_t *garbage = NULL;
+  size_t n = 0;
+  hra_subs_collect(&ja->interest, 0, NULL, &n, &garbage);
+  hra_subs_free_garbage(garbage);
+}
+
 static void
 drop_interest (hra_sub_t *sub, void *data) {
   js_conn_t *jc = data;
   for (uint32_t i = 0; i < sub->refs; i++)
-    jc_subscribe(jc, 'c', sub->name, sub->len, 0);
+    jc_subscribe(jc, sub->kind, sub->name, sub->len, 0);
 }
 
 static void
@@ -360,6 +351,21 @@ adapter_detach (js_adapter_t *ja) {
   if (*pp == ja) *pp = ja->next;
   ja->sub = NULL;
   ja->next = NULL;
+}
+
+static void
+adapter_finalize (napi_env env, void *data, void *hint) {
+  js_adapter_t *ja = data;
+  // The JS adapter was collected without close(): unsubscribe what it held on a still-open connection
+  // (queued commands only: no JS here), detach, free.
+  adapter_detach(ja);
+  if (ja->all_prev)
+    ja->all_prev->all_next = ja->all_next;
+  else if (ja->inst->adapters == ja)
+    ja->inst->adapters = ja->all_next;
+  if (ja->all_next) ja->all_next->all_prev = ja->all_prev;
+  adapter_release(ja);
+  free(ja);
 }
 
 static napi_value
@@ -483,11 +489,7 @@ hra_js_adapter_interest (napi_env env, napi_callback_info info) {
     }
   }
   free(ch);
-  // The local table only counts: drop its entries without references now (amortised O(1)).
-  hra_sub_t *garbage = NULL;
-  size_t n = 0;
-  hra_subs_collect(&ja->interest, 0, NULL, &n, &garbage);
-  hra_subs_free_garbage(garbage);
+  interest_collect(ja);
   if (r < 0) {
     napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
     return NULL;
@@ -634,7 +636,22 @@ hra_js_adapter_ssub (napi_env env, napi_callback_info info) {
   int err = hra_sharded_room_channel(ja->a, (const uint8_t *) room, len, &chan);
   if (room != stack) free(room);
   if (err == 0) {
-    err = jc_subscribe(ja->sub, 's', (const char *) chan.data, chan.len, on);
+    // Counted in the adapter's own table too, so that a collected adapter's finalizer can drop them.
+    const char *ch = (const char *) chan.data;
+    if (on) {
+      err = hra_subs_ref(&ja->interest, 's', ch, chan.len);
+      if (err >= 0) {
+        err = jc_subscribe(ja->sub, 's', ch, chan.len, 1);
+        if (err < 0) hra_subs_unref(&ja->interest, 's', ch, chan.len);
+      }
+    } else {
+      hra_sub_t *e = hra_subs_find(&ja->interest, 's', ch, chan.len);
+      if (e != NULL && e->refs > 0) {
+        hra_subs_unref(&ja->interest, 's', ch, chan.len);
+        err = jc_subscribe(ja->sub, 's', ch, chan.len, 0);
+      }
+    }
+    interest_collect(ja);
   }
   hra_buf_free(&chan);
   if (err == HRA_ENOMEM) {
