@@ -34,6 +34,7 @@
         "native/subs.c",
         "native/resp.c",
         "native/endpoint.c",
+        "native/handshake.c",
         "native/stream_tcp.c",
         "native/conn.c",
         "native/cluster.c",

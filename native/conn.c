@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "endpoint.h"
+#include "handshake.h"
 #include "stream.h"
 #include "subs.h"
 
@@ -14,17 +15,6 @@
 #define CLOSE_FLUSH_MS 250
 #define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per uv_write: uv_buf_init takes an unsigned int
 #define DEFAULT_MAX_OUTPUT ((size_t) 32 * 1024 * 1024)
-
-// One step of the handshake: a command sent on every new connection before it counts as ready, and
-// what its reply means (on_reply: an error fails the handshake, is ignored, or only NOAUTH fails it).
-typedef struct {
-  int argc;
-  const char *argv[3];
-  size_t lens[3];
-  hra_reply_cb on_reply;
-} handshake_step_t;
-
-#define HANDSHAKE_MAX 4  // AUTH, SELECT, CLIENT SETNAME, PING
 
 typedef struct {
   hra_reply_cb cb;
@@ -53,6 +43,7 @@ struct hra_conn_s {
 
   hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
   hra_endpoint_t ep;  // its last answer: the endpoint of the current attempt
+  int asking;  // an answer is awaited
 
   uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
   uv_timer_t health;
@@ -84,10 +75,8 @@ struct hra_conn_s {
   int subflush_active;
   int write_error;  // a uv_write that failed at once; the connection fails from the prepare hook
 
-  handshake_step_t handshake[HANDSHAKE_MAX];  // built once from the options, run in order
-  int handshake_count;
+  hra_handshake_t hs;  // the steps (handshake.h), built once from the options, run in order
   int handshake_left;
-  char handshake_db[16];
   hra_conn_stats_t stats;
   char rbuf[READ_CHUNK];
 };
@@ -585,6 +574,8 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
     }
   }
   deliver_to_fifo(c, r);
+  // A master demoted under us (a Sentinel failover) refuses writes: leave it, ask where the master went.
+  if (hra_handshake_demoted(r, &c->ep)) fail_connection(c, "READONLY", "the node is no longer the master (READONLY): asking Sentinel again");
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -747,84 +738,19 @@ on_ready (hra_conn_t *c) {
   c->cbs.on_event(c, HRA_EV_READY, NULL, NULL, 0);
 }
 
+// Each step's reply, in order: handshake.c's verdict fails the connection or counts the step done, and
+// the last one makes the connection ready.
 static void
-on_handshake_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+on_step_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
   hra_conn_t *c = data;
   if (reply == NULL) return;  // the connection failed; fail_connection already reported it
-  if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
-    hra_slice_t msg = hra_reply_str(reply, 0);
-    char code[32] = "ERR";
-    size_t i = 0;
-    while (i < msg.len && i < sizeof(code) - 1 && msg.base[i] != ' ') {
-      code[i] = (char) msg.base[i];
-      i++;
-    }
-    code[i] = 0;
-    char text[256];
-    snprintf(text, sizeof(text), "Redis refused the connection handshake: %.*s", (int) (msg.len > 200 ? 200 : msg.len), (const char *) msg.base);
+  char code[32], text[256];
+  const hra_handshake_step_t *st = &c->hs.steps[c->hs.count - c->handshake_left];
+  if (hra_handshake_judge(st, reply, &c->ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
     fail_connection(c, code, text);
     return;
   }
   if (--c->handshake_left == 0) on_ready(c);
-}
-
-// The handshake's closing PING: any answer proves Redis is there. An ACL user may not be allowed PING
-// (NOPERM is an answer too); only NOAUTH, a password missing, stops the handshake.
-static void
-on_handshake_ping_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
-  hra_conn_t *c = data;
-  if (reply == NULL) return;
-  if (hra_reply_is(reply, 0, HRA_R_ERROR)) {
-    char code[32];
-    hra_redis_error_code(hra_reply_str(reply, 0), code, sizeof(code));
-    if (strcmp(code, "NOAUTH") == 0) {
-      on_handshake_reply(c_, reply, err, data);
-      return;
-    }
-  }
-  if (--c->handshake_left == 0) on_ready(c);
-}
-
-static void
-on_setname_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
-  hra_conn_t *c = data;
-  if (reply == NULL) return;
-  // CLIENT SETNAME is a courtesy: an ACL user may not be allowed it, which must not stop us.
-  if (--c->handshake_left == 0) on_ready(c);
-}
-
-static void
-add_handshake_step (hra_conn_t *c, hra_reply_cb on_reply, int argc, const char *a0, const char *a1, const char *a2) {
-  handshake_step_t *st = &c->handshake[c->handshake_count++];
-  const char *args[3] = { a0, a1, a2 };
-  st->argc = argc;
-  st->on_reply = on_reply;
-  for (int i = 0; i < argc; i++) {
-    st->argv[i] = args[i];
-    st->lens[i] = strlen(args[i]);
-  }
-}
-
-// The handshake's steps, from the options (whose strings the connection owns): AUTH when a password is
-// set, SELECT for a db other than 0, CLIENT SETNAME when named, and the final PING, always.
-static void
-build_handshake (hra_conn_t *c) {
-  c->handshake_count = 0;
-  if (c->opts.password != NULL) {
-    if (c->opts.username != NULL)
-      add_handshake_step(c, on_handshake_reply, 3, "AUTH", c->opts.username, c->opts.password);
-    else
-      add_handshake_step(c, on_handshake_reply, 2, "AUTH", c->opts.password, NULL);
-  }
-  if (c->opts.db > 0) {
-    snprintf(c->handshake_db, sizeof(c->handshake_db), "%d", c->opts.db);
-    add_handshake_step(c, on_handshake_reply, 2, "SELECT", c->handshake_db, NULL);
-  }
-  // A courtesy: its error reply (an ACL user may not be allowed it) is ignored.
-  if (c->opts.name != NULL) add_handshake_step(c, on_setname_reply, 3, "CLIENT", "SETNAME", c->opts.name);
-  // The last step, always: ready means Redis answered. A TCP accept alone proves nothing (a proxy
-  // whose Redis is gone, a frozen server); the connect timer, still running, bounds the wait.
-  add_handshake_step(c, on_handshake_ping_reply, 1, "PING", NULL, NULL);
 }
 
 // Sends every step at once (pipelined); each reply callback counts down handshake_left, and the last
@@ -834,10 +760,10 @@ start_handshake (hra_conn_t *c) {
   int err = 0;
   c->state = HRA_CONN_HANDSHAKE;
   c->handshake_left = 0;
-  for (int i = 0; i < c->handshake_count && !err; i++) {
-    handshake_step_t *st = &c->handshake[i];
+  for (int i = 0; i < c->hs.count && !err; i++) {
+    hra_handshake_step_t *st = &c->hs.steps[i];
     c->handshake_left++;
-    err = fifo_push(c, st->on_reply, NULL, 0, 1) || queue_command(c, st->argc, st->argv, st->lens);
+    err = fifo_push(c, on_step_reply, NULL, 0, 1) || queue_command(c, st->argc, st->argv, st->lens);
   }
   if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
@@ -920,13 +846,43 @@ start_connect (hra_conn_t *c) {
   c->out.len = 0;
   c->write_error = 0;
   c->subscriber_mode = 0;
-  // A new attempt: ask where to go now.
-  if (hra_endpoint_next(c->endpoint, &c->ep) != HRA_OK) {
-    c->cbs.on_event(c, HRA_EV_ERROR, "ENOENDPOINT", "no Redis endpoint is known", 0);
+  // A new attempt: ask where to go now (on_endpoint_answer, maybe at once).
+  c->state = HRA_CONN_RESOLVING;
+  c->asking = 1;
+  hra_endpoint_ask(c->endpoint);
+}
+
+static void
+on_endpoint_answer (hra_endpoint_provider_t *p, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
+  hra_conn_t *c = p->owner;
+  if (!c->asking || c->closing) return;
+  c->asking = 0;
+  if (status != HRA_OK) {
+    c->cbs.on_event(c, HRA_EV_ERROR, code != NULL ? code : "ENOENDPOINT", message != NULL ? message : "no Redis endpoint is known", 0);
     schedule_retry(c);
     return;
   }
+  c->ep = *ep;
   c->stream->vt->connect(c->stream, &c->ep);
+}
+
+// Where to go changed (a failover): leave the node we are on, or retry now rather than after the backoff.
+static void
+on_endpoint_change (hra_endpoint_provider_t *p, const char *message) {
+  hra_conn_t *c = p->owner;
+  if (c->closing || c->asking) return;
+  c->attempt = 0;
+  if (c->state != HRA_CONN_WAIT_RETRY)
+    fail_connection(c, NULL, message);
+  else if (uv_is_active((uv_handle_t *) &c->timer))  // in WAIT_RETRY an active timer is the retry's
+    uv_timer_start(&c->timer, on_timer_retry, 0, 0);
+}
+
+static void
+on_endpoint_closed (hra_endpoint_provider_t *p) {
+  hra_conn_t *c = p->owner;
+  c->pending--;
+  finish_close(c);
 }
 
 static void
@@ -995,15 +951,20 @@ free_opts (hra_conn_opts_t *o) {
 }
 
 static const hra_stream_cbs_t stream_cbs = { on_stream_error, on_stream_connecting, on_stream_connect, on_read, on_write, on_stream_closed };
+static const hra_endpoint_owner_cbs_t endpoint_cbs = { on_endpoint_answer, on_endpoint_change, on_endpoint_closed };
 
 hra_conn_t *
 hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data) {
   hra_conn_t *c = calloc(1, sizeof(*c));
-  if (c == NULL) return NULL;
+  if (c == NULL) {
+    hra_endpoint_free(opts->endpoint);
+    return NULL;
+  }
   c->loop = loop;
   c->opts = *opts;
-  // Where to connect is the endpoint provider's business (a fixed address today).
-  c->endpoint = hra_endpoint_fixed_new(opts->host, opts->port, opts->path);
+  // Where to connect is the endpoint provider's business: the caller's (taken), or a fixed address.
+  c->endpoint = opts->endpoint != NULL ? opts->endpoint : hra_endpoint_fixed_new(opts->host, opts->port, opts->path);
+  c->opts.endpoint = NULL;
   c->opts.host = NULL;
   c->opts.path = NULL;
   c->opts.username = dup_or_null(opts->username);
@@ -1025,7 +986,9 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
   if (c->opts.max_output_bytes == 0) c->opts.max_output_bytes = DEFAULT_MAX_OUTPUT;
   c->resp.max_bytes = c->opts.max_reply_bytes;
-  build_handshake(c);
+  c->endpoint->owner_cbs = &endpoint_cbs;
+  c->endpoint->owner = c;
+  hra_handshake_build(&c->hs, c->opts.username, c->opts.password, c->opts.db, c->opts.name, c->endpoint->checks_role);
   c->fifo_max = c->opts.max_output_bytes / sizeof(fifo_entry_t);
   if (c->fifo_max < 1024) c->fifo_max = 1024;
   c->cbs = *cbs;
@@ -1112,6 +1075,7 @@ finish_close (hra_conn_t *c) {
     uv_close((uv_handle_t *) &c->timer, on_handle_close);
     uv_close((uv_handle_t *) &c->health, on_handle_close);
     uv_close((uv_handle_t *) &c->subflush, on_handle_close);
+    if (hra_endpoint_close(c->endpoint)) c->pending++;
     return;
   }
   if (c->pending > 0 || c->state == HRA_CONN_CLOSED) return;
@@ -1168,6 +1132,7 @@ hra_conn_ref (hra_conn_t *c) {
   c->refed = 1;
   c->stream->vt->ref(c->stream);
   uv_ref((uv_handle_t *) &c->timer);
+  hra_endpoint_ref(c->endpoint, 1);
 }
 
 void
@@ -1175,4 +1140,5 @@ hra_conn_unref (hra_conn_t *c) {
   c->refed = 0;
   c->stream->vt->unref(c->stream);
   uv_unref((uv_handle_t *) &c->timer);
+  hra_endpoint_ref(c->endpoint, 0);
 }

@@ -1,8 +1,10 @@
 // One Redis connection on Node's libuv loop. It asks its endpoint provider (endpoint.h) where to go on
-// every attempt and talks through a byte stream (stream.h: TCP or a unix socket today), parses replies
-// with hiredis's reader (through reply functions of our own that allocate nothing per reply), formats
-// commands as RESP (resp.h) and pipelines them. It reconnects with capped exponential backoff and jitter and restores its
-// subscriptions. hra_conn_close() is asynchronous; the owner frees the struct in on_closed.
+// every attempt (a fixed address, or the node a Sentinel names) and talks through a byte stream
+// (stream.h: TCP or a unix socket today), parses replies with hiredis's reader (through reply functions
+// of our own that allocate nothing per reply), formats commands as RESP (resp.h) and pipelines them. Its
+// handshake is a list of steps (handshake.h). It reconnects with capped exponential backoff and jitter
+// and restores its subscriptions. hra_conn_close() is asynchronous; the owner frees the struct in
+// on_closed.
 #ifndef HRA_CONN_H
 #define HRA_CONN_H
 
@@ -55,6 +57,9 @@ typedef struct {
 } hra_conn_cbs_t;
 
 typedef struct {
+  // Where to connect, asked on every attempt (endpoint.h); NULL: host and port, or path, below. The
+  // connection takes it (and frees it, also when hra_conn_new fails); its checks_role adds a ROLE step.
+  struct hra_endpoint_provider_s *endpoint;
   char *host;  // NULL with path set for a unix socket
   int port;
   char *path;

@@ -11,13 +11,20 @@ typedef struct {
   int port;
 } fixed_t;
 
-static int
-fixed_next (hra_endpoint_provider_t *p, hra_endpoint_t *out) {
+static void
+fixed_ask (hra_endpoint_provider_t *p) {
   fixed_t *f = (fixed_t *) p;
-  out->host = f->path != NULL ? NULL : f->host;
-  out->port = f->port;
-  out->path = f->path;
-  return HRA_OK;
+  hra_endpoint_t ep = { f->path != NULL ? NULL : f->host, f->port, f->path, NULL };
+  p->owner_cbs->on_answer(p, HRA_OK, &ep, NULL, NULL);
+}
+
+static int
+fixed_close (hra_endpoint_provider_t *p) {
+  return 0;
+}
+
+static void
+fixed_ref (hra_endpoint_provider_t *p, int on) {
 }
 
 static void
@@ -28,7 +35,7 @@ fixed_free (hra_endpoint_provider_t *p) {
   free(f);
 }
 
-static const hra_endpoint_vt_t fixed_vt = { fixed_next, fixed_free };
+static const hra_endpoint_vt_t fixed_vt = { fixed_ask, fixed_close, fixed_ref, fixed_free };
 
 static char *
 dup_str (const char *s) {

@@ -1,7 +1,8 @@
 // Where a connection connects: an endpoint provider, asked on every connect attempt (the first one and
-// every reconnect). Today the only provider is a fixed address from the options (a host and port, or a
-// unix socket path); a Sentinel provider will answer with the current master instead. A provider
-// knows nothing of sockets or of the connection that asks it.
+// every reconnect). The fixed provider (endpoint.c) answers the address of the options (a host and
+// port, or a unix socket path) at once; the Sentinel provider (endpoint_sentinel.c) asks a Sentinel
+// and answers later. A provider knows nothing of sockets or of the connection that asks it: it
+// answers, and reports changes, through the callbacks its owner set (owner_cbs), never by a call.
 #ifndef HRA_ENDPOINT_H
 #define HRA_ENDPOINT_H
 
@@ -13,19 +14,43 @@ typedef struct {
   const char *host;  // a host name or an IP literal (NULL when path is set)
   int port;
   const char *path;  // a unix socket path (NULL for TCP)
+  // What the node must answer to ROLE before the connection is used ("master" or "slave"), when the
+  // provider sets checks_role; NULL: whatever it is.
+  const char *role;
 } hra_endpoint_t;
 
 typedef struct hra_endpoint_provider_s hra_endpoint_provider_t;
 
+// The owner's side, set once before the first ask. Every callback runs on the loop thread.
 typedef struct {
-  // Fills *out with where the next attempt goes: HRA_OK, or a HRA_E* code (no endpoint known now: the
-  // connection reports it and retries after its backoff).
-  int (*next)(hra_endpoint_provider_t *p, hra_endpoint_t *out);
+  // The answer to ask(): status HRA_OK and *ep, or an error (code and message say why: the owner reports
+  // it and asks again after its backoff). May come before ask() returns; never after close().
+  void (*on_answer)(hra_endpoint_provider_t *p, int status, const hra_endpoint_t *ep, const char *code, const char *message);
+  // Where to go has changed (a failover): the owner leaves the node it is on, or stops waiting to retry,
+  // and asks again. message says what happened.
+  void (*on_change)(hra_endpoint_provider_t *p, const char *message);
+  // The close close() returned 1 for is complete.
+  void (*on_closed)(hra_endpoint_provider_t *p);
+} hra_endpoint_owner_cbs_t;
+
+typedef struct {
+  // Starts finding where the next attempt goes; on_answer follows once. Asking again before the answer
+  // replaces the question (one answer follows).
+  void (*ask)(hra_endpoint_provider_t *p);
+  // Stops everything (no callback but on_closed follows). Returns 1 when on_closed follows, 0 when there
+  // was nothing to wait for.
+  int (*close)(hra_endpoint_provider_t *p);
+  // Whether the provider's own handles (if any) keep the loop alive.
+  void (*ref)(hra_endpoint_provider_t *p, int on);
+  // Frees a provider that was never asked, or whose close is complete.
   void (*free)(hra_endpoint_provider_t *p);
 } hra_endpoint_vt_t;
 
 struct hra_endpoint_provider_s {
   const hra_endpoint_vt_t *vt;
+  const hra_endpoint_owner_cbs_t *owner_cbs;
+  void *owner;
+  int checks_role;  // answers carry a role the owner checks (ROLE) before using the node
 };
 
 // A provider that always answers the same address: path set means a unix socket, else host (NULL:
@@ -33,9 +58,19 @@ struct hra_endpoint_provider_s {
 hra_endpoint_provider_t *
 hra_endpoint_fixed_new (const char *host, int port, const char *path);
 
+static inline void
+hra_endpoint_ask (hra_endpoint_provider_t *p) {
+  p->vt->ask(p);
+}
+
 static inline int
-hra_endpoint_next (hra_endpoint_provider_t *p, hra_endpoint_t *out) {
-  return p->vt->next(p, out);
+hra_endpoint_close (hra_endpoint_provider_t *p) {
+  return p->vt->close(p);
+}
+
+static inline void
+hra_endpoint_ref (hra_endpoint_provider_t *p, int on) {
+  p->vt->ref(p, on);
 }
 
 static inline void
