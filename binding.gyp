@@ -35,6 +35,8 @@
         "native/resp.c",
         "native/endpoint.c",
         "native/handshake.c",
+        "native/sentinel_parse.c",
+        "native/endpoint_sentinel.c",
         "native/stream_tcp.c",
         "native/conn.c",
         "native/cluster.c",

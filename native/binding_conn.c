@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "binding_internal.h"
+#include "endpoint_sentinel.h"
 
 static napi_value
 reply_to_js (napi_env env, const hra_reply_t *r, size_t *i, int depth) {
@@ -293,6 +294,62 @@ create_cluster (napi_env env, napi_value opts, uv_loop_t *loop, const hra_conn_o
   return s;
 }
 
+// opts.sentinel: { name, role, username, password, sentinels: [{ host, port }] }. Sets o->endpoint to a
+// Sentinel provider (taken by hra_conn_new). Returns napi_ok with o->endpoint NULL when there is none.
+static napi_status
+create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t *o) {
+  bool has = false, is_array = false;
+  napi_status s = napi_has_named_property(env, opts, "sentinel", &has);
+  if (s != napi_ok || !has) return s;
+  napi_value so, arr;
+  uint32_t n = 0;
+  if ((s = napi_get_named_property(env, opts, "sentinel", &so)) != napi_ok) return s;
+  if ((s = napi_get_named_property(env, so, "sentinels", &arr)) != napi_ok) return s;
+  if ((s = napi_is_array(env, arr, &is_array)) != napi_ok) return s;
+  if (is_array && (s = napi_get_array_length(env, arr, &n)) != napi_ok) return s;
+  if (n == 0 || n > HRA_SENTINEL_MAX) {
+    hra_napi_type_error(env, "sentinel.sentinels needs 1 to 32 Sentinels");
+    return napi_invalid_arg;
+  }
+  hra_sentinel_node_t nodes[HRA_SENTINEL_MAX];
+  memset(nodes, 0, sizeof(nodes));
+  hra_sentinel_opts_t so_c;
+  memset(&so_c, 0, sizeof(so_c));
+  char *name = NULL, *role = NULL;
+  so_c.conn = *o;
+  so_c.conn.username = NULL;
+  so_c.conn.password = NULL;
+  for (uint32_t i = 0; i < n && s == napi_ok; i++) {
+    napi_value e;
+    char *host = NULL;
+    int32_t port = 0;
+    if ((s = napi_get_element(env, arr, i, &e)) != napi_ok) break;
+    if ((s = hra_napi_get_named_string(env, e, "host", &host)) != napi_ok) break;
+    nodes[i].host = host;
+    if ((s = hra_napi_get_named_int32(env, e, "port", 26379, &port)) != napi_ok) break;
+    nodes[i].port = port;
+  }
+  if (s == napi_ok && (s = hra_napi_get_named_string(env, so, "name", &name)) == napi_ok &&
+    (s = hra_napi_get_named_string(env, so, "role", &role)) == napi_ok &&
+    (s = hra_napi_get_named_string(env, so, "username", &so_c.conn.username)) == napi_ok &&
+    (s = hra_napi_get_named_string(env, so, "password", &so_c.conn.password)) == napi_ok) {
+    so_c.name = name;
+    so_c.replica = role != NULL && strcmp(role, "replica") == 0;
+    so_c.sentinels = nodes;
+    so_c.count = n;
+    // NULL: out of memory, or a name or Sentinel address lib/target.js would have refused.
+    o->endpoint = hra_endpoint_sentinel_new(loop, &so_c);
+    if (o->endpoint == NULL) {
+      hra_napi_type_error(env, "invalid Sentinel settings (name, Sentinel hosts and ports), or out of memory");
+      s = napi_invalid_arg;
+    }
+  }
+  for (uint32_t i = 0; i < n; i++)
+    free((char *) nodes[i].host);
+  free(name), free(role), free(so_c.conn.username), free(so_c.conn.password);
+  return s;
+}
+
 // conn_init(handle, owner, opts)
 static napi_value
 hra_js_conn_init (napi_env env, napi_callback_info info) {
@@ -354,7 +411,10 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     goto fail_napi;
   }
   if (create_cluster(env, argv[2], loop, &o, jc) != napi_ok) goto fail;
-  if (jc->cluster == NULL) jc->conn = hra_conn_new(loop, &o, &conn_cbs, jc);
+  if (jc->cluster == NULL) {
+    if (create_sentinel(env, argv[2], loop, &o) != napi_ok) goto fail;
+    jc->conn = hra_conn_new(loop, &o, &conn_cbs, jc);  // takes o.endpoint, also when it fails
+  }
   if (jc->conn == NULL && jc->cluster == NULL) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     goto fail;

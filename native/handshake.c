@@ -52,7 +52,7 @@ refused (hra_slice_t msg, char *code, size_t code_cap, char *text, size_t text_c
 static int
 slice_is (hra_slice_t s, const char *lit) {
   size_t n = strlen(lit);
-  return s.len == n && memcmp(s.base, lit, n) == 0;
+  return s.len == n && (n == 0 || memcmp(s.base, lit, n) == 0);
 }
 
 int
@@ -75,8 +75,8 @@ hra_handshake_judge (const hra_handshake_step_t *st, const hra_reply_t *reply, c
       if (hra_reply_is(reply, 0, HRA_R_ARRAY) && reply->nodes[0].len >= 1 && hra_reply_is(reply, 1, HRA_R_STRING)) role = hra_reply_str(reply, 1);
       if (slice_is(role, ep->role)) return HRA_OK;
       snprintf(code, code_cap, "EROLE");
-      snprintf(text, text_cap, "%s:%d is %s%.*s, not the %s Sentinel named: asking Sentinel again", ep->host != NULL ? ep->host : "?", ep->port,
-        role.len ? "a " : "not a Redis node (no ROLE)", (int) (role.len > 32 ? 32 : role.len), role.len ? (const char *) role.base : "", ep->role);
+      snprintf(text, text_cap, "%s:%d answers ROLE \"%.*s\", not \"%s\" as Sentinel said: asking Sentinel again", ep->host != NULL ? ep->host : "?", ep->port,
+        (int) (role.len > 32 ? 32 : role.len), role.len ? (const char *) role.base : "", ep->role);
       return HRA_EINVAL;
     }
     default:
