@@ -5,7 +5,7 @@ const { EventEmitter } = require("node:events");
 const debug = require("debug")("socket.io-hiredis-adapter:client");
 const { beginHold, endHold } = require("./cork");
 const binding = require("./binding");
-const { resolveTarget } = require("./target");
+const { resolveTarget, checkCommandTarget } = require("./target");
 const { readBatch } = require("./batch");
 
 const C = binding.constants;
@@ -92,6 +92,10 @@ class NativeConnection {
   _describe() {
     const e = this._endpoint;
     if (e.cluster) return `cluster ${e.cluster.map((n) => `${n.host}:${n.port}`).join(",")}`;
+    if (e.sentinel) {
+      const s = e.sentinel;
+      return `${s.role === "replica" ? "a replica" : "the master"} of "${s.name}" via Sentinel ${s.sentinels.map((n) => `${n.host}:${n.port}`).join(",")}`;
+    }
     return e.path ? e.path : `${e.host}:${e.port}`;
   }
 
@@ -220,7 +224,7 @@ class RedisClient extends EventEmitter {
    */
   constructor(target, subTarget) {
     super();
-    const cmd = resolveTarget(target);
+    const cmd = checkCommandTarget(resolveTarget(target));
     const sub = subTarget === undefined || subTarget === null ? { ...cmd } : resolveTarget(subTarget);
     if (!cmd.cluster !== !sub.cluster) {
       const err = new TypeError("the command and subscriber targets must both be Redis Cluster targets, or neither");

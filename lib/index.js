@@ -2,7 +2,7 @@
 const { EventEmitter } = require("node:events");
 const { RedisAdapter, RequestType } = require("./adapter");
 const { RedisClient, createClient } = require("./client");
-const { resolveTarget, isExternalClient, checkUint32 } = require("./target");
+const { resolveTarget, isExternalClient, checkUint32, checkCommandTarget } = require("./target");
 
 // requestsTimeout reaches C as uint32 ms; key and channelPrefix become channel names, which a NUL
 // would cut short in C.
@@ -21,7 +21,7 @@ function checkAdapterOptions(opts) {
 // The keys that make an object a connection target rather than adapter options (see lib/target.js).
 const TARGET_KEYS = [
   "url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "cluster",
-  "rootNodes", "tls", "sentinels", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
+  "rootNodes", "tls", "sentinels", "sentinelRootNodes", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
   "keepAlive", "maxReplyMB", "maxOutputMB",
 ];
 // createAdapter's options, which socket.io-redis also read from its single options object.
@@ -111,7 +111,7 @@ class Shared {
     // Every setting is read (and anything we cannot honour refused) now, at the user's call, not
     // when the first namespace opens the connections.
     if (this.owned) {
-      this.target = resolveTarget(target);
+      this.target = checkCommandTarget(resolveTarget(target));
       this.subTarget = subTarget === undefined || subTarget === null ? undefined : resolveTarget(subTarget);
       if (this.subTarget !== undefined && !this.target.cluster !== !this.subTarget.cluster) {
         throw invalidTarget("the command and subscriber targets must both be Redis Cluster targets, or neither");

@@ -1,7 +1,7 @@
 "use strict";
 // The one reader of every target form: what a user passes to createAdapter, createShardedAdapter,
 // createClient or the Emitter (a URL, an options object, node-redis v3/v4/v5 and ioredis clients and
-// their cluster variants) becomes native connection settings here, and nowhere else.
+// their cluster and Sentinel variants) becomes native connection settings here, and nowhere else.
 //
 // Each form has an explicit list of the settings we honour. A setting that would change where or how we
 // connect and that we cannot honour (TLS, Sentinel, a NAT map, a custom connector, ...) is refused with
@@ -19,7 +19,7 @@ function fail(message) {
 }
 
 const TLS_LATER = "TLS is not supported yet by socket.io-hiredis-adapter (refused rather than sending in plain text)";
-const SENTINEL_LATER = "Redis Sentinel is not supported yet by socket.io-hiredis-adapter (refused rather than connecting to a fixed address)";
+const SENTINEL_ONLY = "a Redis Sentinel setting: give `sentinels` and `name` with it, or use a redis+sentinel:// URL";
 
 // --- our own connection settings ---------------------------------------------------------------
 
@@ -144,7 +144,7 @@ function fromUrl(str) {
       throw fail(`rediss:// URL: ${TLS_LATER}`);
     case "redis+sentinel:":
     case "sentinel:":
-      throw fail(`${url.protocol}// URL: ${SENTINEL_LATER}`);
+      throw fail(`a ${url.protocol}// URL names a Sentinel deployment: it is read on its own, not next to other settings`);
     default:
       throw fail(`unsupported Redis URL scheme ${url.protocol} (expected redis:, unix: or redis+unix:)`);
   }
@@ -191,14 +191,12 @@ const REFUSED = {
   servername: TLS_LATER,
   ssl: TLS_LATER,
   enableTLSForSentinelMode: TLS_LATER,
-  sentinels: SENTINEL_LATER,
-  sentinelRootNodes: SENTINEL_LATER,
-  sentinelPassword: SENTINEL_LATER,
-  sentinelUsername: SENTINEL_LATER,
-  sentinelClientOptions: SENTINEL_LATER,
-  sentinelTLS: SENTINEL_LATER,
-  role: SENTINEL_LATER,
-  preferredSlaves: SENTINEL_LATER,
+  sentinelPassword: SENTINEL_ONLY,
+  sentinelUsername: SENTINEL_ONLY,
+  sentinelClientOptions: SENTINEL_ONLY,
+  sentinelTLS: TLS_LATER,
+  role: "a role other than \"master\" needs Redis Sentinel: give `sentinels` and `name` with it",
+  preferredSlaves: "a replica preference (a function or a list) cannot be honoured: Sentinel's healthy replicas are used in turn",
   natMap: "a NAT map changes which address we connect to, and is not supported",
   nodeAddressMap: "a node address map changes which address we connect to, and is not supported",
   Connector: "a custom connector is not supported: give the address it would connect to",
@@ -230,7 +228,7 @@ function fromOptions(o) {
     if (o[key] === undefined) continue;
     if (Object.prototype.hasOwnProperty.call(REFUSED, key)) {
       if (key === "family" && (o.family === 0 || o.family === 4)) continue;
-      if (key === "role" && o.role === "master" && !o.sentinels) continue;
+      if (key === "role" && o.role === "master") continue;
       throw refuse(key, "");
     }
     if (OWN.includes(key) || IGNORED.has(key)) continue;
@@ -330,7 +328,6 @@ function fromNodeRedisV3(c) {
 function fromIoRedis(c) {
   const o = c.options || {};
   if (o.tls) throw refuse("tls", "");
-  if (Array.isArray(o.sentinels) ? o.sentinels.length > 0 : o.sentinels) throw refuse("sentinels", "");
   if (o.natMap) throw refuse("natMap", "");
   if (o.Connector) throw refuse("Connector", "");
   if (o.family !== undefined && o.family !== 0 && o.family !== 4) throw refuse("family", "");
@@ -453,10 +450,221 @@ function fromIoRedisCluster(c) {
   return fromCluster(o);
 }
 
+// --- Redis Sentinel: the Sentinels to ask, the master's name, and the settings of the data nodes ----------
+
+const MAX_SENTINELS = 32;
+const SENTINEL_DEFAULT_PORT = 26379;
+
+// The settings of another library's Sentinel mode that only tune its own retries: ignored.
+const SENTINEL_IGNORED = new Set([
+  // ioredis
+  "sentinelRetryStrategy", "sentinelReconnectStrategy", "sentinelMaxConnections", "sentinelCommandTimeout",
+  "failoverDetector", "updateSentinels", "sentinelKeepAlive", "enableTLSForSentinelMode",
+  // node-redis createSentinel()
+  "masterPoolSize", "replicaPoolSize", "scanInterval", "passthroughClientErrorEvents", "reserveClient",
+  "maxCommandRediscovers", "commandOptions",
+]);
+
+function toRole(value, key = "role") {
+  if (value === undefined || value === null || value === "master") return "master";
+  if (value === "replica" || value === "slave") return "replica";
+  throw fail(`\`${key}\` must be "master" or "replica" (ioredis's "slave"), got ${describe(value)}`);
+}
+
+function toMasterName(value, key = "name") {
+  checkString(key, value);
+  if (value === "" || value.length > 255) throw fail(`\`${key}\` (the master's name in the Sentinels' configuration) must be 1 to 255 characters`);
+  return value;
+}
+
+// A Sentinel: { host, port } (port 26379 unless given), "host:port", or "host".
+function sentinelNode(node, i) {
+  if (typeof node === "string") {
+    const m = LEGACY_HOST_PORT.exec(node);
+    if (!m) throw fail(`invalid Sentinel address ${redact(node)} (sentinels[${i}]): expected host:port`);
+    return { host: m[1] || m[2], port: m[3] === undefined ? SENTINEL_DEFAULT_PORT : toPort(m[3], `sentinels[${i}] port`) };
+  }
+  if (node === null || typeof node !== "object" || Array.isArray(node)) throw fail(`invalid Sentinel sentinels[${i}]: ${describe(node)}`);
+  for (const k of Object.keys(node)) {
+    if (node[k] === undefined) continue;
+    if (k === "tls" || k === "servername") throw fail(`\`sentinels[${i}].${k}\`: ${TLS_LATER}`);
+    if (k !== "host" && k !== "port" && k !== "family") throw fail(`unknown setting \`sentinels[${i}].${k}\` (read: host, port)`);
+    if (k === "family" && node.family !== 0 && node.family !== 4) throw refuse("family", `sentinels[${i}].`);
+  }
+  const host = node.host === undefined || node.host === null ? "127.0.0.1" : checkString(`sentinels[${i}].host`, node.host);
+  if (host === "") throw fail(`\`sentinels[${i}].host\` must not be empty`);
+  return { host, port: node.port === undefined || node.port === null ? SENTINEL_DEFAULT_PORT : toPort(node.port, `sentinels[${i}].port`) };
+}
+
+function sentinelList(list, key = "sentinels") {
+  if (!Array.isArray(list) || list.length === 0) throw fail(`\`${key}\` must be a non-empty array of Sentinels ({ host, port })`);
+  if (list.length > MAX_SENTINELS) throw fail(`at most ${MAX_SENTINELS} Sentinels in \`${key}\``);
+  return list.map(sentinelNode);
+}
+
+// The resolved form: { sentinel: { sentinels, name, role, username, password }, username, password, db, name,
+// ...tuning }, the outer keys for the data nodes (master or replica), the inner ones for the Sentinels.
+function sentinelSettings(sentinel, node) {
+  const out = { sentinel };
+  for (const k of ["username", "password", "db", "name", ...Object.keys(TUNING)]) if (node[k] !== undefined) out[k] = node[k];
+  Object.defineProperty(out, RESOLVED, { value: true });
+  return out;
+}
+
+// redis+sentinel://[user[:pass]@]host1[:port1][,host2[:port2]...]/name[/db][?role=&sentinelUsername=
+// &sentinelPassword=&db=&name=&clientName=]: user and password are the data nodes', the query's sentinel*
+// keys the Sentinels'; `name` in the query is the client name (CLIENT SETNAME), the path's first segment the
+// master's name.
+const SENTINEL_URL = /^(?:redis\+sentinel|sentinel):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?(#.*)?$/i;
+
+function fromSentinelUrl(str) {
+  if (str.includes("\0")) throw fail("a Redis URL must not contain a NUL character");
+  const m = SENTINEL_URL.exec(str);
+  if (!m) throw fail(`invalid redis+sentinel:// URL ${redact(str)}`);
+  const [, userinfo, hosts, pathname = "", query = "", hash] = m;
+  if (hash) throw fail(`a Redis URL has no #fragment: ${redact(str)}`);
+  const sentinels = hosts.split(",").map((h, i) => {
+    if (h === "") throw fail(`a redis+sentinel:// URL lists its Sentinels as host:port,host:port: ${redact(str)}`);
+    return sentinelNode(decode(h).replace(/^\[(.*)\](?=:|$)/, "[$1]"), i);
+  });
+  if (sentinels.length > MAX_SENTINELS) throw fail(`at most ${MAX_SENTINELS} Sentinels in a redis+sentinel:// URL`);
+  const parts = pathname.split("/").filter((p) => p !== "");
+  if (parts.length === 0) throw fail(`a redis+sentinel:// URL names the master after the Sentinels (redis+sentinel://host:26379/mymaster): ${redact(str)}`);
+  if (parts.length > 2) throw fail(`a redis+sentinel:// URL path is /name or /name/db: ${redact(str)}`);
+  const node = {};
+  const sentinel = { sentinels, name: toMasterName(decode(parts[0]), "name (URL path)"), role: "master" };
+  if (parts.length === 2) node.db = toDb(decode(parts[1]), "database (URL path)");
+  if (userinfo !== undefined && userinfo !== "") {
+    const i = userinfo.indexOf(":");
+    if (i < 0) node.password = checkString("password", decode(userinfo)); // redis+sentinel://secret@...: a password
+    else {
+      if (i > 0) node.username = checkString("username", decode(userinfo.slice(0, i)));
+      node.password = checkString("password", decode(userinfo.slice(i + 1)));
+    }
+  }
+  for (const [k, v] of new URLSearchParams(query)) {
+    if (k === "role") sentinel.role = toRole(v);
+    else if (k === "sentinelPassword") sentinel.password = checkString(k, v);
+    else if (k === "sentinelUsername") sentinel.username = checkString(k, v);
+    else if (Object.prototype.hasOwnProperty.call(URL_QUERY, k)) URL_QUERY[k](node, v);
+    else throw fail(`unsupported redis+sentinel:// URL parameter \`${k}\` (read: role, sentinelUsername, sentinelPassword, ${Object.keys(URL_QUERY).join(", ")})`);
+  }
+  return { sentinel, node };
+}
+
+const SENTINEL_OWN = ["sentinels", "name", "role", "sentinelPassword", "sentinelUsername", "url", "username", "password", "db", "database", "connectionName", "clientName", ...Object.keys(TUNING)];
+
+// { sentinels, name, role, sentinelPassword, sentinelUsername, username, password, db, connectionName, ...tuning }
+// (ioredis's Sentinel options), or { url: "redis+sentinel://..." } with the same keys overriding it.
+function fromSentinelOptions(o) {
+  for (const key of Object.keys(o)) {
+    if (o[key] === undefined || SENTINEL_OWN.includes(key) || SENTINEL_IGNORED.has(key) || IGNORED.has(key)) continue;
+    if (["host", "port", "path", "socket", "cluster", "rootNodes"].includes(key)) {
+      throw fail(`\`${key}\` does not go with \`sentinels\`: the Sentinels say where the master is`);
+    }
+    if (key === "sentinelTLS") throw fail(`\`sentinelTLS\`: ${TLS_LATER}`);
+    if (Object.prototype.hasOwnProperty.call(REFUSED, key) && key !== "role") throw refuse(key, "");
+    if (ADAPTER_OPTIONS.has(key)) throw fail(`\`${key}\` is an adapter option, not a connection setting: pass it in the options argument`);
+    throw fail(`unknown Redis Sentinel target setting \`${key}\` (read: ${SENTINEL_OWN.join(", ")}; see README, "Sentinel")`);
+  }
+  if (o.enableTLSForSentinelMode) throw fail(`\`enableTLSForSentinelMode\`: ${TLS_LATER}`);
+  const has = (k) => o[k] !== undefined && o[k] !== null;
+  let sentinel = { sentinels: undefined, name: undefined, role: "master" };
+  const node = {};
+  if (has("url")) {
+    if (typeof o.url !== "string" || !/^(redis\+)?sentinel:/i.test(o.url)) throw fail("`url` next to `sentinels` must be a redis+sentinel:// URL");
+    const u = fromSentinelUrl(o.url);
+    sentinel = u.sentinel;
+    Object.assign(node, u.node);
+  }
+  if (has("sentinels")) sentinel.sentinels = sentinelList(o.sentinels);
+  if (has("name")) sentinel.name = toMasterName(o.name);
+  if (sentinel.name === undefined) throw fail("a Sentinel target needs `name`, the master's name in the Sentinels' configuration");
+  if (has("role")) sentinel.role = toRole(o.role);
+  if (has("sentinelPassword")) sentinel.password = checkString("sentinelPassword", o.sentinelPassword);
+  if (has("sentinelUsername")) sentinel.username = checkString("sentinelUsername", o.sentinelUsername);
+  if (has("username")) node.username = checkString("username", o.username);
+  if (has("password")) node.password = checkString("password", o.password);
+  if (has("db")) node.db = toDb(o.db);
+  if (has("database")) node.db = toDb(o.database, "database");
+  for (const k of ["connectionName", "clientName"]) if (has(k)) node.name = checkString(k, o[k]);
+  for (const k of Object.keys(TUNING)) if (has(k)) node[k] = checkTuning(k, o[k]);
+  return sentinelSettings(sentinel, node);
+}
+
+// An ioredis client created with `sentinels`: its options hold every default, so only set values count.
+function fromIoRedisSentinel(c) {
+  const o = c.options || {};
+  if (o.tls) throw refuse("tls", "");
+  if (o.sentinelTLS || o.enableTLSForSentinelMode) throw fail(`\`${o.sentinelTLS ? "sentinelTLS" : "enableTLSForSentinelMode"}\`: ${TLS_LATER}`);
+  if (o.natMap) throw refuse("natMap", "");
+  if (o.Connector && o.Connector.name !== "SentinelConnector") throw refuse("Connector", "");
+  const role = toRole(o.role);
+  if (role === "replica" && o.preferredSlaves) throw refuse("preferredSlaves", "");
+  const sentinel = { sentinels: sentinelList(o.sentinels), name: toMasterName(o.name), role };
+  if (o.sentinelPassword) sentinel.password = checkString("sentinelPassword", o.sentinelPassword);
+  if (o.sentinelUsername) sentinel.username = checkString("sentinelUsername", o.sentinelUsername);
+  const node = {};
+  if (o.username) node.username = checkString("username", o.username);
+  if (o.password) node.password = checkString("password", o.password);
+  if (o.db) node.db = toDb(o.db);
+  if (o.connectionName) node.name = checkString("connectionName", o.connectionName);
+  return sentinelSettings(sentinel, node);
+}
+
+// node-redis v5 createSentinel() options: { name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions }
+// (plus our `role`), as a plain object or from an object that keeps them public (RedisSentinelFactory).
+function fromNodeRedisSentinelOptions(o) {
+  for (const key of Object.keys(o)) {
+    if (o[key] === undefined || SENTINEL_IGNORED.has(key) || IGNORED.has(key)) continue;
+    if (["name", "sentinelRootNodes", "nodeClientOptions", "sentinelClientOptions", "role"].includes(key)) continue;
+    if (key === "nodeAddressMap") throw refuse("nodeAddressMap", "");
+    throw fail(`unknown node-redis Sentinel setting \`${key}\` (read: name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions, role)`);
+  }
+  const sentinel = { sentinels: sentinelList(o.sentinelRootNodes, "sentinelRootNodes"), name: toMasterName(o.name), role: toRole(o.role) };
+  const clientOptions = (x, where) => {
+    if (x === undefined || x === null) return {};
+    if (typeof x !== "object" || Array.isArray(x)) throw fail(`\`${where}\` must be node-redis client options, got ${describe(x)}`);
+    const sock = x.socket || {};
+    if (sock.tls) throw refuse("tls", `${where}.socket.`);
+    if (typeof x.url === "string" && /^rediss:/i.test(x.url)) throw fail(`rediss:// URL in \`${where}\`: ${TLS_LATER}`);
+    if (x.url !== undefined) throw fail(`\`${where}.url\`: the Sentinels say where the nodes are; give credentials as username and password`);
+    if (sock.host !== undefined || sock.port !== undefined || sock.path !== undefined) {
+      throw fail(`\`${where}.socket.host/port/path\`: the Sentinels say where the nodes are`);
+    }
+    if (x.credentialsProvider && x.password === undefined) throw refuse("credentialsProvider", `${where}.`);
+    return x;
+  };
+  const nodeOpts = clientOptions(o.nodeClientOptions, "nodeClientOptions");
+  const sentOpts = clientOptions(o.sentinelClientOptions, "sentinelClientOptions");
+  if (sentOpts.username) sentinel.username = checkString("sentinelClientOptions.username", sentOpts.username);
+  if (sentOpts.password) sentinel.password = checkString("sentinelClientOptions.password", sentOpts.password);
+  const node = {};
+  if (nodeOpts.username) node.username = checkString("nodeClientOptions.username", nodeOpts.username);
+  if (nodeOpts.password) node.password = checkString("nodeClientOptions.password", nodeOpts.password);
+  if (nodeOpts.database !== undefined) node.db = toDb(nodeOpts.database, "nodeClientOptions.database");
+  if (nodeOpts.name) node.name = checkString("nodeClientOptions.name", nodeOpts.name);
+  if (nodeOpts.socket && nodeOpts.socket.connectTimeout !== undefined) node.connectTimeout = checkTuning("connectTimeout", nodeOpts.socket.connectTimeout);
+  return sentinelSettings(sentinel, node);
+}
+
+/**
+ * The command connection (and the Emitter) publishes: it must go to the master. `role: "replica"` is for the
+ * subscriber side only (the subTarget), as the Go adapter reads from replicas.
+ */
+function checkCommandTarget(ep) {
+  if (ep && ep.sentinel && ep.sentinel.role === "replica") {
+    throw fail("`role: \"replica\"` is for the subscriber connection only (pass it as the subscriber target): the command connection publishes, which only the master spreads to every node");
+  }
+  return ep;
+}
+
 // --- telling the forms apart --------------------------------------------------------------------------
 
+// A node-redis v5 createSentinel() client, or a RedisSentinelFactory (whose options are public).
 function isNodeRedisSentinel(c) {
-  return typeof c.getSentinelNode === "function" && typeof c.getMasterNode === "function";
+  if (typeof c.getSentinelNode === "function" && typeof c.getMasterNode === "function") return true;
+  return typeof c.getMasterNode === "function" && c.options !== null && typeof c.options === "object" && Array.isArray(c.options.sentinelRootNodes);
 }
 
 function isNodeRedisPool(c) {
@@ -496,11 +704,24 @@ function isPlainObject(x) {
  */
 function resolveTarget(target) {
   if (target === undefined || target === null) return settings({ host: "127.0.0.1", port: 6379 });
-  if (typeof target === "string") return fromString(target);
+  if (typeof target === "string") {
+    if (/^(redis\+)?sentinel:/i.test(target)) {
+      const { sentinel, node } = fromSentinelUrl(target);
+      return sentinelSettings(sentinel, node);
+    }
+    return fromString(target);
+  }
   if (typeof target !== "object") throw fail(`unsupported Redis target of type ${typeof target}`);
   if (target[RESOLVED] === true) return target;
   if (Array.isArray(target)) return fromCluster({ cluster: target });
-  if (isNodeRedisSentinel(target)) throw fail(`a node-redis createSentinel() client: ${SENTINEL_LATER}`);
+  if (isNodeRedisSentinel(target)) {
+    const o = [target.options, target._options].find((x) => x && Array.isArray(x.sentinelRootNodes));
+    if (o) return fromNodeRedisSentinelOptions(o);
+    throw fail(
+      "a node-redis createSentinel() client keeps its options private: pass the options you gave createSentinel() " +
+        "({ name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions }) as the target instead",
+    );
+  }
   if (isNodeRedisPool(target)) {
     throw fail("a node-redis createClientPool() pool keeps its client options private: pass a createClient() client with the same options, or its URL");
   }
@@ -508,11 +729,16 @@ function resolveTarget(target) {
   if (isNodeRedisCluster(target)) return fromNodeRedisCluster(target);
   if (isNodeRedisV3(target)) return fromNodeRedisV3(target); // before v4: v3 has camelCase aliases too
   if (isNodeRedis(target)) return fromNodeRedis(target);
-  if (isIoRedis(target)) return fromIoRedis(target);
+  if (isIoRedis(target)) {
+    const so = target.options.sentinels;
+    return Array.isArray(so) ? (so.length > 0 ? fromIoRedisSentinel(target) : fromIoRedis(target)) : so ? fromIoRedisSentinel(target) : fromIoRedis(target);
+  }
   if (!isPlainObject(target)) {
     const name = (target.constructor && target.constructor.name) || "object";
     throw fail(`unsupported Redis target: an instance of ${name} (expected a URL, an options object, or a node-redis / ioredis client)`);
   }
+  if (target.sentinels !== undefined || (typeof target.url === "string" && /^(redis\+)?sentinel:/i.test(target.url))) return fromSentinelOptions(target);
+  if (target.sentinelRootNodes !== undefined) return fromNodeRedisSentinelOptions(target);
   if (Array.isArray(target.cluster)) return fromCluster(target);
   if (target.cluster !== undefined) throw fail("`cluster` must be a non-empty array of seed nodes");
   if (target.rootNodes !== undefined) {
@@ -548,4 +774,4 @@ function isExternalClient(x) {
   return x !== null && typeof x === "object" && !Array.isArray(x) && !isPlainObject(x) && x[RESOLVED] !== true;
 }
 
-module.exports = { resolveTarget, isExternalClient, checkUint32 };
+module.exports = { resolveTarget, isExternalClient, checkUint32, checkCommandTarget };
