@@ -311,8 +311,8 @@ on_conn_event (hra_conn_t *conn, int event, const char *code, const char *messag
   if (s->closing) return;
   if (conn == s->query) {
     if (event == HRA_EV_READY) {
+      send_question(s);  // first: its answer must not wait behind a long list of Sentinels
       sentinel_command(s, "sentinels", on_sentinels_reply);
-      send_question(s);
       if (s->verify) verify(s);
     } else if (event == HRA_EV_ERROR) {
       char why[200];
