@@ -43,7 +43,7 @@ function write(target, bytes) {
   const name = crypto.createHash("sha1").update(bytes).digest("hex").slice(0, 16);
   fs.writeFileSync(path.join(dir, name), bytes);
 }
-for (const t of ["resp", "envelope", "encoder", "json", "adapter"]) fs.rmSync(path.join(corpus, t), { recursive: true, force: true });
+for (const t of ["resp", "envelope", "encoder", "json", "adapter", "sentinel"]) fs.rmSync(path.join(corpus, t), { recursive: true, force: true });
 
 const isJson = (b) => b[0] === 0x7b || b[0] === 0x5b;
 // envelope: the classic broadcast payloads (msgpack arrays)
@@ -105,6 +105,25 @@ for (const r of resp) {
   write("resp", Buffer.concat([Buffer.from([0]), r]));
   write("resp", Buffer.concat([Buffer.from([7]), r, r]));
 }
+// sentinel: what Sentinels answer (addresses, replica and Sentinel lists, errors), ROLE replies, and
+// +switch-master texts (the target reads its whole input as one too)
+const kv = (o) => arr(...Object.entries(o).flatMap(([k, v]) => [bulk(k), bulk(v)]));
+const sentinel = [
+  arr(bulk("127.0.0.1"), bulk("6379")),
+  arr(bulk("redis-0.example"), bulk("6380")),
+  Buffer.from("$-1\r\n"),
+  Buffer.from("-ERR No such master with that name\r\n"),
+  arr(kv({ name: "127.0.0.1:7001", ip: "127.0.0.1", port: "7001", flags: "slave", "master-link-status": "ok" }), kv({ ip: "127.0.0.1", port: "7002", flags: "slave,s_down", "master-link-status": "err" })),
+  arr(kv({ name: "s1", ip: "127.0.0.1", port: "26380", flags: "sentinel" })),
+  arr(bulk("master"), Buffer.from(":3129\r\n"), arr(arr(bulk("127.0.0.1"), bulk("7001"), bulk("3129")))),
+  arr(bulk("slave"), bulk("127.0.0.1"), Buffer.from(":6379\r\n"), bulk("connected"), Buffer.from(":3129\r\n")),
+  arr(bulk("sentinel"), arr(bulk("mymaster"))),
+  Buffer.from("-READONLY You can't write against a read only replica.\r\n"),
+  Buffer.from("-NOPERM this user has no permissions to run the 'role' command\r\n"),
+  Buffer.from("mymaster 127.0.0.1 6379 127.0.0.1 6380"),
+];
+for (const r of sentinel) write("sentinel", r);
+write("sentinel", Buffer.concat(sentinel.slice(0, 8)));
 const counts = {};
 for (const t of fs.readdirSync(corpus)) counts[t] = fs.readdirSync(path.join(corpus, t)).length;
 console.log(`${payloads.length} spec payloads -> ${JSON.stringify(counts)}`);
