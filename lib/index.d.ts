@@ -87,6 +87,52 @@ export interface RedisClusterTarget extends RedisConnectionOptions {
   name?: string;
 }
 
+/** A Redis Sentinel address: `{ host, port }` (port 26379 unless given) or `"host:port"`. */
+export type RedisSentinelNode = string | { host?: string; port?: number };
+
+/**
+ * A Redis Sentinel deployment (README, "Redis Sentinel"): the Sentinels to ask and the master's name (ioredis's
+ * Sentinel options). The connections follow the master through failovers.
+ */
+export interface RedisSentinelTarget extends RedisConnectionOptions {
+  /** 1 to 32 Sentinels; the others are learned from them */
+  sentinels: ReadonlyArray<RedisSentinelNode>;
+  /** the master's name in the Sentinels' configuration (not a client name: that is `connectionName`) */
+  name: string;
+  /** `"replica"` (ioredis's `"slave"`): a healthy replica, for the subscriber side only. @default "master" */
+  role?: "master" | "replica" | "slave";
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** the data nodes' credentials and database */
+  username?: string;
+  password?: string;
+  db?: number;
+  database?: number;
+  /** sent with CLIENT SETNAME to the data nodes */
+  connectionName?: string;
+  clientName?: string;
+  /** `redis+sentinel://[user:pass@]host1:port1,host2:port2/name[/db]`, read first; the other keys override it */
+  url?: string;
+}
+
+/**
+ * node-redis v5 `createSentinel()` options (pass these: its client keeps them private), plus our `role` for
+ * a subscriber on a replica.
+ */
+export interface NodeRedisSentinelOptions {
+  name: string;
+  sentinelRootNodes: ReadonlyArray<{ host: string; port: number }>;
+  nodeClientOptions?: { username?: string; password?: string; database?: number; name?: string; socket?: { connectTimeout?: number } };
+  sentinelClientOptions?: { username?: string; password?: string };
+  role?: "master" | "replica";
+  masterPoolSize?: number;
+  replicaPoolSize?: number;
+  scanInterval?: number;
+  passthroughClientErrorEvents?: boolean;
+  reserveClient?: boolean;
+  maxCommandRediscovers?: number;
+}
+
 /** A node-redis v4/v5 client (`createClient()`); only its settings are read, it is never used. */
 export interface NodeRedisClientLike {
   pSubscribe(...args: any[]): unknown;
@@ -95,7 +141,7 @@ export interface NodeRedisClientLike {
 export interface NodeRedisClusterLike {
   readonly masters: ReadonlyArray<unknown>;
 }
-/** An ioredis `Redis` client. */
+/** An ioredis `Redis` client (also one created with `sentinels`). */
 export interface IoRedisClientLike {
   psubscribe(...args: any[]): unknown;
   readonly options: object;
@@ -107,17 +153,19 @@ export interface IoRedisClusterLike {
 }
 
 /**
- * Where to connect: a URL (`redis://...`, `unix://...`), an options object, a `{ cluster: [...] }` object, a
- * {@link RedisClient} (shared, stays open until you close it), or a node-redis / ioredis client or cluster
- * (drop-in for upstream's `createAdapter(pubClient, subClient)`: their settings are read, their connections
- * never used). TLS (`rediss://`), Sentinel, unknown keys and every other setting we cannot honour are refused
- * with a TypeError, code `ERR_INVALID_REDIS_TARGET` (README, "Targets").
+ * Where to connect: a URL (`redis://...`, `unix://...`, `redis+sentinel://...`), an options object, a
+ * `{ cluster: [...] }` or `{ sentinels: [...], name }` object, a {@link RedisClient} (shared, stays open until you
+ * close it), or a node-redis / ioredis client or cluster (drop-in for upstream's `createAdapter(pubClient,
+ * subClient)`: their settings are read, their connections never used). TLS (`rediss://`), unknown keys and every
+ * other setting we cannot honour are refused with a TypeError, code `ERR_INVALID_REDIS_TARGET` (README, "Targets").
  */
 export type RedisTarget =
   | string
   | RedisEndpointOptions
   | RedisClusterTarget
+  | RedisSentinelTarget
   | NodeRedisClusterOptions
+  | NodeRedisSentinelOptions
   | RedisClient
   | NodeRedisClientLike
   | NodeRedisClusterLike

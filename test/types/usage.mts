@@ -128,6 +128,13 @@ io2.adapter(createAdapter({ socket: "/tmp/redis.sock", key: "myapp", requestsTim
 io2.adapter(createAdapter({ pubClient: ioPub, subClient: ioSub, key: "myapp" }));
 io2.adapter(createAdapter({ rootNodes: [{ url: "redis://h:7000" }], defaults: { password: "p" } }));
 io2.adapter(createShardedAdapter({ path: "/tmp/redis.sock", connectionName: "n" }, { channelPrefix: "p" }));
+// Redis Sentinel (README "Redis Sentinel"): the subscriber may read from a replica
+const sentinels = [{ host: "10.0.0.1", port: 26379 }, "10.0.0.2:26379"];
+io2.adapter(createAdapter({ sentinels, name: "mymaster", sentinelPassword: "s", password: "p" }, { sentinels, name: "mymaster", role: "replica" }));
+io2.adapter(createAdapter("redis+sentinel://:p@10.0.0.1:26379,10.0.0.2:26379/mymaster?sentinelPassword=s"));
+io2.adapter(createShardedAdapter({ name: "mymaster", sentinelRootNodes: [{ host: "10.0.0.1", port: 26379 }], nodeClientOptions: { password: "p" } }));
+// @ts-expect-error a Sentinel role is "master" or "replica"
+createClient({ sentinels, name: "mymaster", role: "primary" });
 // @ts-expect-error a typo in a target key
 io2.adapter(createAdapter({ hots: "10.0.0.1", port: 6379 }));
 const a0 = io2.of("/").adapter as RedisAdapter;
