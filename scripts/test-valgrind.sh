@@ -19,19 +19,26 @@ mkdir -p "$dir/cluster"
 redis-server --port "$cport" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir/cluster" --cluster-enabled yes \
   --cluster-config-file nodes.conf --daemonize no --loglevel warning >"$dir/cluster.log" 2>&1 &
 cpid=$!
-trap 'kill $rpid $cpid 2>/dev/null; wait $rpid $cpid 2>/dev/null; rm -rf "$dir"' EXIT
+# A Sentinel watching the first Redis as "mymaster", for the lifecycle through Sentinel (same binary).
+sport=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+printf 'port %s\nbind 127.0.0.1\ndaemonize no\ndir %s\nsentinel monitor mymaster 127.0.0.1 %s 1\n' "$sport" "$dir" "$port" >"$dir/sentinel.conf"
+redis-server "$dir/sentinel.conf" --sentinel >"$dir/sentinel.log" 2>&1 &
+spid=$!
+trap 'kill $rpid $cpid $spid 2>/dev/null; wait $rpid $cpid $spid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+for _ in $(seq 1 100); do redis-cli -p "$sport" ping >/dev/null 2>&1 && break; sleep 0.05; done
 for _ in $(seq 1 100); do redis-cli -p "$cport" ping >/dev/null 2>&1 && break; sleep 0.05; done
 redis-cli -p "$cport" CLUSTER ADDSLOTSRANGE 0 16383 >/dev/null
 for _ in $(seq 1 200); do redis-cli -p "$cport" CLUSTER INFO | grep -q cluster_state:ok && break; sleep 0.05; done
 url="redis://127.0.0.1:$port"
 curl="redis://127.0.0.1:$cport"
+surl="redis+sentinel://127.0.0.1:$sport/mymaster"
 status=0
 # script:url:arguments
 for script in client-loop.js:url:6 adapter-loop.js:url:2 worker-terminate.js:url: sharded-loop.js:url:3 \
-  ../../emitter/scripts/emit-and-exit.js:url: cluster-worker.js:curl: sharded-loop.js:curl:"2 cluster"; do
+  ../../emitter/scripts/emit-and-exit.js:url: cluster-worker.js:curl: sharded-loop.js:curl:"2 cluster" sentinel-loop.js:surl:4; do
   name=${script%%:*}; rest=${script#*:}; which=${rest%%:*}; arg=${rest#*:}
-  target=$url; [ "$which" = curl ] && target=$curl
+  target=$url; [ "$which" = curl ] && target=$curl; [ "$which" = surl ] && target=$surl
   echo "valgrind: $name $arg"
   # shellcheck disable=SC2086
   if ! HIREDIS_ADAPTER_BUILD=Debug timeout 600 valgrind --quiet --leak-check=full --show-leak-kinds=definite \

@@ -6,6 +6,7 @@ const path = require("node:path");
 const { execFile } = require("node:child_process");
 const { startRedis, redisCli } = require("../helpers/redis");
 const { waitFor } = require("../helpers/util");
+const { startSentinelGroup } = require("../helpers/sentinel");
 
 function run(script, args, timeoutMs) {
   return new Promise((resolve) => {
@@ -55,6 +56,23 @@ describe("lifecycle on a one-node Redis Cluster", function () {
   it("cluster-worker.js exits cleanly", async function () {
     const r = await run("cluster-worker.js", [node.url], 40000);
     assert.equal(r.err, null, `cluster-worker.js failed: ${r.err && r.err.message}\n${r.stderr}`);
+    assert.match(r.stdout, /^ok$/m);
+  });
+});
+
+describe("lifecycle through Redis Sentinel", function () {
+  this.timeout(60000);
+  let g;
+  before(async () => {
+    g = await startSentinelGroup({ replicas: 1, sentinels: 1 });
+    await g.waitSettled();
+  });
+  after(async () => g && (await g.stop()));
+
+  it("sentinel-loop.js exits cleanly (asking, ready, retrying, adapters, workers)", async function () {
+    const url = `redis+sentinel://127.0.0.1:${g.sentinels[0].port}/${g.name}`;
+    const r = await run("sentinel-loop.js", [url, "6"], 40000);
+    assert.equal(r.err, null, `sentinel-loop.js failed: ${r.err && r.err.message}\n${r.stderr}`);
     assert.match(r.stdout, /^ok$/m);
   });
 });
