@@ -6,7 +6,7 @@
 // working while the Sentinels are away.
 
 const assert = require("node:assert/strict");
-const { isRedisAvailable, freePort } = require("../helpers/redis");
+const { isRedisAvailable, freePort, redisCli } = require("../helpers/redis");
 const { startSentinelGroup } = require("../helpers/sentinel");
 const { createServers } = require("../helpers/servers");
 const { waitFor, once, sleep } = require("../helpers/util");
@@ -96,6 +96,19 @@ describe("Sentinel: outages, unknown names, passwords", function () {
     assert.ok(await flows(), "broadcasts flow with every Sentinel down");
     assert.equal((await fleet.ios[0].fetchSockets()).length, 1);
     assert.deepEqual(errors.map((x) => x.code), []);
+  });
+
+  it("the other Sentinels are learned from the one given, and used when it is gone", async function () {
+    const { c, errors } = client({ sentinels: [g.sentinelList[0]], name: g.name });
+    await once(c, "ready", 5000);
+    await sleep(300); // SENTINEL sentinels answered
+    await g.sentinels[0].kill();
+    const master = await g.masterPort();
+    await redisCli(master, "CLIENT", "KILL", "TYPE", "normal");
+    await redisCli(master, "CLIENT", "KILL", "TYPE", "pubsub");
+    await waitFor(async () => c.isReady && (await c.command(["PING"]).catch(() => null)) === "PONG", 8000, { what: "ready again through a learned Sentinel" });
+    assert.ok(c.stats().command.connects >= 2, "the command connection did reconnect");
+    assert.deepEqual(errors.filter((e) => /^E(SENTINEL|UNKNOWNMASTER)$/.test(e.code)), []);
   });
 
   it("a master name no Sentinel knows: EUNKNOWNMASTER, retried", async function () {
