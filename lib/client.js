@@ -121,7 +121,7 @@ class NativeConnection {
         break;
       case C.EV_DISCONNECT:
         this._ready = false;
-        this._owner._onconnevent(this, "disconnect");
+        this._owner._onconnevent(this, "disconnect", message || undefined);
         break;
       case C.EV_RECONNECTING:
         this._ready = false;

@@ -482,7 +482,7 @@ function sentinelNode(node, i) {
   if (typeof node === "string") {
     const m = LEGACY_HOST_PORT.exec(node);
     if (!m) throw fail(`invalid Sentinel address ${redact(node)} (sentinels[${i}]): expected host:port`);
-    return { host: m[1] || m[2], port: m[3] === undefined ? SENTINEL_DEFAULT_PORT : toPort(m[3], `sentinels[${i}] port`) };
+    return sentinelNode({ host: m[1] || m[2], port: m[3] === undefined ? SENTINEL_DEFAULT_PORT : toPort(m[3], `sentinels[${i}] port`) }, i);
   }
   if (node === null || typeof node !== "object" || Array.isArray(node)) throw fail(`invalid Sentinel sentinels[${i}]: ${describe(node)}`);
   for (const k of Object.keys(node)) {
@@ -492,7 +492,9 @@ function sentinelNode(node, i) {
     if (k === "family" && node.family !== 0 && node.family !== 4) throw refuse("family", `sentinels[${i}].`);
   }
   const host = node.host === undefined || node.host === null ? "127.0.0.1" : checkString(`sentinels[${i}].host`, node.host);
-  if (host === "") throw fail(`\`sentinels[${i}].host\` must not be empty`);
+  // What the native side accepts as a Sentinel's host (a name or an IP literal), checked here so that a bad
+  // one is refused at the user's call.
+  if (!/^[A-Za-z0-9._:%-]{1,255}$/.test(host)) throw fail(`\`sentinels[${i}].host\` must be a host name or an IP address, got ${describe(host)}`);
   return { host, port: node.port === undefined || node.port === null ? SENTINEL_DEFAULT_PORT : toPort(node.port, `sentinels[${i}].port`) };
 }
 
