@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "common.h"
 #include "cluster_slots.h"
+#include "common.h"
 #include "conn.h"
 
 typedef struct hra_cluster_s hra_cluster_t;
