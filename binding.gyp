@@ -38,6 +38,8 @@
         "native/sentinel_parse.c",
         "native/endpoint_sentinel.c",
         "native/stream_tcp.c",
+        "native/tls.c",
+        "native/stream_tls.c",
         "native/conn.c",
         "native/cluster.c",
         "native/cluster_slots.c",

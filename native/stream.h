@@ -1,6 +1,6 @@
 // A byte stream under a connection: connect to an endpoint, write buffers, read bytes, close. conn.c
 // sees only this vtable; stream_tcp.c implements it for TCP (names resolved with uv_getaddrinfo, every
-// address tried in order) and unix sockets. TLS will be another implementation: a stream over a stream.
+// address tried in order) and unix sockets, stream_tls.c for TLS over a TCP stream.
 // Every callback runs on the loop thread; a stream is reused for the next attempt once idle again.
 #ifndef HRA_STREAM_H
 #define HRA_STREAM_H
@@ -15,9 +15,11 @@
 typedef struct hra_stream_s hra_stream_t;
 
 typedef struct {
-  // Something failed during a connect attempt (a name not resolved, an address refused, a timeout):
-  // code is short and upper-case ("ECONNREFUSED"), message human readable. The attempt may go on with
-  // the next address. The owner may close the stream from here.
+  // Something failed during a connect attempt (a name not resolved, an address refused, a timeout, a
+  // TLS handshake refused): code is short and upper-case ("ECONNREFUSED", "CERT_HAS_EXPIRED"), message
+  // human readable. The attempt may go on with the next address. Or, after on_connect(0), the connected
+  // stream failed in a way a libuv code cannot tell (a TLS alert, a corrupt record): the owner fails the
+  // connection with that code and closes the stream. The owner may close the stream from here.
   void (*on_error)(hra_stream_t *s, const char *code, const char *message);
   // The attempt now resolves a name (resolving = 1) or connects to one address (0): the owner
   // (re)starts its connect timer.
@@ -68,5 +70,21 @@ struct hra_stream_s {
 // on ENOMEM.
 hra_stream_t *
 hra_stream_tcp_new (uv_loop_t *loop, const hra_stream_cbs_t *cbs, void *data);
+
+typedef struct hra_tls_s hra_tls_t;
+
+// A TLS stream over inner, which it takes over (its callbacks become the TLS stream's; it is freed with
+// it, or at once when this fails): the handshake is part of connect (on_connect(0) means the server's
+// certificate was verified as tls says), SNI and the name verified are tls's servername or else each
+// endpoint's host. Holds a reference to tls. NULL on ENOMEM.
+hra_stream_t *
+hra_stream_tls_wrap (hra_stream_t *inner, hra_tls_t *tls, const hra_stream_cbs_t *cbs, void *data);
+
+// The stream a connection talks through: TCP (or a unix socket), under TLS when tls is not NULL.
+static inline hra_stream_t *
+hra_stream_new (uv_loop_t *loop, hra_tls_t *tls, const hra_stream_cbs_t *cbs, void *data) {
+  hra_stream_t *s = hra_stream_tcp_new(loop, cbs, data);
+  return tls == NULL || s == NULL ? s : hra_stream_tls_wrap(s, tls, cbs, data);
+}
 
 #endif  // HRA_STREAM_H
