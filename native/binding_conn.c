@@ -6,6 +6,7 @@
 
 #include "binding_internal.h"
 #include "endpoint_sentinel.h"
+#include "tls.h"
 
 static napi_value
 reply_to_js (napi_env env, const hra_reply_t *r, size_t *i, int depth) {
@@ -319,6 +320,7 @@ create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t
   so_c.conn = *o;
   so_c.conn.username = NULL;
   so_c.conn.password = NULL;
+  so_c.conn.tls = NULL;  // the Sentinels are asked in plain text (lib/target.js refuses TLS with Sentinel)
   for (uint32_t i = 0; i < n && s == napi_ok; i++) {
     napi_value e;
     char *host = NULL;
@@ -347,6 +349,75 @@ create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t
   for (uint32_t i = 0; i < n; i++)
     free((char *) nodes[i].host);
   free(name), free(role), free(so_c.conn.username), free(so_c.conn.password);
+  return s;
+}
+
+// obj[name] as a Buffer's bytes (borrowed for this call), or NULL when undefined or null.
+static napi_status
+get_named_buffer (napi_env env, napi_value obj, const char *name, const char **p, size_t *len) {
+  napi_value v;
+  napi_valuetype t;
+  bool is_buffer = false;
+  *p = NULL;
+  *len = 0;
+  napi_status s = napi_get_named_property(env, obj, name, &v);
+  if (s == napi_ok) s = napi_typeof(env, v, &t);
+  if (s != napi_ok || t == napi_undefined || t == napi_null) return s;
+  if ((s = napi_is_buffer(env, v, &is_buffer)) != napi_ok) return s;
+  if (!is_buffer) {
+    hra_napi_type_error(env, "TLS certificates and keys reach conn_init as Buffers");
+    return napi_invalid_arg;
+  }
+  void *data = NULL;
+  s = napi_get_buffer_info(env, v, &data, len);
+  *p = data;
+  return s;
+}
+
+// opts.tls as lib/target.js normalises it: { ca, cert, key (Buffers of PEM), passphrase, servername,
+// rejectUnauthorized, minVersion, maxVersion (TLS1_x_VERSION numbers) }. *out stays NULL without it;
+// on failure an exception is pending.
+static napi_status
+read_tls (napi_env env, napi_value opts, hra_tls_t **out) {
+  napi_value v, rv;
+  napi_valuetype t;
+  *out = NULL;
+  napi_status s = napi_get_named_property(env, opts, "tls", &v);
+  if (s == napi_ok) s = napi_typeof(env, v, &t);
+  if (s != napi_ok || t == napi_undefined || t == napi_null) return s;
+  if (t != napi_object) {
+    hra_napi_type_error(env, "opts.tls must be an object");
+    return napi_invalid_arg;
+  }
+  hra_tls_opts_t o;
+  memset(&o, 0, sizeof(o));
+  char *passphrase = NULL, *servername = NULL;
+  bool reject = true;
+  int32_t min_version = 0, max_version = 0;
+  if ((s = get_named_buffer(env, v, "ca", &o.ca, &o.ca_len)) != napi_ok ||
+    (s = get_named_buffer(env, v, "cert", &o.cert, &o.cert_len)) != napi_ok ||
+    (s = get_named_buffer(env, v, "key", &o.key, &o.key_len)) != napi_ok ||
+    (s = hra_napi_get_named_string(env, v, "passphrase", &passphrase)) != napi_ok ||
+    (s = hra_napi_get_named_string(env, v, "servername", &servername)) != napi_ok ||
+    (s = hra_napi_get_named_int32(env, v, "minVersion", 0, &min_version)) != napi_ok ||
+    (s = hra_napi_get_named_int32(env, v, "maxVersion", 0, &max_version)) != napi_ok ||
+    (s = napi_get_named_property(env, v, "rejectUnauthorized", &rv)) != napi_ok) {
+    goto done;
+  }
+  if (napi_get_value_bool(env, rv, &reject) != napi_ok) reject = true;  // anything but a boolean: verify
+  o.passphrase = passphrase;
+  o.servername = servername;
+  o.reject_unauthorized = reject;
+  o.min_version = min_version;
+  o.max_version = max_version;
+  char code[64], msg[512];
+  if (hra_tls_new(&o, out, code, sizeof(code), msg, sizeof(msg)) != 0) {
+    napi_throw_error(env, code, msg);
+    s = napi_generic_failure;
+  }
+done:
+  free(passphrase);
+  free(servername);
   return s;
 }
 
@@ -382,6 +453,7 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     hra_napi_get_named_uint32(env, argv[2], "maxOutputMB", 32, &max_output_mb) != napi_ok) {
     goto fail;
   }
+  if (read_tls(env, argv[2], &o.tls) != napi_ok) goto fail;
   o.port = port;
   o.db = db;
   o.max_reply_bytes = (size_t) max_reply_mb * 1024 * 1024;
@@ -430,7 +502,7 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     inst->conns = jc;
     inst->nconns++;
     jc_close(jc);
-    free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
+    free(o.host), free(o.path), free(o.username), free(o.password), free(o.name), hra_tls_unref(o.tls);
     hra_napi_throw_last(env, "napi_wrap");
     return NULL;
   }
@@ -440,7 +512,7 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
   if (inst->conns) inst->conns->prev = jc;
   inst->conns = jc;
   inst->nconns++;
-  free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
+  free(o.host), free(o.path), free(o.username), free(o.password), free(o.name), hra_tls_unref(o.tls);
   napi_get_undefined(env, &result);
   return result;
 
@@ -451,7 +523,7 @@ fail_napi_wrapped : {
 fail_napi:
   hra_napi_throw_last(env, "conn_init");
 fail:
-  free(o.host), free(o.path), free(o.username), free(o.password), free(o.name);
+  free(o.host), free(o.path), free(o.username), free(o.password), free(o.name), hra_tls_unref(o.tls);
   if (jc != NULL) {
     if (jc_live(jc)) {
       // Never started: closing completes synchronously (no socket, two timers).
@@ -711,6 +783,19 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   return o;
 }
 
+// tls_status() -> null when TLS can be used in this process, else why not (a string).
+static napi_value
+hra_js_tls_status (napi_env env, napi_callback_info info) {
+  char msg[256];
+  napi_value v = NULL;
+  if (hra_tls_available(msg, sizeof(msg))) {
+    HRA_NAPI_CALL(env, napi_get_null(env, &v));
+  } else {
+    HRA_NAPI_CALL(env, napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &v));
+  }
+  return v;
+}
+
 napi_status
 hra_binding_conn_define (napi_env env, napi_value exports, instance_t *inst) {
   napi_property_descriptor props[] = {
@@ -724,6 +809,7 @@ hra_binding_conn_define (napi_env env, napi_value exports, instance_t *inst) {
     { "conn_stats", NULL, hra_js_conn_stats, NULL, NULL, NULL, napi_default, inst },
     { "conn_subscribe", NULL, hra_js_conn_subscribe, NULL, NULL, NULL, napi_default, inst },
     { "cluster_key_slot", NULL, hra_js_cluster_key_slot, NULL, NULL, NULL, napi_default, inst },
+    { "tls_status", NULL, hra_js_tls_status, NULL, NULL, NULL, napi_default, inst },
   };
   return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
 }

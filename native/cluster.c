@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cluster.h"
+#include "tls.h"
 
 #define TICK_MS 250
 #define REFRESH_EVERY_MS 5000  // periodic refresh while all is well
@@ -1055,6 +1056,7 @@ hra_cluster_new (uv_loop_t *loop, const hra_conn_opts_t *node_opts, const hra_cl
   cl->opts.username = dup_str(node_opts->username, &ok);
   cl->opts.password = dup_str(node_opts->password, &ok);
   cl->opts.name = dup_str(node_opts->name, &ok);
+  if (cl->opts.tls != NULL) hra_tls_ref(cl->opts.tls);  // every node's connection is made with it
   cl->cbs = *cbs;
   cl->data = data;
   cl->refed = 1;
@@ -1140,6 +1142,7 @@ hra_cluster_free (hra_cluster_t *cl) {
   free(cl->opts.username);
   free(cl->opts.password);
   free(cl->opts.name);
+  hra_tls_unref(cl->opts.tls);
   free(cl);
 }
 

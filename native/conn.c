@@ -37,7 +37,7 @@ struct hra_conn_s {
   int pending;  // handles being closed and requests in flight that still point at us
   int subscriber_mode;
 
-  hra_stream_t *stream;  // the byte stream to Redis (stream.h): TCP or a unix socket today
+  hra_stream_t *stream;  // the byte stream to Redis (stream.h): TCP, a unix socket, or TLS over TCP
   int sock_connected;
   int stream_closing;  // a close of the stream is on its way (on_stream_closed follows)
 
@@ -801,6 +801,10 @@ on_stream_connect (hra_stream_t *s, int status) {
 static void
 on_stream_error (hra_stream_t *s, const char *code, const char *message) {
   hra_conn_t *c = s->data;
+  if (c->sock_connected) {  // the connected stream failed (a TLS alert): the connection goes
+    fail_connection(c, code, message);
+    return;
+  }
   uv_timer_stop(&c->timer);
   c->state = HRA_CONN_WAIT_RETRY;
   c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
@@ -970,7 +974,8 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   c->opts.username = dup_or_null(opts->username);
   c->opts.password = dup_or_null(opts->password);
   c->opts.name = dup_or_null(opts->name);
-  c->stream = hra_stream_tcp_new(loop, &stream_cbs, c);
+  c->stream = hra_stream_new(loop, opts->tls, &stream_cbs, c);
+  c->opts.tls = NULL;  // the stream holds its own reference
   if (c->stream == NULL || c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
     (opts->name && !c->opts.name)) {
     if (c->stream != NULL) c->stream->vt->free(c->stream);

@@ -1,6 +1,6 @@
 // One Redis connection on Node's libuv loop. It asks its endpoint provider (endpoint.h) where to go on
 // every attempt (a fixed address, or the node a Sentinel names) and talks through a byte stream
-// (stream.h: TCP or a unix socket today), parses replies with hiredis's reader (through reply functions
+// (stream.h: TCP, a unix socket, or TLS over TCP), parses replies with hiredis's reader (through reply functions
 // of our own that allocate nothing per reply), formats commands as RESP (resp.h) and pipelines them. Its
 // handshake is a list of steps (handshake.h). It reconnects with capped exponential backoff and jitter
 // and restores its subscriptions. hra_conn_close() is asynchronous; the owner frees the struct in
@@ -15,6 +15,7 @@
 #include "resp.h"
 
 typedef struct hra_conn_s hra_conn_t;
+typedef struct hra_tls_s hra_tls_t;
 
 enum {
   HRA_CONN_IDLE = 0,
@@ -77,6 +78,7 @@ typedef struct {
   // Bound of the output: commands are refused with HRA_ENOBUFS while this many bytes are queued and not
   // yet taken by the socket, or while as many bytes' worth of reply callbacks wait. 0: 32 MiB.
   size_t max_output_bytes;
+  hra_tls_t *tls;  // TLS settings (tls.h), NULL for plain TCP; the connection's stream takes a reference
 } hra_conn_opts_t;
 
 typedef struct {
