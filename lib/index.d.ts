@@ -28,9 +28,47 @@ export interface RedisConnectionOptions {
   maxOutputMB?: number;
 }
 
+/** PEM text: a string, a Buffer, or several of them (certificates). */
+export type PemInput = string | Buffer | Uint8Array | ReadonlyArray<string | Buffer | Uint8Array>;
+
+/**
+ * TLS settings, as in `tls.connect()` (the ones the native handshake implements; the others, such as a
+ * `checkServerIdentity` function, `pfx` or `ciphers`, are refused). Verification is on by default.
+ */
+export interface RedisTlsOptions {
+  /** the CAs to trust (PEM). @default Node's root certificates (and NODE_EXTRA_CA_CERTS) */
+  ca?: PemInput;
+  /** a client certificate (PEM, then its chain), for mutual TLS; needs `key` */
+  cert?: PemInput;
+  /** the client certificate's private key (PEM) */
+  key?: string | Buffer | Uint8Array;
+  /** of an encrypted `key` */
+  passphrase?: string;
+  /** SNI and the name the certificate must match. @default each node's host (no SNI for an IP address, which is verified as an IP) */
+  servername?: string;
+  /** verify the certificate chain and name. @default true (false when NODE_TLS_REJECT_UNAUTHORIZED=0, as Node does) */
+  rejectUnauthorized?: boolean;
+  /** @default tls.DEFAULT_MIN_VERSION ("TLSv1.2") */
+  minVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+  /** @default tls.DEFAULT_MAX_VERSION ("TLSv1.3") */
+  maxVersion?: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3";
+}
+
+/** node-redis's socket options with `tls: true`: the TLS settings sit in the socket object itself. */
+export interface NodeRedisTlsSocketOptions extends RedisTlsOptions {
+  tls: true;
+  host?: string;
+  port?: number;
+  connectTimeout?: number;
+  keepAlive?: number | boolean;
+  noDelay?: boolean;
+  reconnectStrategy?: unknown;
+  socketTimeout?: number;
+}
+
 /** One Redis server. `url` is parsed first; the other keys override it. */
 export interface RedisEndpointOptions extends RedisConnectionOptions {
-  /** `redis://[user:pass@]host[:port][/db]`, `unix:///path/to/redis.sock` or `redis+unix://...` */
+  /** `redis://[user:pass@]host[:port][/db]`, `rediss://...` (TLS), `unix:///path/to/redis.sock` or `redis+unix://...` */
   url?: string;
   /** @default "127.0.0.1" */
   host?: string;
@@ -48,17 +86,24 @@ export interface RedisEndpointOptions extends RedisConnectionOptions {
   /** ioredis's name for `name` */
   connectionName?: string;
   clientName?: string;
+  /** TLS (as ioredis's `tls`): `true` for the defaults, or the settings. */
+  tls?: boolean | RedisTlsOptions;
   /**
-   * node-redis's socket options (`host`, `port`, `path`, `connectTimeout` are read; `noDelay`, `keepAlive`,
-   * `reconnectStrategy`, `socketTimeout` ignored; `tls` refused), or, as in socket.io-redis, a unix socket path.
+   * node-redis's socket options (`host`, `port`, `path`, `connectTimeout`, and with `tls: true` the TLS settings,
+   * are read; `noDelay`, `keepAlive`, `reconnectStrategy`, `socketTimeout` ignored), or, as in socket.io-redis, a
+   * unix socket path.
    */
-  socket?: string | { host?: string; port?: number; path?: string; connectTimeout?: number; keepAlive?: number | boolean; noDelay?: boolean; reconnectStrategy?: unknown; socketTimeout?: number; tls?: false };
+  socket?:
+    | string
+    | NodeRedisTlsSocketOptions
+    | { host?: string; port?: number; path?: string; connectTimeout?: number; keepAlive?: number | boolean; noDelay?: boolean; reconnectStrategy?: unknown; socketTimeout?: number; tls?: false };
 }
 
 /** node-redis `createCluster()` options: the root nodes' url or socket host/port, the defaults' credentials. */
 export interface NodeRedisClusterOptions {
-  rootNodes: ReadonlyArray<{ url?: string; socket?: { host?: string; port?: number } }>;
-  defaults?: { username?: string; password?: string; name?: string };
+  rootNodes: ReadonlyArray<{ url?: string; socket?: { host?: string; port?: number } | NodeRedisTlsSocketOptions }>;
+  /** `socket` with `tls: true` (and its TLS settings) makes every node TLS */
+  defaults?: { username?: string; password?: string; name?: string; url?: string; socket?: { tls?: false } | Omit<NodeRedisTlsSocketOptions, "host" | "port"> };
   useReplicas?: boolean;
   minimizeConnections?: boolean;
   maxCommandRedirections?: number;
@@ -73,7 +118,7 @@ export interface LegacyAdapterOptions extends RedisEndpointOptions, Partial<Redi
   subClient?: RedisTarget;
 }
 
-/** A Redis Cluster seed node: a `redis://host:port` URL, a port on 127.0.0.1, or an object. */
+/** A Redis Cluster seed node: a `redis://host:port` (or `rediss://`) URL, a port on 127.0.0.1, or an object. */
 export type RedisClusterNode =
   | string
   | number
@@ -85,6 +130,8 @@ export interface RedisClusterTarget extends RedisConnectionOptions {
   username?: string;
   password?: string;
   name?: string;
+  /** TLS to every node (each verified against its own host unless `servername` is given) */
+  tls?: boolean | RedisTlsOptions;
 }
 
 /** A Redis Sentinel address: `{ host, port }` (port 26379 unless given) or `"host:port"`. */
@@ -153,11 +200,12 @@ export interface IoRedisClusterLike {
 }
 
 /**
- * Where to connect: a URL (`redis://...`, `unix://...`, `redis+sentinel://...`), an options object, a
- * `{ cluster: [...] }` or `{ sentinels: [...], name }` object, a {@link RedisClient} (shared, stays open until you
- * close it), or a node-redis / ioredis client or cluster (drop-in for upstream's `createAdapter(pubClient,
- * subClient)`: their settings are read, their connections never used). TLS (`rediss://`), unknown keys and every
- * other setting we cannot honour are refused with a TypeError, code `ERR_INVALID_REDIS_TARGET` (README, "Targets").
+ * Where to connect: a URL (`redis://...`, `rediss://...`, `unix://...`, `redis+sentinel://...`), an options
+ * object, a `{ cluster: [...] }` or `{ sentinels: [...], name }` object, a {@link RedisClient} (shared, stays open
+ * until you close it), or a node-redis / ioredis client or cluster (drop-in for upstream's `createAdapter(pubClient,
+ * subClient)`: their settings are read, their connections never used). TLS is honoured (`rediss://`, `tls`,
+ * node-redis's `socket.tls`, ioredis's `tls`), except together with Sentinel; unknown keys and every other setting
+ * we cannot honour are refused with a TypeError, code `ERR_INVALID_REDIS_TARGET` (README, "Targets").
  */
 export type RedisTarget =
   | string

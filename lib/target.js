@@ -4,7 +4,8 @@
 // their cluster and Sentinel variants) becomes native connection settings here, and nowhere else.
 //
 // Each form has an explicit list of the settings we honour. A setting that would change where or how we
-// connect and that we cannot honour (TLS, Sentinel, a NAT map, a custom connector, ...) is refused with
+// connect and that we cannot honour (Sentinel, a NAT map, a custom connector, a TLS option such as a
+// checkServerIdentity function, ...) is refused with
 // a TypeError whose code is ERR_INVALID_REDIS_TARGET, synchronously, before any socket is opened: we never
 // connect elsewhere, or in plain text, than the user asked. Settings of other libraries that do not change
 // the connection (their retry and queue tuning) are ignored; in our own options-object form an unknown key
@@ -18,8 +19,8 @@ function fail(message) {
   return err;
 }
 
-const TLS_LATER = "TLS is not supported yet by socket.io-hiredis-adapter (refused rather than sending in plain text)";
 const SENTINEL_ONLY = "a Redis Sentinel setting: give `sentinels` and `name` with it, or use a redis+sentinel:// URL";
+const SENTINEL_TLS_LATER = "TLS together with Redis Sentinel is not supported yet by socket.io-hiredis-adapter (refused rather than sending in plain text)";
 
 // --- our own connection settings ---------------------------------------------------------------
 
@@ -82,6 +83,171 @@ function settings(ep) {
   return ep;
 }
 
+// --- TLS -------------------------------------------------------------------------------------------
+
+const tlsModule = require("node:tls");
+const fs = require("node:fs");
+const { X509Certificate } = require("node:crypto");
+
+// The tls.connect() options we honour, normalised for the native side: ca, cert and key as Buffers of PEM,
+// versions as TLS1_x_VERSION numbers.
+const TLS_KEYS = ["ca", "cert", "key", "passphrase", "servername", "rejectUnauthorized", "minVersion", "maxVersion"];
+const TLS_VERSIONS = { TLSv1: 0x301, "TLSv1.1": 0x302, "TLSv1.2": 0x303, "TLSv1.3": 0x304 };
+
+// tls.connect() options that change how the session is made and that the native handshake does not
+// implement: refused, naming them (a connection made without them would not be the one asked for).
+const TLS_REFUSED = {
+  checkServerIdentity:
+    "a checkServerIdentity function cannot run inside the native handshake: the certificate is checked against `servername` (or else the host) exactly as Node's default checkServerIdentity does, so drop it, or give `servername`, or `rejectUnauthorized: false`",
+  pfx: "PKCS#12 (`pfx`) is not read: give `cert` and `key` as PEM",
+  secureContext: "a SecureContext object cannot be read: give `ca`, `cert` and `key` as PEM",
+  ciphers: "cipher lists are not supported (OpenSSL's defaults apply)",
+  ecdhCurve: "ECDH curve lists are not supported (OpenSSL's defaults apply)",
+  sigalgs: "signature algorithm lists are not supported (OpenSSL's defaults apply)",
+  secureProtocol: "`secureProtocol` is not supported: use `minVersion` / `maxVersion`",
+  secureOptions: "raw OpenSSL `secureOptions` are not supported",
+  crl: "certificate revocation lists are not supported",
+  ALPNProtocols: "ALPN is not supported",
+  session: "TLS session resumption from a saved session is not supported",
+  pskCallback: "pre-shared keys are not supported",
+  privateKeyEngine: "OpenSSL engines are not supported",
+  privateKeyIdentifier: "OpenSSL engines are not supported",
+  clientCertEngine: "OpenSSL engines are not supported",
+  enableTrace: "TLS tracing is not supported",
+  requestOCSP: "OCSP stapling is not supported",
+  minDHSize: "`minDHSize` is not supported",
+  dhparam: "`dhparam` is a server setting",
+  lookup: "a custom DNS lookup changes which address we connect to, and is not supported",
+  host: "give the host outside the TLS options",
+  port: "give the port outside the TLS options",
+  path: "TLS over a unix socket is not supported",
+  socket: "an existing socket cannot be used",
+};
+
+// tls.connect() / net.connect() options that do not change the TLS session: ignored.
+const TLS_IGNORED = new Set(["timeout", "highWaterMark", "noDelay", "keepAlive", "keepAliveInitialDelay", "allowHalfOpen", "readable", "writable", "onread", "signal", "requestCert", "family", "hints"]);
+
+function defaultRejectUnauthorized() {
+  if (process.env.NODE_TLS_REJECT_UNAUTHORIZED !== "0") return true;
+  if (!defaultRejectUnauthorized.warned) {
+    defaultRejectUnauthorized.warned = true;
+    process.emitWarning("Setting the NODE_TLS_REJECT_UNAUTHORIZED environment variable to '0' makes TLS connections to Redis insecure by disabling certificate verification (socket.io-hiredis-adapter follows it, as tls.connect() does).");
+  }
+  return false;
+}
+
+// The CAs Node trusts by default: its bundled roots (plus, on Node versions that have it,
+// tls.getCACertificates("default"): the system store under --use-system-ca) and NODE_EXTRA_CA_CERTS.
+let defaultCa = null;
+function defaultCA() {
+  if (defaultCa) return defaultCa;
+  const certs = typeof tlsModule.getCACertificates === "function" ? tlsModule.getCACertificates("default") : [...tlsModule.rootCertificates];
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra && typeof tlsModule.getCACertificates !== "function") {
+    try {
+      certs.push(fs.readFileSync(extra, "latin1"));
+    } catch {
+      // Node itself only warns about an unreadable file
+    }
+  }
+  defaultCa = Buffer.from(certs.join("\n"), "latin1");
+  return defaultCa;
+}
+
+function pem(value, key) {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) throw fail(`\`${key}\` is an empty array`);
+  const parts = list.map((v, i) => {
+    if (typeof v === "string") return Buffer.from(v, "latin1");
+    if (Buffer.isBuffer(v) || v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    throw fail(`\`${key}${Array.isArray(value) ? `[${i}]` : ""}\` must be a PEM string or Buffer, got ${describe(v)}`);
+  });
+  return Buffer.concat(parts.flatMap((b, i) => (i ? [Buffer.from("\n"), b] : [b])));
+}
+
+// Every PEM certificate in `buf` must parse (OpenSSL would skip a broken one silently, and with it the
+// trust the user meant to give); at least one must be there.
+function checkCertificates(buf, key) {
+  const blocks = buf.toString("latin1").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) || [];
+  if (blocks.length === 0) throw fail(`\`${key}\` holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      throw fail(`\`${key}\` holds a certificate that cannot be read: ${err.message}`);
+    }
+  }
+}
+
+function tlsVersion(value, key) {
+  if (!Object.prototype.hasOwnProperty.call(TLS_VERSIONS, value)) throw fail(`\`${key}\` must be one of ${Object.keys(TLS_VERSIONS).join(", ")}, got ${describe(value)}`);
+  return TLS_VERSIONS[value];
+}
+
+// Reads the TLS options of `o` (an ioredis/our `tls` object, or node-redis's socket object with `tls: true`;
+// `skip` lists its keys that are not TLS options). `strict`: an unknown key is refused (our own forms);
+// otherwise it is ignored (another library's client, whose options that library has checked).
+function readTls(o, where, { skip = [], strict = true } = {}) {
+  for (const key of Object.keys(o)) {
+    if (o[key] === undefined || skip.includes(key) || TLS_KEYS.includes(key)) continue;
+    if (Object.prototype.hasOwnProperty.call(TLS_REFUSED, key)) throw fail(`\`${where}${key}\`: ${TLS_REFUSED[key]}`);
+    if (TLS_IGNORED.has(key) || !strict) continue;
+    throw fail(`unknown TLS setting \`${where}${key}\` (read: ${TLS_KEYS.join(", ")})`);
+  }
+  const has = (k) => o[k] !== undefined && o[k] !== null;
+  const out = {};
+  out.ca = has("ca") ? pem(o.ca, `${where}ca`) : defaultCA();
+  if (has("ca")) checkCertificates(out.ca, `${where}ca`);
+  if (has("cert")) {
+    out.cert = pem(o.cert, `${where}cert`);
+    checkCertificates(out.cert, `${where}cert`);
+  }
+  if (has("key")) {
+    const k = Array.isArray(o.key) && o.key.length === 1 ? o.key[0] : o.key;
+    if (Array.isArray(k)) throw fail(`\`${where}key\`: give one private key`);
+    if (k !== null && typeof k === "object" && !Buffer.isBuffer(k) && !(k instanceof Uint8Array)) throw fail(`\`${where}key\`: give the key as a PEM string or Buffer (and \`passphrase\` next to it)`);
+    out.key = pem(k, `${where}key`);
+  }
+  if (!out.cert !== !out.key) throw fail(`\`${where}${out.cert ? "cert" : "key"}\` needs \`${where}${out.cert ? "key" : "cert"}\` too (a client certificate and its private key)`);
+  if (has("passphrase")) out.passphrase = checkString(`${where}passphrase`, o.passphrase);
+  if (has("servername") && o.servername !== "") out.servername = checkString(`${where}servername`, o.servername);
+  if (has("rejectUnauthorized")) {
+    if (typeof o.rejectUnauthorized !== "boolean") throw fail(`\`${where}rejectUnauthorized\` must be a boolean, got ${describe(o.rejectUnauthorized)}`);
+    out.rejectUnauthorized = o.rejectUnauthorized;
+  } else {
+    out.rejectUnauthorized = defaultRejectUnauthorized();
+  }
+  out.minVersion = tlsVersion(has("minVersion") ? o.minVersion : tlsModule.DEFAULT_MIN_VERSION, `${where}minVersion`);
+  out.maxVersion = tlsVersion(has("maxVersion") ? o.maxVersion : tlsModule.DEFAULT_MAX_VERSION, `${where}maxVersion`);
+  if (out.minVersion > out.maxVersion) throw fail(`\`${where}minVersion\` is above \`${where}maxVersion\``);
+  // Node's own parser checks the PEM, the key, its passphrase and that it matches the certificate, here, at
+  // the user's call (the native context is built from the same bytes when the connection opens).
+  try {
+    tlsModule.createSecureContext({ ca: has("ca") ? out.ca : undefined, cert: out.cert, key: out.key, passphrase: out.passphrase });
+  } catch (err) {
+    const e = fail(`invalid TLS settings in \`${where || "tls"}\`: ${err.message}`);
+    e.cause = err;
+    throw e;
+  }
+  Object.defineProperty(out, RESOLVED, { value: true });
+  return Object.freeze(out);
+}
+
+// The TLS settings of an ioredis-style / our `tls` value: true or an object (TLS on), false/null/undefined
+// (off). A value this module normalised already is returned as is.
+function tlsValue(v, where, strict = true) {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (v === true) return readTls({}, where);
+  if (typeof v !== "object" || Array.isArray(v)) throw fail(`\`${where}\` must be true or an object of TLS options, got ${describe(v)}`);
+  if (v[RESOLVED] === true) return v;
+  return readTls(v, `${where}.`, { strict });
+}
+
+function sameTls(a, b) {
+  if (!a || !b) return !a === !b;
+  return TLS_KEYS.every((k) => (Buffer.isBuffer(a[k]) && Buffer.isBuffer(b[k]) ? a[k].equals(b[k]) : a[k] === b[k]));
+}
+
 // --- URLs and legacy "host:port" strings ----------------------------------------------------------
 
 const URL_QUERY = {
@@ -127,8 +293,10 @@ function fromUrl(str) {
   }
   const ep = {};
   switch (url.protocol) {
-    case "redis:": {
+    case "redis:":
+    case "rediss:": {
       ep.host = url.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1";
+      if (url.protocol === "rediss:") ep.tls = readTls({}, "");
       ep.port = url.port ? toPort(url.port) : 6379;
       const db = url.pathname.replace(/^\//, "");
       if (db) ep.db = toDb(db, "database (URL path)");
@@ -140,13 +308,11 @@ function fromUrl(str) {
       ep.path = decode(url.pathname);
       if (!ep.path) throw fail(`a ${url.protocol}// URL needs a socket path`);
       break;
-    case "rediss:":
-      throw fail(`rediss:// URL: ${TLS_LATER}`);
     case "redis+sentinel:":
     case "sentinel:":
       throw fail(`a ${url.protocol}// URL names a Sentinel deployment: it is read on its own, not next to other settings`);
     default:
-      throw fail(`unsupported Redis URL scheme ${url.protocol} (expected redis:, unix: or redis+unix:)`);
+      throw fail(`unsupported Redis URL scheme ${url.protocol} (expected redis:, rediss:, unix: or redis+unix:)`);
   }
   if (url.username) ep.username = decode(url.username);
   if (url.password) ep.password = decode(url.password);
@@ -187,14 +353,13 @@ const IGNORED = new Set([
 
 // Settings that change where or how we connect, which we cannot honour: refused, naming the setting.
 const REFUSED = {
-  tls: TLS_LATER,
-  servername: TLS_LATER,
-  ssl: TLS_LATER,
-  enableTLSForSentinelMode: TLS_LATER,
+  servername: "`servername` is a TLS setting: give it inside `tls`",
+  ssl: "`ssl` is not read: write `tls`",
+  enableTLSForSentinelMode: SENTINEL_TLS_LATER,
   sentinelPassword: SENTINEL_ONLY,
   sentinelUsername: SENTINEL_ONLY,
   sentinelClientOptions: SENTINEL_ONLY,
-  sentinelTLS: TLS_LATER,
+  sentinelTLS: SENTINEL_TLS_LATER,
   role: "a role other than \"master\" needs Redis Sentinel: give `sentinels` and `name` with it",
   preferredSlaves: "a replica preference (a function or a list) cannot be honoured: Sentinel's healthy replicas are used in turn",
   natMap: "a NAT map changes which address we connect to, and is not supported",
@@ -219,10 +384,31 @@ function refuse(key, where) {
   return fail(`\`${where}${key}\`: ${REFUSED[key]}`);
 }
 
-const OWN = ["url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "connectionName", "clientName", ...Object.keys(TUNING)];
+const OWN = ["url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "connectionName", "clientName", "tls", ...Object.keys(TUNING)];
 
-// { host, port, path, url, socket, username, password, db, name, ...tuning }. `socket` is node-redis's
-// object ({ host, port, path, connectTimeout, keepAlive, ... }) or, as in socket.io-redis, a unix path.
+// The keys of node-redis's socket object that are not TLS options (with `tls: true` the object carries
+// tls.connect() options too).
+const SOCKET_KEYS = ["host", "port", "path", "connectTimeout", "keepAlive", "keepAliveInitialDelay", "noDelay", "reconnectStrategy", "socketTimeout", "tls", "family", "localAddress"];
+
+// The TLS settings of a node-redis socket object (and of its client's url): undefined when TLS is off.
+function nodeRedisTls(sock, url, where, strict) {
+  if (sock.tls !== undefined && sock.tls !== null && typeof sock.tls !== "boolean") {
+    throw fail(`\`${where}tls\` must be a boolean (node-redis reads the TLS options from the socket object itself), got ${describe(sock.tls)}`);
+  }
+  const rediss = typeof url === "string" && /^rediss:/i.test(url);
+  if (sock.tls === false && rediss) throw fail(`\`${where}tls\` is false next to a rediss:// URL`);
+  if (sock.tls !== true && !rediss) {
+    if (strict) {
+      const stray = Object.keys(sock).find((k) => sock[k] !== undefined && (TLS_KEYS.includes(k) || Object.prototype.hasOwnProperty.call(TLS_REFUSED, k)) && !SOCKET_KEYS.includes(k));
+      if (stray) throw fail(`\`${where}${stray}\` is a TLS setting, but \`${where}tls\` is not true`);
+    }
+    return undefined;
+  }
+  return readTls(sock, where, { skip: SOCKET_KEYS, strict });
+}
+
+// { host, port, path, url, socket, username, password, db, name, tls, ...tuning }. `socket` is node-redis's
+// object ({ host, port, path, connectTimeout, keepAlive, tls, ca, ... }) or, as in socket.io-redis, a unix path.
 function fromOptions(o) {
   for (const key of Object.keys(o)) {
     if (o[key] === undefined) continue;
@@ -246,12 +432,18 @@ function fromOptions(o) {
   if (sock) {
     for (const key of Object.keys(sock)) {
       if (sock[key] === undefined) continue;
-      if (key === "tls" && sock.tls === false) continue;
       if (key === "family" && (sock.family === 0 || sock.family === 4)) continue;
+      if (key === "family" || key === "localAddress") throw refuse(key, "socket.");
+      if (SOCKET_KEYS.includes(key) || (sock.tls === true && (TLS_KEYS.includes(key) || TLS_IGNORED.has(key)))) continue;
+      if (sock.tls === true && Object.prototype.hasOwnProperty.call(TLS_REFUSED, key)) continue; // readTls names it
+      if (TLS_KEYS.includes(key)) continue; // nodeRedisTls: a TLS setting without tls: true
       if (Object.prototype.hasOwnProperty.call(REFUSED, key)) throw refuse(key, "socket.");
-      if (["host", "port", "path", "connectTimeout", "keepAlive", "noDelay", "reconnectStrategy", "socketTimeout"].includes(key)) continue;
-      throw fail(`unknown Redis target setting \`socket.${key}\` (read: socket.host, socket.port, socket.path, socket.connectTimeout)`);
+      throw fail(`unknown Redis target setting \`socket.${key}\` (read: socket.host, socket.port, socket.path, socket.connectTimeout, socket.tls and the TLS options)`);
     }
+    const socketTls = nodeRedisTls(sock, o.url, "socket.", true);
+    if (socketTls && o.tls !== undefined && o.tls !== null && o.tls !== false) throw fail("TLS settings are given both in `tls` and in `socket`: keep one");
+    if (sock.tls === false && o.tls) throw fail("`tls` next to `socket.tls: false`");
+    if (socketTls) ep.tls = socketTls;
     if (sock.path !== undefined && sock.path !== null) ep.path = checkString("socket.path", sock.path);
     if (sock.host !== undefined && sock.host !== null) ep.host = checkString("socket.host", sock.host);
     if (sock.port !== undefined && sock.port !== null) ep.port = toPort(sock.port, "socket.port");
@@ -267,6 +459,9 @@ function fromOptions(o) {
   if (has("database")) ep.db = toDb(o.database, "database");
   for (const k of ["name", "connectionName", "clientName"]) if (has(k)) ep.name = checkString(k, o[k]);
   for (const k of Object.keys(TUNING)) if (has(k)) ep[k] = checkTuning(k, o[k]);
+  if (o.tls === false && ep.tls && !(sock && sock.tls === true)) throw fail("`tls: false` next to a rediss:// URL");
+  if (has("tls") && o.tls !== false) ep.tls = tlsValue(o.tls, "tls");
+  if (ep.tls && ep.path !== undefined) throw fail("TLS over a unix socket is not supported: give a host and port");
   if (ep.path !== undefined && ep.path !== "") {
     const hostGiven = has("host") || urlHost || (sock && sock.host !== undefined && sock.host !== null);
     const portGiven = has("port") || (sock && sock.port !== undefined && sock.port !== null);
@@ -283,8 +478,7 @@ function fromOptions(o) {
 function fromNodeRedis(c) {
   const o = c.options || {};
   const sock = o.socket || {};
-  if (sock.tls) throw refuse("tls", "socket.");
-  if (typeof o.url === "string" && /^rediss:/i.test(o.url)) throw fail(`rediss:// URL: ${TLS_LATER}`);
+  const tls = nodeRedisTls(sock, o.url, "socket.", false);
   for (const key of ["family", "localAddress"]) {
     if (sock[key] !== undefined && sock[key] !== 0 && sock[key] !== 4) throw refuse(key, "socket.");
   }
@@ -299,6 +493,10 @@ function fromNodeRedis(c) {
   if (o.password) ep.password = checkString("password", o.password);
   if (o.database !== undefined) ep.db = toDb(o.database, "database");
   if (o.name) ep.name = checkString("name", o.name);
+  if (tls) {
+    if (ep.path) throw fail("TLS over a unix socket is not supported");
+    ep.tls = tls;
+  }
   return settings(ep);
 }
 
@@ -306,9 +504,10 @@ function fromNodeRedis(c) {
 
 function fromNodeRedisV3(c) {
   const o = c.options || {};
-  if (o.tls) throw refuse("tls", "");
   if (o.family !== undefined && o.family !== "IPv4" && o.family !== 4 && o.family !== 0) throw refuse("family", "");
   const ep = {};
+  const tls = tlsValue(o.tls, "tls", false);
+  if (tls) ep.tls = tls;
   if (o.path) ep.path = checkString("path", o.path);
   else {
     if (o.host) ep.host = checkString("host", o.host);
@@ -327,7 +526,6 @@ function fromNodeRedisV3(c) {
 
 function fromIoRedis(c) {
   const o = c.options || {};
-  if (o.tls) throw refuse("tls", "");
   if (o.natMap) throw refuse("natMap", "");
   if (o.Connector) throw refuse("Connector", "");
   if (o.family !== undefined && o.family !== 0 && o.family !== 4) throw refuse("family", "");
@@ -341,12 +539,17 @@ function fromIoRedis(c) {
   if (o.password) ep.password = checkString("password", o.password);
   if (o.db) ep.db = toDb(o.db);
   if (o.connectionName) ep.name = checkString("connectionName", o.connectionName);
+  const tls = tlsValue(o.tls, "tls", false);
+  if (tls) {
+    if (ep.path) throw fail("TLS over a unix socket is not supported");
+    ep.tls = tls;
+  }
   return settings(ep);
 }
 
 // --- Redis Cluster: seed nodes plus settings shared by every node -----------------------------
 
-const SHARED_KEYS = ["username", "password", "name", ...Object.keys(TUNING)];
+const SHARED_KEYS = ["username", "password", "name", "tls", ...Object.keys(TUNING)];
 
 function seedFrom(node) {
   if (typeof node === "number") return settings({ host: "127.0.0.1", port: toPort(node) });
@@ -356,8 +559,9 @@ function seedFrom(node) {
   return ep;
 }
 
-// { cluster: [ {host, port} | "redis://h:p" | port, ... ], username, password, ... }: the
-// credentials of the options win, then those of the first seed that has some.
+// { cluster: [ {host, port} | "redis://h:p" | port, ... ], username, password, tls, ... }: the
+// credentials of the options win, then those of the first seed that has some. TLS is on for every node
+// when the options give `tls`, or else when a seed is rediss:// (seeds disagreeing are refused).
 function fromCluster(o) {
   const list = o.cluster;
   if (!Array.isArray(list) || list.length === 0) throw fail("`cluster` must be a non-empty array of seed nodes");
@@ -372,6 +576,13 @@ function fromCluster(o) {
   const out = { cluster: seeds.map((s) => ({ host: s.host, port: s.port })) };
   for (const k of SHARED_KEYS) if (shared[k] !== undefined) out[k] = shared[k];
   if (shared.db !== undefined && shared.db !== 0) throw fail("Redis Cluster has database 0 only: drop `db`");
+  if (out.tls === undefined) {
+    const withTls = seeds.filter((s) => s.tls);
+    if (withTls.length > 0 && (withTls.length < seeds.length || withTls.some((s) => !sameTls(s.tls, withTls[0].tls)))) {
+      throw fail("the Redis Cluster seeds disagree on TLS: make them all rediss:// (or give `tls` once, next to `cluster`)");
+    }
+    if (withTls.length > 0) out.tls = withTls[0].tls;
+  }
   if (out.password === undefined) {
     const withCreds = seeds.find((s) => s.password !== undefined);
     if (withCreds) {
@@ -389,18 +600,27 @@ function fromNodeRedisClusterOptions(o) {
   if (!Array.isArray(o.rootNodes) || o.rootNodes.length === 0) throw fail("`rootNodes` must be a non-empty array of node options");
   if (o.nodeAddressMap) throw refuse("nodeAddressMap", "");
   const d = o.defaults || {};
-  if (d.socket && d.socket.tls) throw refuse("tls", "defaults.socket.");
-  if (typeof d.url === "string" && /^rediss:/i.test(d.url)) throw fail(`rediss:// URL in \`defaults\`: ${TLS_LATER}`);
+  const dsock = d.socket || {};
+  // node-redis gives every node the defaults (the root nodes theirs merged over them): TLS is on for all
+  // nodes when the defaults say so, or when the root nodes all do, with the same settings.
+  let tls = nodeRedisTls(dsock, d.url, "defaults.socket.", false);
+  let rootTls;
   if (d.credentialsProvider && d.password === undefined) throw refuse("credentialsProvider", "defaults.");
   const seeds = o.rootNodes.map((n, i) => {
     if (n === null || typeof n !== "object") throw fail(`cannot read rootNodes[${i}]: ${describe(n)}`);
     const sock = n.socket || {};
-    if (sock.tls) throw refuse("tls", `rootNodes[${i}].socket.`);
+    const mine = nodeRedisTls({ ...dsock, ...sock }, typeof n.url === "string" && /^rediss:/i.test(n.url) ? n.url : d.url, `rootNodes[${i}].socket.`, false);
+    if ((tls && !mine) || (i > 0 && !mine !== !rootTls) || (mine && rootTls && !sameTls(mine, rootTls)) || (tls && mine && !sameTls(tls, mine))) {
+      throw fail(`rootNodes[${i}] and the other nodes disagree on TLS: give the TLS settings once, in \`defaults.socket\``);
+    }
+    rootTls = mine;
     if (n.url !== undefined) return n.url;
     if (!sock.host && !sock.port && !n.host && !n.port) throw fail(`cannot read rootNodes[${i}]: it has no url, socket.host or socket.port`);
     return { host: sock.host || n.host || "127.0.0.1", port: sock.port || n.port || 6379 };
   });
+  tls = tls || rootTls;
   const out = { cluster: seeds };
+  if (tls) out.tls = tls;
   if (d.username) out.username = d.username;
   if (d.password) out.password = d.password;
   if (d.name) out.name = d.name;
@@ -418,16 +638,36 @@ function fromNodeRedisCluster(c) {
     throw fail("connect the node-redis cluster client before handing it over: its seed nodes are private until it has discovered the cluster");
   }
   const o = { cluster: nodes.map((n) => ({ host: n.host, port: n.port })) };
-  for (const n of nodes) {
+  nodes.forEach((n, i) => {
     const co = (n.client && n.client.options) || {};
-    if (co.socket && co.socket.tls) throw refuse("tls", "socket.");
+    const tls = nodeRedisTls(co.socket || {}, co.url, "socket.", false);
+    if (i > 0 && !sameTls(tls, o.tls)) throw fail("the nodes of this node-redis cluster client disagree on TLS");
+    o.tls = tls;
     if (o.password === undefined && co.password) {
       o.password = co.password;
       if (co.username) o.username = co.username;
     }
     if (o.name === undefined && co.name) o.name = co.name;
-  }
+  });
+  if (!o.tls) delete o.tls;
   return fromCluster(o);
+}
+
+// `dnsLookup: (address, callback) => callback(null, address)`, which ioredis's README gives for ElastiCache
+// over TLS (connect to each node by the name it announces, so that its certificate matches): that is what
+// we do anyway. Told apart from a real lookup by asking it a name nobody resolves: the identity answers
+// with that very name at once.
+function isIdentityLookup(fn) {
+  const probe = "identity-probe.socket-io-hiredis-adapter.invalid";
+  let answer = null;
+  try {
+    fn(probe, (err, address) => {
+      if (!err) answer = address;
+    });
+  } catch {
+    return false;
+  }
+  return answer === probe;
 }
 
 // ioredis `new Redis.Cluster(startupNodes, { redisOptions })`.
@@ -437,13 +677,14 @@ function fromIoRedisCluster(c) {
   const co = c.options || {};
   if (co.natMap) throw refuse("natMap", "");
   if (co.useSRVRecords) throw refuse("useSRVRecords", "");
-  if (co.tls) throw refuse("tls", "");
-  if (co.dnsLookup && co.dnsLookup !== require("node:dns").lookup) {
+  if (co.tls) throw fail("`tls` is not an ioredis Cluster option (ioredis ignores it): give `redisOptions.tls`");
+  if (co.dnsLookup && co.dnsLookup !== require("node:dns").lookup && !isIdentityLookup(co.dnsLookup)) {
     throw fail("`dnsLookup`: a custom DNS lookup changes which address we connect to, and is not supported");
   }
   const ro = co.redisOptions || {};
-  if (ro.tls) throw refuse("tls", "redisOptions.");
   const o = { cluster: startup.map((n) => (n && typeof n === "object" ? { host: n.host, port: n.port } : n)) };
+  const tls = tlsValue(ro.tls, "redisOptions.tls", false);
+  if (tls) o.tls = tls;
   if (ro.username) o.username = ro.username;
   if (ro.password) o.password = ro.password;
   if (ro.connectionName) o.name = ro.connectionName;
@@ -487,7 +728,7 @@ function sentinelNode(node, i) {
   if (node === null || typeof node !== "object" || Array.isArray(node)) throw fail(`invalid Sentinel sentinels[${i}]: ${describe(node)}`);
   for (const k of Object.keys(node)) {
     if (node[k] === undefined) continue;
-    if (k === "tls" || k === "servername") throw fail(`\`sentinels[${i}].${k}\`: ${TLS_LATER}`);
+    if (k === "tls" || k === "servername") throw fail(`\`sentinels[${i}].${k}\`: ${SENTINEL_TLS_LATER}`);
     if (k !== "host" && k !== "port" && k !== "family") throw fail(`unknown setting \`sentinels[${i}].${k}\` (read: host, port)`);
     if (k === "family" && node.family !== 0 && node.family !== 4) throw refuse("family", `sentinels[${i}].`);
   }
@@ -564,12 +805,12 @@ function fromSentinelOptions(o) {
     if (["host", "port", "path", "socket", "cluster", "rootNodes"].includes(key)) {
       throw fail(`\`${key}\` does not go with \`sentinels\`: the Sentinels say where the master is`);
     }
-    if (key === "sentinelTLS") throw fail(`\`sentinelTLS\`: ${TLS_LATER}`);
+    if (key === "sentinelTLS" || key === "tls") throw fail(`\`${key}\`: ${SENTINEL_TLS_LATER}`);
     if (Object.prototype.hasOwnProperty.call(REFUSED, key) && key !== "role") throw refuse(key, "");
     if (ADAPTER_OPTIONS.has(key)) throw fail(`\`${key}\` is an adapter option, not a connection setting: pass it in the options argument`);
     throw fail(`unknown Redis Sentinel target setting \`${key}\` (read: ${SENTINEL_OWN.join(", ")}; see README, "Sentinel")`);
   }
-  if (o.enableTLSForSentinelMode) throw fail(`\`enableTLSForSentinelMode\`: ${TLS_LATER}`);
+  if (o.enableTLSForSentinelMode) throw fail(`\`enableTLSForSentinelMode\`: ${SENTINEL_TLS_LATER}`);
   const has = (k) => o[k] !== undefined && o[k] !== null;
   let sentinel = { sentinels: undefined, name: undefined, role: "master" };
   const node = {};
@@ -597,8 +838,8 @@ function fromSentinelOptions(o) {
 // An ioredis client created with `sentinels`: its options hold every default, so only set values count.
 function fromIoRedisSentinel(c) {
   const o = c.options || {};
-  if (o.tls) throw refuse("tls", "");
-  if (o.sentinelTLS || o.enableTLSForSentinelMode) throw fail(`\`${o.sentinelTLS ? "sentinelTLS" : "enableTLSForSentinelMode"}\`: ${TLS_LATER}`);
+  if (o.tls) throw fail(`\`tls\`: ${SENTINEL_TLS_LATER}`);
+  if (o.sentinelTLS || o.enableTLSForSentinelMode) throw fail(`\`${o.sentinelTLS ? "sentinelTLS" : "enableTLSForSentinelMode"}\`: ${SENTINEL_TLS_LATER}`);
   if (o.natMap) throw refuse("natMap", "");
   if (o.Connector && o.Connector.name !== "SentinelConnector") throw refuse("Connector", "");
   const role = toRole(o.role);
@@ -628,8 +869,8 @@ function fromNodeRedisSentinelOptions(o) {
     if (x === undefined || x === null) return {};
     if (typeof x !== "object" || Array.isArray(x)) throw fail(`\`${where}\` must be node-redis client options, got ${describe(x)}`);
     const sock = x.socket || {};
-    if (sock.tls) throw refuse("tls", `${where}.socket.`);
-    if (typeof x.url === "string" && /^rediss:/i.test(x.url)) throw fail(`rediss:// URL in \`${where}\`: ${TLS_LATER}`);
+    if (sock.tls) throw fail(`\`${where}.socket.tls\`: ${SENTINEL_TLS_LATER}`);
+    if (typeof x.url === "string" && /^rediss:/i.test(x.url)) throw fail(`rediss:// URL in \`${where}\`: ${SENTINEL_TLS_LATER}`);
     if (x.url !== undefined) throw fail(`\`${where}.url\`: the Sentinels say where the nodes are; give credentials as username and password`);
     if (sock.host !== undefined || sock.port !== undefined || sock.path !== undefined) {
       throw fail(`\`${where}.socket.host/port/path\`: the Sentinels say where the nodes are`);

@@ -2,7 +2,8 @@
 
 // Every target form, read by one function (lib/target.js), for createAdapter, createShardedAdapter,
 // createClient and the Emitter:
-// - a setting we cannot honour (TLS, Sentinel, NAT maps, a path next to a host, an unknown key, ...) is
+// - a setting we cannot honour (Sentinel, NAT maps, a TLS option the native handshake lacks, a path next to
+//   a host, an unknown key, ...) is
 //   refused synchronously, at the user's call, with a TypeError naming it, and nothing is sent: a raw TCP
 //   listener standing where the target points receives no connection at all (so no password in clear);
 // - every accepted form is read: CLIENT LIST on a real Redis shows the user, database and name it asked for.
@@ -53,10 +54,18 @@ const PW = "s3cret-in-clear";
 
 // [name, (port, ctx) => target, /message names the setting/]
 const REFUSED = [
-  ["options: tls", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { ca: "x" } }), /`tls`/],
-  ["options: tls: true", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: true }), /`tls`/],
-  ["options: socket.tls (node-redis shape)", (p) => ({ socket: { host: "127.0.0.1", port: p, tls: true }, password: PW }), /`socket\.tls`/],
-  ["options: servername", (p) => ({ host: "127.0.0.1", port: p, password: PW, servername: "redis.example" }), /`servername`/],
+  ["options: tls.ca that is no certificate", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { ca: "x" } }), /`tls\.ca` holds no PEM certificate/],
+  ["options: tls.checkServerIdentity", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { checkServerIdentity: () => undefined } }), /`tls\.checkServerIdentity`/],
+  ["options: tls.pfx", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { pfx: Buffer.alloc(8) } }), /`tls\.pfx`/],
+  ["options: tls.ciphers", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { ciphers: "HIGH" } }), /`tls\.ciphers`/],
+  ["options: unknown TLS key (typo)", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { rejectUnauthorised: false } }), /unknown TLS setting `tls\.rejectUnauthorised`/],
+  ["options: tls.rejectUnauthorized not a boolean", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { rejectUnauthorized: "false" } }), /`tls\.rejectUnauthorized` must be a boolean/],
+  ["options: tls.minVersion unknown", (p) => ({ host: "127.0.0.1", port: p, password: PW, tls: { minVersion: "SSLv3" } }), /`tls\.minVersion`/],
+  ["options: tls next to a unix socket", () => ({ path: "/tmp/none.sock", password: PW, tls: true }), /TLS over a unix socket/],
+  ["options: socket.ca without socket.tls (node-redis shape)", (p) => ({ socket: { host: "127.0.0.1", port: p, ca: "x" }, password: PW }), /`socket\.ca` is a TLS setting, but `socket\.tls` is not true/],
+  ["options: tls and socket.tls both", (p) => ({ socket: { host: "127.0.0.1", port: p, tls: true }, tls: true, password: PW }), /both in `tls` and in `socket`/],
+  ["options: tls: false next to rediss://", (p) => ({ url: `rediss://:${PW}@127.0.0.1:${p}`, tls: false }), /`tls: false` next to a rediss:\/\/ URL/],
+  ["options: servername outside tls", (p) => ({ host: "127.0.0.1", port: p, password: PW, servername: "redis.example" }), /`servername`/],
   ["sentinel: tls", (p) => ({ sentinels: [{ host: "127.0.0.1", port: p }], name: "mymaster", password: PW, tls: {} }), /`tls`/],
   ["sentinel: sentinelTLS", (p) => ({ sentinels: [{ host: "127.0.0.1", port: p }], name: "mymaster", password: PW, sentinelTLS: {} }), /`sentinelTLS`/],
   ["sentinel: host next to sentinels", (p) => ({ sentinels: [{ host: "127.0.0.1", port: p }], name: "mymaster", host: "127.0.0.1" }), /`host` does not go with `sentinels`/],
@@ -76,35 +85,34 @@ const REFUSED = [
   ["options: v3's auth_pass", (p) => ({ host: "127.0.0.1", port: p, auth_pass: PW }), /`auth_pass`/],
   ["options: negative timeout", (p) => ({ host: "127.0.0.1", port: p, connectTimeout: -1 }), /`connectTimeout`/],
   ["options: adapter option in a target", (p) => ({ host: "127.0.0.1", port: p, channelPrefix: "x" }), /`channelPrefix` is an adapter option/],
-  ["url: rediss://", (p) => `rediss://:${PW}@127.0.0.1:${p}`, /rediss:\/\//],
-  ["url: { url: rediss:// }", (p) => ({ url: `rediss://:${PW}@127.0.0.1:${p}` }), /rediss:\/\//],
   ["url: redis+sentinel:// without a master name", (p) => `redis+sentinel://127.0.0.1:${p}`, /names the master/],
   ["url: redis+sentinel://?tls=true", (p) => `redis+sentinel://:${PW}@127.0.0.1:${p}/mymaster?tls=true`, /parameter `tls`/],
   ["url: unknown protocol", (p) => `http://127.0.0.1:${p}`, /unsupported Redis URL scheme http:/],
   ["url: ?tls=true", (p) => `redis://:${PW}@127.0.0.1:${p}?tls=true`, /parameter `tls`/],
   ["url: unix:// with a host", () => "unix://localhost/tmp/none.sock", /takes a path, not a host/],
   ["string: not a URL nor host:port", (p) => `127.0.0.1:${p}/x y`, /invalid Redis target/],
-  ["cluster: tls", (p) => ({ cluster: [{ host: "127.0.0.1", port: p }], password: PW, tls: {} }), /`tls`/],
-  ["cluster: a rediss:// seed", (p) => ({ cluster: [`rediss://127.0.0.1:${p}`], password: PW }), /rediss:\/\//],
+  ["cluster: seeds that disagree on TLS", (p) => ({ cluster: [`rediss://127.0.0.1:${p}`, `redis://127.0.0.1:${p}`], password: PW }), /disagree on TLS/],
+  ["cluster: tls.checkServerIdentity", (p) => ({ cluster: [{ host: "127.0.0.1", port: p }], password: PW, tls: { checkServerIdentity: () => undefined } }), /`tls\.checkServerIdentity`/],
   ["cluster: host next to cluster", (p) => ({ cluster: [{ host: "127.0.0.1", port: p }], host: "127.0.0.1" }), /`host` does not go with `cluster`/],
-  ["rootNodes: rediss:// url", (p) => ({ rootNodes: [{ url: `rediss://127.0.0.1:${p}` }], defaults: { password: PW } }), /rediss:\/\//],
-  ["rootNodes: defaults.socket.tls", (p) => ({ rootNodes: [{ socket: { host: "127.0.0.1", port: p } }], defaults: { socket: { tls: true }, password: PW } }), /`defaults\.socket\.tls`/],
+  ["rootNodes: a root node without the defaults' TLS", (p) => ({ rootNodes: [{ socket: { host: "127.0.0.1", port: p, tls: false } }], defaults: { socket: { tls: true }, password: PW } }), /rootNodes\[0\] and the other nodes disagree on TLS/],
+  ["rootNodes: defaults.socket.checkServerIdentity", (p) => ({ rootNodes: [{ socket: { host: "127.0.0.1", port: p } }], defaults: { socket: { tls: true, checkServerIdentity: () => undefined }, password: PW } }), /`defaults\.socket\.checkServerIdentity`/],
   ["rootNodes: unreadable node", () => ({ rootNodes: [{ readonly: true }] }), /cannot read rootNodes\[0\]/],
   ["rootNodes: nodeAddressMap", (p) => ({ rootNodes: [{ url: `redis://127.0.0.1:${p}` }], nodeAddressMap: {} }), /`nodeAddressMap`/],
-  ["node-redis v4 client: socket.tls", (p) => nodeRedis4.createClient({ socket: { host: "127.0.0.1", port: p, tls: true }, password: PW }), /`socket\.tls`/],
-  ["node-redis v4 client: rediss:// url", (p) => nodeRedis4.createClient({ url: `rediss://:${PW}@127.0.0.1:${p}` }), /`socket\.tls`|rediss/],
+  ["node-redis v4 client: socket.checkServerIdentity", (p) => nodeRedis4.createClient({ socket: { host: "127.0.0.1", port: p, tls: true, checkServerIdentity: () => undefined }, password: PW }), /`socket\.checkServerIdentity`/],
+  ["node-redis v4 client: rediss:// url with socket.pfx", (p) => nodeRedis4.createClient({ url: `rediss://:${PW}@127.0.0.1:${p}`, socket: { pfx: Buffer.alloc(8) } }), /`socket\.pfx`/],
   ["node-redis v4 cluster client, not connected", (p) => nodeRedis4.createCluster({ rootNodes: [{ url: `redis://127.0.0.1:${p}` }] }), /connect the node-redis cluster client/],
-  ["node-redis v5 client: socket.tls", (p) => nodeRedis5.createClient({ socket: { host: "127.0.0.1", port: p, tls: true }, password: PW }), /`socket\.tls`/],
+  ["node-redis v5 client: socket.secureContext", (p) => nodeRedis5.createClient({ socket: { host: "127.0.0.1", port: p, tls: true, secureContext: {} }, password: PW }), /`socket\.secureContext`/],
+  ["node-redis v5 createClientPool()", (p) => nodeRedis5.createClientPool({ socket: { host: "127.0.0.1", port: p }, password: PW }), /createClientPool\(\)/],
+  ["node-redis v5 cluster client: defaults.socket.ciphers", (p) => nodeRedis5.createCluster({ rootNodes: [{ url: `rediss://127.0.0.1:${p}` }], defaults: { password: PW, socket: { ciphers: "HIGH" } } }), /`rootNodes\[0\]\.socket\.ciphers`|`defaults\.socket\.ciphers`/],
+  ["node-redis v3 client: tls.checkServerIdentity", (p, ctx) => ctx.quiet(nodeRedis3.createClient({ host: "127.0.0.1", port: p, password: PW, tls: { checkServerIdentity: () => undefined } })), /`tls\.checkServerIdentity`/],
+  ["ioredis client: tls.checkServerIdentity", (p, ctx) => ctx.io(new IORedis({ host: "127.0.0.1", port: p, password: PW, tls: { checkServerIdentity: () => undefined }, lazyConnect: true })), /`tls\.checkServerIdentity`/],
   ["node-redis v5 createSentinel() client (private options)", (p) => nodeRedis5.createSentinel({ name: "mymaster", sentinelRootNodes: [{ host: "127.0.0.1", port: p }] }), /createSentinel\(\) client keeps its options private/],
   ["node-redis createSentinel() options: nodeClientOptions.socket.tls", (p) => ({ name: "mymaster", sentinelRootNodes: [{ host: "127.0.0.1", port: p }], nodeClientOptions: { password: PW, socket: { tls: true } } }), /`nodeClientOptions\.socket\.tls`/],
-  ["node-redis v5 createClientPool()", (p) => nodeRedis5.createClientPool({ socket: { host: "127.0.0.1", port: p }, password: PW }), /createClientPool\(\)/],
-  ["node-redis v5 cluster client: rediss:// root node", (p) => nodeRedis5.createCluster({ rootNodes: [{ url: `rediss://127.0.0.1:${p}` }], defaults: { password: PW } }), /rediss:\/\//],
-  ["node-redis v3 client: tls", (p, ctx) => ctx.quiet(nodeRedis3.createClient({ host: "127.0.0.1", port: p, password: PW, tls: { rejectUnauthorized: false } })), /`tls`/],
-  ["ioredis client: tls", (p, ctx) => ctx.io(new IORedis({ host: "127.0.0.1", port: p, password: PW, tls: {}, lazyConnect: true })), /`tls`/],
   ["ioredis client: sentinels + enableTLSForSentinelMode", (p, ctx) => ctx.io(new IORedis({ sentinels: [{ host: "127.0.0.1", port: p }], name: "mymaster", password: PW, enableTLSForSentinelMode: true, lazyConnect: true })), /`enableTLSForSentinelMode`/],
   ["ioredis client: sentinels + role slave for the command side", (p, ctx) => ctx.io(new IORedis({ sentinels: [{ host: "127.0.0.1", port: p }], name: "mymaster", role: "slave", lazyConnect: true })), /subscriber connection only/],
   ["ioredis client: natMap", (p, ctx) => ctx.io(new IORedis({ host: "127.0.0.1", port: p, natMap: { a: { host: "127.0.0.1", port: p } }, lazyConnect: true })), /`natMap`/],
-  ["ioredis Cluster: redisOptions.tls", (p, ctx) => ctx.io(new IORedis.Cluster([{ host: "127.0.0.1", port: p }], { redisOptions: { password: PW, tls: {} }, lazyConnect: true })), /`redisOptions\.tls`/],
+  ["ioredis Cluster: redisOptions.tls.pfx", (p, ctx) => ctx.io(new IORedis.Cluster([{ host: "127.0.0.1", port: p }], { redisOptions: { password: PW, tls: { pfx: Buffer.alloc(8) } }, lazyConnect: true })), /`redisOptions\.tls\.pfx`/],
+  ["ioredis Cluster: a custom dnsLookup", (p, ctx) => ctx.io(new IORedis.Cluster([{ host: "127.0.0.1", port: p }], { dnsLookup: (a, cb) => cb(null, "10.0.0.1"), redisOptions: { password: PW }, lazyConnect: true })), /`dnsLookup`/],
   ["ioredis Cluster: natMap", (p, ctx) => ctx.io(new IORedis.Cluster([{ host: "127.0.0.1", port: p }], { natMap: { a: { host: "127.0.0.1", port: p } }, lazyConnect: true })), /`natMap`/],
   ["an instance of an unknown class", (p) => new (class RedisLike { constructor() { this.host = "127.0.0.1"; this.port = p; } })(), /an instance of RedisLike/],
 ];
@@ -182,8 +190,8 @@ describe("Redis targets: settings we cannot honour are refused before connecting
   it("refuses a bad subscriber target too, and a subscriber target next to a createClient() client", async function () {
     const good = `redis://127.0.0.1:${l.port}`;
     for (const call of [lib.createAdapter, lib.createShardedAdapter]) {
-      assert.throws(() => call(good, { host: "127.0.0.1", port: l.port, tls: {} }), { code: "ERR_INVALID_REDIS_TARGET", message: /`tls`/ });
-      assert.throws(() => call(good, `rediss://127.0.0.1:${l.port}`), { code: "ERR_INVALID_REDIS_TARGET" });
+      assert.throws(() => call(good, { host: "127.0.0.1", port: l.port, tls: { pfx: "x" } }), { code: "ERR_INVALID_REDIS_TARGET", message: /`tls\.pfx`/ });
+      assert.throws(() => call(good, `redis+sentinel://127.0.0.1:${l.port}`), { code: "ERR_INVALID_REDIS_TARGET" });
     }
     const client = lib.createClient({ host: "127.0.0.1", port: l.port, retryBase: 1000 });
     try {

@@ -127,6 +127,15 @@ io2.adapter(createAdapter("localhost:6379"));
 io2.adapter(createAdapter({ socket: "/tmp/redis.sock", key: "myapp", requestsTimeout: 3000 }));
 io2.adapter(createAdapter({ pubClient: ioPub, subClient: ioSub, key: "myapp" }));
 io2.adapter(createAdapter({ rootNodes: [{ url: "redis://h:7000" }], defaults: { password: "p" } }));
+// TLS: rediss://, our tls option, node-redis's socket.tls, a cluster over TLS
+io2.adapter(createAdapter("rediss://:p@redis.example:6380"));
+io2.adapter(createAdapter({ host: "redis.example", port: 6380, tls: { ca: ["-----BEGIN CERTIFICATE-----"], servername: "redis.example", minVersion: "TLSv1.2" } }));
+io2.adapter(createAdapter({ host: "redis.example", tls: true, password: "p" }));
+io2.adapter(createAdapter({ socket: { host: "redis.example", port: 6380, tls: true, ca: Buffer.from(""), rejectUnauthorized: true }, password: "p" }));
+io2.adapter(createShardedAdapter({ cluster: ["rediss://10.0.0.1:6379"], tls: { servername: "cluster.example" } }));
+io2.adapter(createAdapter({ rootNodes: [{ url: "rediss://h:7000" }], defaults: { password: "p", socket: { tls: true, ca: "pem" } } }));
+// @ts-expect-error minVersion is a protocol name
+io2.adapter(createAdapter({ host: "redis.example", tls: { minVersion: 1.2 } }));
 io2.adapter(createShardedAdapter({ path: "/tmp/redis.sock", connectionName: "n" }, { channelPrefix: "p" }));
 // Redis Sentinel (README "Redis Sentinel"): the subscriber may read from a replica
 const sentinels = [{ host: "10.0.0.1", port: 26379 }, "10.0.0.2:26379"];
