@@ -69,10 +69,17 @@ function isRedisAvailable() {
   });
 }
 
-// startRedis({ args: [...extra redis-server args], unixSocket: true, startTimeout: 5000 })
+// startRedis({ args: [...extra redis-server args], unixSocket: true, startTimeout: 5000, tls })
 // -> { port, url, socketPath, unixUrl, pid, stop(), kill(signal), restart(), pause(), resume(), running }
+// tls: { authClients: "no" | "yes" | "optional", server: a pair of helpers/tls.js certs(), port, plain }
+// adds a TLS listener: handle.tlsPort, handle.tlsUrl (rediss://localhost:tlsPort). The plain port stays
+// open for the test's own tools unless plain is false (then port is 0 and cli() speaks TLS).
 async function startRedis(opts = {}) {
-  const port = opts.port || (await freePort());
+  const tlsOpts = opts.tls || null;
+  const tlsHelpers = tlsOpts ? require("./tls") : null;
+  const plain = !tlsOpts || tlsOpts.plain !== false;
+  const port = plain ? opts.port || (await freePort()) : 0;
+  const tlsPort = tlsOpts ? tlsOpts.port || (await freePort()) : undefined;
   const extra = opts.args || [];
   const startTimeout = opts.startTimeout || 5000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hra-redis-"));
@@ -88,7 +95,9 @@ async function startRedis(opts = {}) {
     "--loglevel", "warning",
   ];
   if (socketPath) args.push("--unixsocket", socketPath, "--unixsocketperm", "700");
+  if (tlsOpts) args.push(...tlsHelpers.redisTlsArgs(tlsPort, tlsOpts));
   args.push(...extra);
+  const alive = (ms) => (plain ? ping(port, ms) : tlsHelpers.tlsPing(tlsPort, ms));
 
   let child = null;
   let exitPromise = null;
@@ -119,11 +128,11 @@ async function startRedis(opts = {}) {
       if (exited) {
         throw new Error(`redis-server exited early (${JSON.stringify(exited)}): ${stderr.trim()}`);
       }
-      if (await ping(port, 200)) return;
+      if (await alive(200)) return;
       await new Promise((r) => setTimeout(r, 20));
     }
     proc.kill("SIGKILL");
-    throw new Error(`redis-server on port ${port} did not answer PING within ${startTimeout} ms`);
+    throw new Error(`redis-server on port ${port || tlsPort} did not answer PING within ${startTimeout} ms`);
   }
 
   // Sends `signal` and waits (bounded) for the process to exit.
@@ -158,6 +167,8 @@ async function startRedis(opts = {}) {
     port,
     host: "127.0.0.1",
     url: `redis://127.0.0.1:${port}`,
+    tlsPort,
+    tlsUrl: tlsOpts ? `rediss://localhost:${tlsPort}` : undefined,
     socketPath,
     unixUrl: socketPath ? `unix://${socketPath}` : undefined,
     get pid() {
@@ -183,17 +194,21 @@ async function startRedis(opts = {}) {
     resume() {
       if (child) child.kill("SIGCONT");
     },
-    cli: (...cliArgs) => redisCli(port, ...cliArgs),
+    cli: (...cliArgs) => (plain ? redisCli(port, ...cliArgs) : redisCliRaw(["-h", "127.0.0.1", "-p", String(tlsPort), ...tlsHelpers.cliTlsArgs()], cliArgs)),
   };
   return handle;
 }
 
 // Runs `redis-cli -p port args...` and resolves with its trimmed stdout (rejects on error).
 function redisCli(port, ...args) {
+  return redisCliRaw(["-h", "127.0.0.1", "-p", String(port)], args);
+}
+
+function redisCliRaw(connArgs, args) {
   return new Promise((resolve, reject) => {
     execFile(
       REDIS_CLI,
-      ["-h", "127.0.0.1", "-p", String(port), ...args.map(String)],
+      [...connArgs, ...args.map(String)],
       { timeout: 5000 },
       (err, stdout, stderr) => {
         if (err) {

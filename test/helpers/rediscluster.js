@@ -78,19 +78,20 @@ class RedisCluster {
   constructor(nodes) {
     this.nodes = nodes; // startRedis handles
     this.ports = nodes.map((n) => n.port);
+    this.tlsPorts = nodes.map((n) => n.tlsPort);
   }
 
-  static async start({ nodeTimeout = 2000 } = {}) {
+  // tls: { authClients } (see startRedis): every node also listens with TLS (node.tlsPort, cluster.tlsPorts),
+  // and the cluster bus and replication run over TLS too. A client connected with TLS is told the nodes'
+  // TLS ports by CLUSTER SLOTS; the test's own tools keep the plain ports.
+  static async start({ nodeTimeout = 2000, tls } = {}) {
     const ports = await clusterPorts(6);
     const nodes = [];
     try {
       for (const port of ports) {
-        nodes.push(
-          await startRedis({
-            port,
-            args: ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(nodeTimeout), "--cluster-require-full-coverage", "yes"],
-          }),
-        );
+        const args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(nodeTimeout), "--cluster-require-full-coverage", "yes"];
+        if (tls) args.push("--tls-cluster", "yes", "--tls-replication", "yes");
+        nodes.push(await startRedis({ port, args, tls }));
       }
       await cliRaw(["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"]);
       const c = new RedisCluster(nodes);
