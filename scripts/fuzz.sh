@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
-targets=${FUZZ_TARGETS:-"resp envelope encoder json adapter sharded sentinel"}
+targets=${FUZZ_TARGETS:-"resp envelope encoder json adapter sharded sentinel tls"}
 command -v clang >/dev/null || { echo "clang not found: run scripts/setup.sh (installs clang and libclang-rt-14-dev)" >&2; exit 1; }
 make -s -f test/fuzz/Makefile all || exit 1
 make -s -f test/fuzz/Makefile regress || exit 1
@@ -18,7 +18,7 @@ for t in $targets; do
   mkdir -p "$work" "$art"
   case $t in
     resp) maxlen=65536 ;;
-    adapter) maxlen=16384 ;;
+    adapter | tls) maxlen=16384 ;;
     *) maxlen=8192 ;;
   esac
   log=.fuzz/$t.log
