@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets (test/fuzz/), replays the committed regressions and seeds, then fuzzes each
 # target for FUZZ_SECONDS (default 30) starting from the committed corpus. Exits non-zero on any crash, leak,
 # sanitizer report or timeout; the input that caused it is left in .fuzz/artifacts/<target>/ (commit it under
-# test/fuzz/regressions/<target>/ with the fix). Needs clang and libclang-rt (scripts/setup.sh installs them).
+# test/fuzz/regressions/<target>/ with the fix). Needs clang and libclang-rt (scripts/setup.sh installs them);
+# fuzz_tls also needs libssl-dev (.ci/run installs it).
 #   FUZZ_SECONDS=300 FUZZ_TARGETS="resp adapter" bash scripts/fuzz.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -104,7 +104,8 @@ describe("TLS: every target form connects over TLS (CLIENT LIST shows user, db, 
       await waitFor(
         async () => {
           seen = await clients();
-          return seen.length === 2 && seen.every((c) => c.name === expect.name);
+          // every field, not the name alone: a connection without one matches it before its AUTH is done
+          return seen.length === 2 && seen.every((c) => c.name === expect.name && c.user === (expect.user || "alice") && c.db === String(expect.db));
         },
         5000,
         { what: `${what}: two connections, got ${JSON.stringify(seen.map((c) => [c.user, c.db, c.name, c.laddr]))}` },
