@@ -2,7 +2,7 @@
 # CI stage: the package as users get it. Packs the repository (`npm pack` runs prepack, which builds the
 # prebuilt binary), then installs the tarball in fresh temporary directories and runs test/package/smoke.js
 # there (two Socket.IO servers on a redis-server started here, a cross-server broadcast and an Emitter
-# broadcast reach a client):
+# broadcast, sent over TLS with Node's own OpenSSL, reach a client):
 #   a. npm, with no compiler, make, python3 or pkg-config on PATH, and (as root, in a private mount
 #      namespace) libhiredis and libmsgpackc hidden: the prebuilt binary must be used and need nothing;
 #   b. npm, from a tarball without prebuilds/: a source build, exactly as on a platform we ship no binary for;
@@ -50,14 +50,29 @@ tarball_src="$work/nobinary.tgz"
 tar czf "$tarball_src" -C "$work/src" package
 
 # --- redis ------------------------------------------------------------------------------------------
-port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+port="$(free_port)"
+tls_port="$(free_port)"
+# A TLS listener too, with a CA and a certificate for localhost made here: the Emitter talks TLS.
+mkdir "$work/tls"
+(
+  cd "$work/tls"
+  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.crt -days 2 \
+    -subj "/CN=hra package test CA" -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj /CN=localhost
+  printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+  openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext
+) >/dev/null 2>&1
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --tls-port "$tls_port" --tls-cert-file "$work/tls/server.crt" \
+  --tls-key-file "$work/tls/server.key" --tls-ca-cert-file "$work/tls/ca.crt" --tls-auth-clients no >"$work/redis.log" 2>&1 &
 redis_pid=$!
 for _ in $(seq 50); do
   redis-cli -p "$port" ping >/dev/null 2>&1 && break
   sleep 0.1
 done
 export REDIS_URL="redis://127.0.0.1:$port"
+export REDIS_TLS_URL="rediss://localhost:$tls_port"
+export REDIS_TLS_CA="$work/tls/ca.crt"
 export NODE_PATH="$repo/node_modules"
 
 smoke() { # dir expect PATH [prefix command...]

@@ -1,7 +1,8 @@
 "use strict";
 // Smoke check of an installed package (run by scripts/test-package.sh from a fresh directory where the
 // packed tarball was installed): two Socket.IO servers with createAdapter on one Redis (REDIS_URL), a
-// socket.io-client on server A receives a broadcast sent from server B. Prints which native binary was
+// socket.io-client on server A receives a broadcast sent from server B, and one from an Emitter (over TLS, with
+// Node's own OpenSSL, when REDIS_TLS_URL and REDIS_TLS_CA are set). Prints which native binary was
 // loaded and fails unless it is the expected kind (EXPECT=prebuild|source). Exits by itself: every
 // handle is closed, nothing calls process.exit on success.
 const fs = require("node:fs");
@@ -40,6 +41,8 @@ function listen(server) {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server.address().port)));
 }
 
+const tlsTarget = process.env.REDIS_TLS_URL ? { url: process.env.REDIS_TLS_URL, tls: { ca: fs.readFileSync(process.env.REDIS_TLS_CA) } } : null;
+
 async function main() {
   const url = process.env.REDIS_URL;
   const servers = [];
@@ -66,7 +69,7 @@ async function main() {
   const got = new Set();
   const check = () => {
     if (got.has("server") && got.has("emitter")) {
-      console.log(`ok: broadcasts from server B and from an Emitter reached a client of server A (${Date.now() - started} ms)`);
+      console.log(`ok: broadcasts from server B and from an Emitter${tlsTarget ? " over TLS" : ""} reached a client of server A (${Date.now() - started} ms)`);
       shutdown();
     }
   };
@@ -78,7 +81,10 @@ async function main() {
   // Server B broadcasts until the client has it (the subscriptions are made asynchronously).
   const sender = setInterval(() => {
     if (!got.has("server")) servers[1].io.emit("hello", "server");
-    if (emitter === null) emitter = new Emitter(url);
+    if (emitter === null) {
+      emitter = new Emitter(tlsTarget || url);
+      emitter.client.on("error", (err) => fail(`emitter: ${err.code} ${err.message}`));
+    }
     if (!got.has("emitter")) emitter.emit("hello", "emitter");
   }, 100);
 }
