@@ -32,6 +32,7 @@
   X(SSL_CTX_free) \
   X(SSL_CTX_ctrl) \
   X(SSL_CTX_set_options) \
+  X(SSL_CTX_set_ciphersuites) \
   X(SSL_CTX_set_verify) \
   X(SSL_CTX_get_cert_store) \
   X(SSL_CTX_use_certificate) \

@@ -322,9 +322,10 @@ read_plain (tls_stream_t *t) {
   for (;;) {
     size_t fill = 0;
     int e = SSL_ERROR_NONE;
+    // SSL_get_error needs an empty queue before the call; a successful read leaves nothing in it.
+    ERR_clear_error();
     while (fill < t->rcap) {
       size_t n = 0;
-      ERR_clear_error();
       int r = SSL_read_ex(t->ssl, t->rbuf + fill, t->rcap - fill, &n);
       if (r == 1) {
         fill += n;

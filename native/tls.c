@@ -147,6 +147,11 @@ hra_tls_new (const hra_tls_opts_t *o, hra_tls_t **out, char *code, size_t code_c
   // No renegotiation (a server's request is declined with a warning, as TLS 1.3 has none); no
   // compression (CRIME).
   SSL_CTX_set_options(t->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // TLS 1.3 suites in the order browsers and Go offer them: AES-128-GCM first (OpenSSL's and Node's
+  // default puts AES-256-GCM first, a third slower per byte here, and Redis picks the client's first).
+  SSL_CTX_set_ciphersuites(t->ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
+  // Whole socket reads go into OpenSSL's buffer at once, not a record header and then its body.
+  SSL_CTX_ctrl(t->ctx, SSL_CTRL_SET_READ_AHEAD, 1, NULL);
   SSL_CTX_ctrl(t->ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, o->min_version > 0 ? o->min_version : TLS1_2_VERSION, NULL);
   if (o->max_version > 0) SSL_CTX_ctrl(t->ctx, SSL_CTRL_SET_MAX_PROTO_VERSION, o->max_version, NULL);
   SSL_CTX_set_verify(t->ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
