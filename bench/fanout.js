@@ -16,7 +16,7 @@ async function once(redis, variant) {
   const servers = [];
   const group = new h.ClientGroup();
   try {
-    for (let i = 0; i < 3; i++) servers.push(await h.startServer(redis.url, variant));
+    for (let i = 0; i < 3; i++) servers.push(await h.startServer(redis, variant));
     for (const s of servers) await group.add(s.ready.port, CLIENTS);
     await h.waitSubscribed(redis, 3);
     const window = 50;
@@ -35,7 +35,9 @@ async function once(redis, variant) {
   }
 }
 
-h.main("fanout", async (redis) => {
+module.exports = { once, N, CLIENTS };
+
+if (require.main === module) h.main("fanout", async (redis) => {
   const variants = [UPSTREAM, OURS, OURS_NOCOALESCE];
   const raw = await h.alternate(variants, REPS, (v) => once(redis, v));
   const ours = ["ours", "ours-nocoalesce"];

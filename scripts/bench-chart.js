@@ -8,11 +8,13 @@ const path = require("node:path");
 
 const dir = path.join(__dirname, "..", "bench", "results");
 const data = JSON.parse(fs.readFileSync(path.join(dir, "latest.json"), "utf8"));
-const LABELS = { ours: "ours", "ours-nocoalesce": "ours, coalescing off", "ours-dynamic": "ours, dynamic subscriptions", "ours-coalesce": "ours + coalesceWrites(io)" };
-const COLORS = { ours: "#2f6fb0", "ours-nocoalesce": "#9bbbe0", "ours-dynamic": "#3a9a5b", "ours-coalesce": "#c77c2e" };
+const LABELS = { ours: "ours", "ours-nocoalesce": "ours, coalescing off", "ours-dynamic": "ours, dynamic subscriptions", "ours-coalesce": "ours + coalesceWrites(io)", "ours-tls": "ours over TLS" };
+const COLORS = { ours: "#2f6fb0", "ours-nocoalesce": "#9bbbe0", "ours-dynamic": "#3a9a5b", "ours-coalesce": "#c77c2e", "ours-tls": "#7a4fb0" };
 const bars = [];
 for (const [name, sc] of Object.entries(data.scenarios || {})) {
   for (const r of sc.rows) {
+    // The TLS benches' quotient rows compare two ratios, not ours with upstream: not a bar here.
+    if (r.metric.endsWith("TLS ratio / TCP ratio")) continue;
     for (const [k, ratio] of Object.entries(r.ratios)) {
       if (ratio === null) continue;
       // Show "how many times better": upstream/ours for lower-is-better, ours/upstream for rates.

@@ -45,24 +45,27 @@ function features() {
   };
 }
 
-// Resolves with a socket.io adapter factory for `impl` ("upstream" | "ours") on `url`.
-async function adapterFactory(impl, url, options = {}) {
+// Resolves with a socket.io adapter factory for `impl` ("upstream" | "ours") on `url`. With `ca` (PEM), `url`
+// is a rediss:// URL and both connect over TLS, verifying the server against that CA: node-redis with
+// `socket.ca`, ours with `tls.ca`.
+async function adapterFactory(impl, url, options = {}, ca) {
+  const target = ca ? { url, tls: { ca } } : url;
   if (impl === "upstream") {
     const { createClient } = require("redis");
-    const pubClient = createClient({ url });
+    const pubClient = createClient(ca ? { url, socket: { ca } } : { url });
     const subClient = pubClient.duplicate();
     await Promise.all([pubClient.connect(), subClient.connect()]);
     return require("@socket.io/redis-adapter").createAdapter(pubClient, subClient, options);
   }
   if (impl === "upstream-sharded") {
     const { createClient } = require("redis");
-    const pubClient = createClient({ url });
+    const pubClient = createClient(ca ? { url, socket: { ca } } : { url });
     const subClient = pubClient.duplicate();
     await Promise.all([pubClient.connect(), subClient.connect()]);
     return require("@socket.io/redis-adapter").createShardedAdapter(pubClient, subClient, options);
   }
-  if (impl === "ours") return require(ROOT).createAdapter(url, options);
-  if (impl === "ours-sharded") return require(ROOT).createShardedAdapter(url, options);
+  if (impl === "ours") return require(ROOT).createAdapter(target, options);
+  if (impl === "ours-sharded") return require(ROOT).createShardedAdapter(target, options);
   throw new Error(`unknown adapter ${impl}`);
 }
 
@@ -71,5 +74,8 @@ const UPSTREAM = { key: "upstream", impl: "upstream", label: "upstream 8.3.0", o
 const OURS = { key: "ours", impl: "ours", label: "ours", options: { coalesceWrites: true } };
 const OURS_NOCOALESCE = { key: "ours-nocoalesce", impl: "ours", label: "ours, coalesceWrites off", options: { coalesceWrites: false } };
 const OURS_DYNAMIC = { key: "ours-dynamic", impl: "ours", label: "ours, subscriptionMode dynamic", options: { subscriptionMode: "dynamic" } };
+// The same two over TLS (rediss://, the bench's own CA): the TLS benches run all four in one run.
+const UPSTREAM_TLS = { ...UPSTREAM, key: "upstream-tls", label: "upstream 8.3.0 over TLS", tls: true };
+const OURS_TLS = { ...OURS, key: "ours-tls", label: "ours over TLS", tls: true };
 
-module.exports = { features, adapterFactory, UPSTREAM, OURS, OURS_NOCOALESCE, OURS_DYNAMIC };
+module.exports = { features, adapterFactory, UPSTREAM, OURS, OURS_NOCOALESCE, OURS_DYNAMIC, UPSTREAM_TLS, OURS_TLS };

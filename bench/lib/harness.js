@@ -94,8 +94,15 @@ class Child {
   }
 }
 
+// `url` is the Redis URL, or the redis object of withRedis(): then a TLS variant gets its rediss:// URL and CA.
 function startServer(url, variant, extra = {}) {
-  return Child.start("server.js", { impl: variant.impl, url, options: variant.options, coalesceWrites: !!variant.coalesceWrites, ...extra });
+  let ca;
+  if (typeof url === "object") {
+    if (variant.tls && !url.tlsUrl) throw new Error(`variant ${variant.key} needs a Redis with TLS (withRedis(fn, { tls: true }))`);
+    ca = variant.tls ? url.ca : undefined;
+    url = variant.tls ? url.tlsUrl : url.url;
+  }
+  return Child.start("server.js", { impl: variant.impl, url, options: variant.options, coalesceWrites: !!variant.coalesceWrites, ca, ...extra });
 }
 
 function startClients(port, n, rooms, onMessage) {
@@ -149,15 +156,20 @@ function within(ms, promise, what) {
   ]).finally(() => clearTimeout(timer));
 }
 
-// Redis of our own (pub/sub output buffers unlimited, so floods are never cut), or REDIS_URL.
-async function withRedis(fn) {
+// Redis of our own (pub/sub output buffers unlimited, so floods are never cut), or REDIS_URL. With tls, it
+// also listens with TLS (certificates of test/helpers/tls.js): tlsUrl and ca go to the TLS variants, the
+// plain port stays for the plain variants and the bench's own raw writers.
+async function withRedis(fn, { tls = false } = {}) {
   if (process.env.REDIS_URL) {
+    if (tls) throw new Error("the TLS benches start their own Redis: unset REDIS_URL");
     const u = new URL(process.env.REDIS_URL);
     return fn({ url: process.env.REDIS_URL, host: u.hostname, port: Number(u.port || 6379) });
   }
-  const redis = await startRedis({ args: ["--client-output-buffer-limit", "pubsub", "0", "0", "0"] });
+  const redis = await startRedis({ args: ["--client-output-buffer-limit", "pubsub", "0", "0", "0"], tls: tls ? {} : undefined });
   try {
-    return await fn({ url: redis.url, host: "127.0.0.1", port: redis.port });
+    const info = { url: redis.url, host: "127.0.0.1", port: redis.port };
+    if (tls) Object.assign(info, { tlsUrl: redis.tlsUrl, ca: require("../../test/helpers/tls").certs().ca });
+    return await fn(info);
   } finally {
     await redis.stop();
   }
@@ -294,6 +306,8 @@ const LABELS = {
   "ours-nocoalesce": "ours (coalesce off)",
   "ours-dynamic": "ours (dynamic)",
   "ours-coalesce": "ours + coalesceWrites(io)",
+  "upstream-tls": "upstream over TLS",
+  "ours-tls": "ours over TLS",
 };
 
 function printRows(rows) {
@@ -324,14 +338,14 @@ function save(scenario, data) {
 }
 
 // The common main(): prints the header, runs `body(redis, feats)` which returns
-// { rows, raw, params, notes }, prints the table and saves it.
-function main(scenario, body) {
+// { rows, raw, params, notes }, prints the table and saves it. `redisOptions` go to withRedis.
+function main(scenario, body, redisOptions) {
   (async () => {
     const m = machine();
     const feats = features();
     console.log(`\n## ${scenario}${QUICK ? " (BENCH_QUICK=1: smoke run, figures not meaningful)" : ""}`);
     console.log(`machine: ${m.cpu}, ${m.cores} cores, node ${m.node}, redis ${m.redis}, load ${m.loadavg.join(" ")}`);
-    const out = await withRedis((redis) => body(redis, feats));
+    const out = await withRedis((redis) => body(redis, feats), redisOptions);
     const notes = out.notes || [];
     if (!feats.coalesceWrites && out.variants && out.variants.includes("ours-nocoalesce")) {
       notes.push("coalesceWrites is not supported by this build: both ours columns ran the same code");
@@ -350,7 +364,7 @@ function main(scenario, body) {
 // connection writes the whole flood and the sentinel; the figure is the server's own CPU from the start of
 // the flood to the sentinel's arrival, per flooded message.
 async function discardOnce(redis, variant, { flood, sentinel, count, waitReady }) {
-  const server = await startServer(redis.url, variant, { sentinel: true });
+  const server = await startServer(redis, variant, { sentinel: true });
   try {
     await waitReady();
     const writer = await rawWriter(redis);

@@ -2,7 +2,7 @@
 // A Socket.IO server process on one adapter, driven by the bench over IPC. It measures its own CPU
 // time (process.cpuUsage()) so that neither the clients nor the driver count against it.
 //
-//   argv[2]: JSON { impl, url, options, sentinel, coalesceWrites }
+//   argv[2]: JSON { impl, url, options, sentinel, coalesceWrites, ca } (ca: PEM, url rediss://: over TLS)
 //
 // Sockets join the rooms listed in their handshake query (`rooms=a,b,c`). With `sentinel`, the
 // process also holds one in-process client in room "sentinel", whose "sentinel" event tells the
@@ -167,7 +167,7 @@ process.on("message", async (m) => {
 });
 
 (async () => {
-  io = new Server({ adapter: await adapterFactory(cfg.impl, cfg.url, cfg.options) });
+  io = new Server({ adapter: await adapterFactory(cfg.impl, cfg.url, cfg.options, cfg.ca) });
   io.on("connection", (socket) => {
     const rooms = socket.handshake.query.rooms;
     if (rooms) socket.join(String(rooms).split(","));
