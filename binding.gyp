@@ -33,6 +33,7 @@
         "native/rooms.c",
         "native/subs.c",
         "native/resp.c",
+        "native/outq.c",
         "native/endpoint.c",
         "native/handshake.c",
         "native/sentinel_parse.c",
