@@ -34,6 +34,7 @@
         "native/subs.c",
         "native/resp.c",
         "native/outq.c",
+        "native/pubsub.c",
         "native/endpoint.c",
         "native/handshake.c",
         "native/sentinel_parse.c",
