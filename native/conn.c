@@ -683,12 +683,14 @@ take_over (hra_conn_t *c) {
   c->ping_outstanding = 0;
   c->subscriber_mode = 0;
   hra_subs_reset_sent(&c->subs);
+  // The old wire's commands, judged by the old stream's count, before anything else can go on the new one.
+  salvage(c, known, unacked, HRA_ENOTCONN);
+  if (c->closing) return;
   if (reader_reset(c) != 0) {
+    c->resp.oom = 1;
     fail_connection(c, "ENOMEM", "out of memory");
     return;
   }
-  salvage(c, known, unacked, HRA_ENOTCONN);
-  if (c->closing) return;
   c->cbs.on_event(c, HRA_EV_CONNECT, NULL, NULL, 0);
   if (c->closing) return;
   on_ready(c);
@@ -772,14 +774,16 @@ static void
 standby_connected (hra_conn_t *c) {
   c->stats.connects++;
   c->spare->vt->hints(c->spare, 1, c->opts.keepalive_s);
-  int err = c->spare->vt->read_start(c->spare, c->rbuf, sizeof(c->rbuf));
   c->sb_out.len = 0;
-  for (int i = 0; i < c->hs.count && !err; i++)
-    err = hra_resp_format_command(&c->sb_out, c->hs.steps[i].argc, c->hs.steps[i].argv, c->hs.steps[i].lens);
+  int oom = 0;
+  for (int i = 0; i < c->hs.count && !oom; i++)
+    oom = hra_resp_format_command(&c->sb_out, c->hs.steps[i].argc, c->hs.steps[i].argv, c->hs.steps[i].lens) != HRA_OK;
+  oom = oom || c->sb_out.len > WRITE_CHUNK;  // uv_buf_t takes an unsigned int
   uv_buf_t b = uv_buf_init((char *) c->sb_out.data, (unsigned int) c->sb_out.len);
-  if (!err) err = c->spare->vt->write(c->spare, &b, 1);
-  if (err) {
-    standby_fail(c, err == HRA_ENOMEM ? "ENOMEM" : uv_err_name(err), err == HRA_ENOMEM ? "out of memory" : uv_strerror(err));
+  int err = oom ? 0 : c->spare->vt->read_start(c->spare, c->rbuf, sizeof(c->rbuf));
+  if (!oom && !err) err = c->spare->vt->write(c->spare, &b, 1);
+  if (oom || err) {
+    standby_fail(c, oom ? "ENOMEM" : uv_err_name(err), oom ? "out of memory" : uv_strerror(err));
     return;
   }
   c->sb_state = SB_HANDSHAKE;
