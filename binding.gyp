@@ -40,6 +40,7 @@
         "native/sentinel_parse.c",
         "native/endpoint_sentinel.c",
         "native/stream_tcp.c",
+        "native/standby.c",
         "native/conn.c",
         "native/cluster.c",
         "native/cluster_slots.c",

@@ -6,6 +6,7 @@
 #include "endpoint.h"
 #include "handshake.h"
 #include "pubsub.h"
+#include "standby.h"
 #include "stream.h"
 #include "subs.h"
 
@@ -14,22 +15,11 @@
 #define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per buffer: uv_buf_init takes an unsigned int
 #define WRITE_BUFS 16  // buffers per write
 #define DEFAULT_MAX_OUTPUT ((size_t) 32 * 1024 * 1024)
-// A replacement that has answered its handshake waits this long for the connection it replaces to speak
-// first. A Redis that resumes answers the old connection before the new one (it reads the old socket
-// first, and must accept the new one before reading it): only a path reordering two flows beats that.
-#define STANDBY_GRACE_MS 50
 
-enum { ASK_CONN = 1,
-  ASK_STANDBY };
-
-// The replacement opened while a connection is on probation, in the spare stream.
+// Whose question to the endpoint provider is out.
 enum {
-  SB_IDLE = 0,
-  SB_ASKING,  // the endpoint provider was asked where to go (a Sentinel answers later)
-  SB_CONNECTING,
-  SB_HANDSHAKE,
-  SB_GRACE,  // answered; waiting STANDBY_GRACE_MS for the old connection
-  SB_CLOSING  // the spare stream is being closed (a failed or unneeded replacement, or a retired connection)
+  ASK_CONN = 1,  // the connection's attempt
+  ASK_STANDBY  // its replacement's, on probation
 };
 
 struct hra_conn_s {
@@ -49,21 +39,15 @@ struct hra_conn_s {
   int sock_connected;
   int stream_closing;  // a close of the stream is on its way (on_stream_closed follows)
 
-  // The second stream: a replacement being proven while the connection is on probation, or the stream a
-  // replacement took over from, being reset.
-  hra_stream_t *spare;
-  int sb_state;  // SB_*
-  int sb_left;  // handshake replies the replacement still waits for
-  unsigned sb_attempt;
-  hra_resp_t sb_resp;
-  hra_buf_t sb_out;  // its handshake, being written
+  // On probation, the replacement being proven in a second stream (standby.h); after a takeover, the
+  // stream it took over from, being reset.
+  hra_standby_t sb;
 
   hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
-  hra_endpoint_t ep;  // its last answer: the endpoint of the current attempt
-  hra_endpoint_t sb_ep;  // on probation, the replacement's (the connection's once it takes over)
+  hra_endpoint_copy_t ep;  // the node of the current attempt (a copy: the provider's answer changes)
   int asking;  // an answer is awaited: ASK_CONN for an attempt of the connection, ASK_STANDBY for the replacement
 
-  uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline; on probation the replacement's
+  uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
   uv_timer_t health;
   uint64_t last_read_ms;
   uint64_t last_error_event_ms;  // error replies without a callback are reported at most once a second
@@ -102,8 +86,13 @@ static void
 schedule_subflush (hra_conn_t *c);
 static void
 finish_close (hra_conn_t *c);
+
+// Ends the replacement, if any; its question to the provider, if out, goes unanswered.
 static void
-standby_stop (hra_conn_t *c);
+standby_stop (hra_conn_t *c) {
+  if (c->asking == ASK_STANDBY) c->asking = 0;
+  hra_standby_stop(&c->sb);
+}
 
 static int
 reader_reset (hra_conn_t *c) {
@@ -360,7 +349,7 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
   hra_push_t p;
   if (!c->subscriber_mode || hra_pubsub_classify(r, &p) == 0) {
     // A master demoted under us (a Sentinel failover) refuses writes: leave it, ask where the master went.
-    int demoted = hra_handshake_demoted(r, &c->ep);
+    int demoted = hra_handshake_demoted(r, &c->ep.ep);
     deliver_reply(c, r);
     if (demoted) fail_connection(c, "READONLY", "the node is no longer the master (READONLY): asking Sentinel again");
     return;
@@ -393,20 +382,12 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
 
 static void
 resume (hra_conn_t *c);
-static void
-standby_read (hra_conn_t *c, ssize_t nread, const char *buf);
-static void
-standby_fail (hra_conn_t *c, const char *code, const char *message);
 
 static void
 on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
   hra_conn_t *c = s->data;
   // While closing (flushing the last writes) replies and messages are no longer wanted.
   if (nread == 0 || c->closing) return;
-  if (s != c->stream) {
-    standby_read(c, nread, buf);
-    return;
-  }
   if (nread < 0) {
     if (nread == UV_EOF)
       fail_connection(c, "ECONNRESET", "connection closed by Redis");
@@ -458,11 +439,6 @@ on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
 static void
 on_write (hra_stream_t *s, int status) {
   hra_conn_t *c = s->data;
-  if (s != c->stream) {
-    // The replacement's handshake (or a cancelled write of a stream being reset).
-    if (status < 0 && status != UV_ECANCELED && !c->closing && (c->sb_state == SB_HANDSHAKE || c->sb_state == SB_GRACE)) standby_fail(c, uv_err_name(status), uv_strerror(status));
-    return;
-  }
   hra_outq_write_done(&c->wire);
   c->write_queued = 0;
   if (status < 0) {
@@ -476,25 +452,6 @@ on_write (hra_stream_t *s, int status) {
 // ---------------------------------------------------------------------------------------------------
 // Connection lifecycle
 
-static uint32_t
-next_random (hra_conn_t *c) {
-  // xorshift64*: jitter only, no security role.
-  c->rng ^= c->rng >> 12;
-  c->rng ^= c->rng << 25;
-  c->rng ^= c->rng >> 27;
-  return (uint32_t) ((c->rng * 2685821657736338717ULL) >> 32);
-}
-
-// Attempt n waits between half and all of min(retry_base * 2^n, retry_max): full jitter on the upper half,
-// so a fleet does not reconnect in lockstep.
-static uint64_t
-retry_delay (hra_conn_t *c, unsigned attempt) {
-  uint64_t delay = c->opts.retry_base_ms;
-  delay <<= attempt < 20 ? attempt : 20;
-  if (delay > c->opts.retry_max_ms) delay = c->opts.retry_max_ms;
-  return delay / 2 + (delay / 2 ? next_random(c) % (delay / 2 + 1) : 0);
-}
-
 static void
 on_timer_retry (uv_timer_t *t) {
   hra_conn_t *c = t->data;
@@ -505,7 +462,7 @@ on_timer_retry (uv_timer_t *t) {
 static void
 schedule_retry (hra_conn_t *c) {
   if (c->closing) return;
-  uint64_t delay = retry_delay(c, c->attempt++);
+  uint64_t delay = hra_backoff_ms(&c->rng, c->opts.retry_base_ms, c->opts.retry_max_ms, c->attempt++);
   c->state = HRA_CONN_WAIT_RETRY;
   c->cbs.on_event(c, HRA_EV_RECONNECTING, NULL, NULL, (int64_t) delay);
   if (c->closing) return;
@@ -514,20 +471,9 @@ schedule_retry (hra_conn_t *c) {
 }
 
 static void
-standby_retry (hra_conn_t *c);
-
-static void
 on_stream_closed (hra_stream_t *s) {
   hra_conn_t *c = s->data;
   c->pending--;
-  if (s != c->stream) {
-    c->sb_state = SB_IDLE;
-    if (c->closing)
-      finish_close(c);
-    else if (c->state == HRA_CONN_PROBATION)
-      standby_retry(c);
-    return;
-  }
   c->stream_closing = 0;
   if (c->closing) {
     finish_close(c);
@@ -614,19 +560,18 @@ on_ready (hra_conn_t *c) {
 
 // ---------------------------------------------------------------------------------------------------
 // Probation: the health check gave up on the connection (healthTimeout without a byte from Redis). It
-// stays open while a replacement connects in the spare stream; whichever hears from Redis first wins. A
-// frozen Redis (SIGSTOP, a fork, a VM pause) speaks on the old connection first once it resumes: it keeps
-// it, everything it acknowledged while frozen runs, and the old subscriber is still there to get the
-// messages (replaced, it would not be: those messages would be lost). A dead path (no FIN) never speaks,
-// and the replacement takes over as soon as Redis has answered it, with what the old one's peer never
-// acknowledged (salvage). Requests reject at once either way; publishes are held meanwhile.
+// stays open while a replacement connects (standby.c); whichever hears from Redis first wins. A frozen
+// Redis (SIGSTOP, a fork, a VM pause) speaks on the old connection first once it resumes: it keeps it,
+// everything it acknowledged while frozen runs, and the old subscriber is still there to get the messages
+// (replaced, it would not be: those messages would be lost). A dead path (no FIN) never speaks, and the
+// replacement takes over as soon as Redis has answered it, with what the old one's peer never acknowledged
+// (salvage). Requests reject at once either way; publishes are held meanwhile.
 
-static void
-on_standby_timer (uv_timer_t *t);
+static const hra_stream_cbs_t stream_cbs;
 
 static void
 start_probation (hra_conn_t *c, const char *text) {
-  if (c->sb_state != SB_IDLE) {
+  if (hra_standby_busy(&c->sb)) {
     // The spare stream is still being reset after a takeover: no replacement can start; fail as before.
     fail_connection(c, "ETIMEDOUT", text);
     return;
@@ -640,16 +585,13 @@ start_probation (hra_conn_t *c, const char *text) {
   if (c->closing) return;
   abandon_pending(c, HRA_ENOTCONN, 1);
   if (c->closing || c->state != HRA_CONN_PROBATION) return;
-  c->sb_attempt = 0;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_standby_timer, 0, 0);
+  hra_standby_start(&c->sb);
 }
 
 // The old connection spoke first.
 static void
 resume (hra_conn_t *c) {
   standby_stop(c);
-  uv_timer_stop(&c->timer);
   c->state = HRA_CONN_READY;
   c->stats.resumed++;
   c->last_read_ms = uv_now(c->loop);
@@ -663,18 +605,15 @@ resume (hra_conn_t *c) {
 // The replacement answered and the old connection stayed silent through the grace period: the old one is
 // reset and the replacement becomes the connection.
 static void
-take_over (hra_conn_t *c) {
+take_over (hra_standby_t *sb) {
+  hra_conn_t *c = sb->data;
+  if (c->closing || c->state != HRA_CONN_PROBATION) {
+    hra_standby_stop(sb);
+    return;
+  }
   size_t unacked = 0;
   int known = c->stream->vt->unacked(c->stream, &unacked) == HRA_OK;
-  hra_stream_t *old = c->stream;
-  c->stream = c->spare;
-  c->spare = old;
-  c->ep = c->sb_ep;
-  c->sb_state = SB_CLOSING;
-  if (old->vt->close_reset(old))
-    c->pending++;
-  else
-    c->sb_state = SB_IDLE;
+  hra_standby_take(sb, &c->stream, &c->ep, &stream_cbs, c);
   hra_outq_write_done(&c->wire);
   c->state = HRA_CONN_HANDSHAKE;
   c->stats.replaced++;
@@ -696,130 +635,35 @@ take_over (hra_conn_t *c) {
   on_ready(c);
 }
 
-// Ends the replacement for good (the old connection spoke, failed, or close()): no retry.
+// The replacement asks where to go the way every attempt does (a Sentinel answers later).
 static void
-standby_stop (hra_conn_t *c) {
-  if (c->sb_state == SB_ASKING) {
-    // Its answer, when it comes, is dropped.
-    c->sb_state = SB_IDLE;
-    c->asking = 0;
-  }
-  if (c->sb_state == SB_IDLE || c->sb_state == SB_CLOSING) return;
-  c->sb_state = SB_CLOSING;
-  if (c->spare->vt->close_reset(c->spare))
-    c->pending++;
+on_standby_ask (hra_standby_t *sb) {
+  hra_conn_t *c = sb->data;
+  c->asking = ASK_STANDBY;
+  hra_endpoint_ask(c->endpoint);
+}
+
+// The replacement's answer.
+static void
+standby_answer (hra_conn_t *c, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
+  if (c->state != HRA_CONN_PROBATION) return;
+  hra_standby_answer(&c->sb, status, ep, code, message);
+}
+
+static void
+on_standby_event (hra_standby_t *sb, int event, const char *code, const char *message, int64_t value) {
+  hra_conn_t *c = sb->data;
+  if (event == HRA_EV_CONNECT)
+    c->stats.connects++;  // the owner hears of it when the replacement takes over
   else
-    c->sb_state = SB_IDLE;
-}
-
-// The replacement failed: it is reset, and another follows after a delay (on_stream_closed).
-static void
-standby_fail (hra_conn_t *c, const char *code, const char *message) {
-  uv_timer_stop(&c->timer);
-  c->sb_state = SB_CLOSING;
-  c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
-  if (c->closing) return;
-  if (c->spare->vt->close_reset(c->spare)) {
-    c->pending++;
-    return;
-  }
-  c->sb_state = SB_IDLE;
-  standby_retry(c);
+    c->cbs.on_event(c, event, code, message, value);
 }
 
 static void
-standby_retry (hra_conn_t *c) {
-  if (c->closing || c->state != HRA_CONN_PROBATION) return;
-  uint64_t delay = retry_delay(c, c->sb_attempt++);
-  c->cbs.on_event(c, HRA_EV_RECONNECTING, NULL, NULL, (int64_t) delay);
-  if (c->closing || c->state != HRA_CONN_PROBATION) return;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_standby_timer, delay, 0);
-}
-
-// The spare stream's timer: start an attempt, its connect or handshake deadline, or the end of the grace.
-static void
-on_standby_timer (uv_timer_t *t) {
-  hra_conn_t *c = t->data;
-  if (c->closing || c->state != HRA_CONN_PROBATION) return;
-  char text[128];
-  switch (c->sb_state) {
-    case SB_IDLE:
-      if (hra_resp_reset(&c->sb_resp) != HRA_OK) {
-        standby_retry(c);
-        return;
-      }
-      // Where to go, asked the way every attempt asks (on_endpoint_answer, maybe at once).
-      c->sb_state = SB_ASKING;
-      c->asking = ASK_STANDBY;
-      hra_endpoint_ask(c->endpoint);
-      break;
-    case SB_CONNECTING:
-      snprintf(text, sizeof(text), "connect timed out after %u ms", c->opts.connect_timeout_ms);
-      c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
-      if (!c->closing) c->spare->vt->abort(c->spare);
-      break;
-    case SB_HANDSHAKE:
-      snprintf(text, sizeof(text), "Redis did not answer the connection handshake within %u ms", c->opts.connect_timeout_ms);
-      standby_fail(c, "ETIMEDOUT", text);
-      break;
-    case SB_GRACE:
-      take_over(c);
-      break;
-  }
-}
-
-// The replacement connected: its handshake goes out in one write.
-static void
-standby_connected (hra_conn_t *c) {
-  c->stats.connects++;
-  c->spare->vt->hints(c->spare, 1, c->opts.keepalive_s);
-  c->sb_out.len = 0;
-  int oom = 0;
-  for (int i = 0; i < c->hs.count && !oom; i++)
-    oom = hra_resp_format_command(&c->sb_out, c->hs.steps[i].argc, c->hs.steps[i].argv, c->hs.steps[i].lens) != HRA_OK;
-  oom = oom || c->sb_out.len > WRITE_CHUNK;  // uv_buf_t takes an unsigned int
-  uv_buf_t b = uv_buf_init((char *) c->sb_out.data, (unsigned int) c->sb_out.len);
-  int err = oom ? 0 : c->spare->vt->read_start(c->spare, c->rbuf, sizeof(c->rbuf));
-  if (!oom && !err) err = c->spare->vt->write(c->spare, &b, 1);
-  if (oom || err) {
-    standby_fail(c, oom ? "ENOMEM" : uv_err_name(err), oom ? "out of memory" : uv_strerror(err));
-    return;
-  }
-  c->sb_state = SB_HANDSHAKE;
-  c->sb_left = c->hs.count;
-  c->timer.data = c;
-  uv_timer_start(&c->timer, on_standby_timer, c->opts.connect_timeout_ms, 0);
-}
-
-static void
-standby_read (hra_conn_t *c, ssize_t nread, const char *buf) {
-  if (c->sb_state != SB_HANDSHAKE && c->sb_state != SB_GRACE) return;
-  if (nread < 0) {
-    standby_fail(c, nread == UV_EOF ? "ECONNRESET" : uv_err_name((int) nread), nread == UV_EOF ? "connection closed by Redis" : uv_strerror((int) nread));
-    return;
-  }
-  c->stats.bytes_read += (uint64_t) nread;
-  if (hra_resp_feed(&c->sb_resp, buf, (size_t) nread) != HRA_OK) {
-    standby_fail(c, "ENOMEM", "out of memory while reading");
-    return;
-  }
-  hra_reply_t reply;
-  int r;
-  while ((r = hra_resp_next(&c->sb_resp, &reply)) == 1) {
-    char code[32], text[256];
-    int refused = c->sb_left > 0 && hra_handshake_judge(&c->hs.steps[c->hs.count - c->sb_left], &reply, &c->sb_ep, code, sizeof(code), text, sizeof(text)) != HRA_OK;
-    hra_resp_consumed(&c->sb_resp);
-    if (refused) {
-      standby_fail(c, code, text);
-      return;
-    }
-    if (c->sb_left > 0 && --c->sb_left == 0) {
-      c->sb_state = SB_GRACE;
-      uv_timer_start(&c->timer, on_standby_timer, STANDBY_GRACE_MS, 0);
-    }
-  }
-  if (r < 0) standby_fail(c, "EPROTO", "protocol error in a reply from Redis");
+on_standby_closed (hra_standby_t *sb) {
+  hra_conn_t *c = sb->data;
+  c->pending--;
+  finish_close(c);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -833,7 +677,7 @@ on_step_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
   if (reply == NULL || c->handshake_left <= 0) return;  // the connection failed; fail_connection reported it
   char code[32], text[256];
   const hra_handshake_step_t *st = &c->hs.steps[c->hs.count - c->handshake_left];
-  if (hra_handshake_judge(st, reply, &c->ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
+  if (hra_handshake_judge(st, reply, &c->ep.ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
     fail_connection(c, code, text);
     return;
   }
@@ -861,17 +705,6 @@ on_stream_connect (hra_stream_t *s, int status) {
   hra_conn_t *c = s->data;
   if (c->closing) return;
   uv_timer_stop(&c->timer);
-  if (s != c->stream) {
-    if (c->state != HRA_CONN_PROBATION || c->sb_state != SB_CONNECTING) return;
-    if (status < 0) {
-      // Reported through on_stream_error already; the stream is idle again.
-      c->sb_state = SB_IDLE;
-      standby_retry(c);
-      return;
-    }
-    standby_connected(c);
-    return;
-  }
   if (status < 0) {
     // Reported through on_stream_error already.
     schedule_retry(c);
@@ -900,7 +733,7 @@ static void
 on_stream_error (hra_stream_t *s, const char *code, const char *message) {
   hra_conn_t *c = s->data;
   uv_timer_stop(&c->timer);
-  if (s == c->stream) c->state = HRA_CONN_WAIT_RETRY;
+  c->state = HRA_CONN_WAIT_RETRY;
   c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
 }
 
@@ -908,14 +741,11 @@ on_stream_error (hra_stream_t *s, const char *code, const char *message) {
 static void
 on_stream_connecting (hra_stream_t *s, int resolving) {
   hra_conn_t *c = s->data;
-  c->timer.data = c;
-  if (s != c->stream) {
-    uv_timer_start(&c->timer, on_standby_timer, c->opts.connect_timeout_ms, 0);
-    return;
-  }
   c->state = resolving ? HRA_CONN_RESOLVING : HRA_CONN_CONNECTING;
+  c->timer.data = c;
   uv_timer_start(&c->timer, on_connect_timeout, c->opts.connect_timeout_ms, 0);
 }
+
 static void
 on_connect_timeout (uv_timer_t *t) {
   hra_conn_t *c = t->data;
@@ -952,21 +782,6 @@ start_connect (hra_conn_t *c) {
   hra_endpoint_ask(c->endpoint);
 }
 
-// The replacement's answer: it connects there, or tries again after its backoff.
-static void
-standby_answer (hra_conn_t *c, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
-  if (c->state != HRA_CONN_PROBATION || c->sb_state != SB_ASKING) return;
-  c->sb_state = SB_IDLE;
-  if (status != HRA_OK) {
-    c->cbs.on_event(c, HRA_EV_ERROR, code != NULL ? code : "ENOENDPOINT", message != NULL ? message : "no Redis endpoint is known", 0);
-    if (!c->closing) standby_retry(c);
-    return;
-  }
-  c->sb_ep = *ep;
-  c->sb_state = SB_CONNECTING;
-  c->spare->vt->connect(c->spare, &c->sb_ep);
-}
-
 static void
 on_endpoint_answer (hra_endpoint_provider_t *p, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
   hra_conn_t *c = p->owner;
@@ -977,13 +792,13 @@ on_endpoint_answer (hra_endpoint_provider_t *p, int status, const hra_endpoint_t
     standby_answer(c, status, ep, code, message);
     return;
   }
+  if (status == HRA_OK && hra_endpoint_keep(&c->ep, ep) != HRA_OK) status = HRA_ENOMEM, code = "ENOMEM", message = "out of memory";
   if (status != HRA_OK) {
     c->cbs.on_event(c, HRA_EV_ERROR, code != NULL ? code : "ENOENDPOINT", message != NULL ? message : "no Redis endpoint is known", 0);
     schedule_retry(c);
     return;
   }
-  c->ep = *ep;
-  c->stream->vt->connect(c->stream, &c->ep);
+  c->stream->vt->connect(c->stream, &c->ep.ep);
 }
 
 // Where to go changed (a failover): leave the node we are on (on probation, its replacement's attempt too),
@@ -1073,6 +888,7 @@ free_opts (hra_conn_opts_t *o) {
 
 static const hra_stream_cbs_t stream_cbs = { on_stream_error, on_stream_connecting, on_stream_connect, on_read, on_write, on_stream_closed };
 static const hra_endpoint_owner_cbs_t endpoint_cbs = { on_endpoint_answer, on_endpoint_change, on_endpoint_closed };
+static const hra_standby_cbs_t standby_cbs = { on_standby_ask, on_standby_event, take_over, on_standby_closed };
 
 hra_conn_t *
 hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data) {
@@ -1092,11 +908,9 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   c->opts.password = dup_or_null(opts->password);
   c->opts.name = dup_or_null(opts->name);
   c->stream = hra_stream_tcp_new(loop, &stream_cbs, c);
-  c->spare = hra_stream_tcp_new(loop, &stream_cbs, c);
-  if (c->stream == NULL || c->spare == NULL || c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
+  if (c->stream == NULL || c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
     (opts->name && !c->opts.name)) {
     if (c->stream != NULL) c->stream->vt->free(c->stream);
-    if (c->spare != NULL) c->spare->vt->free(c->spare);
     hra_endpoint_free(c->endpoint);
     free_opts(&c->opts);
     free(c);
@@ -1109,7 +923,6 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   if (c->opts.max_reply_bytes == 0) c->opts.max_reply_bytes = (size_t) 512 * 1024 * 1024;
   if (c->opts.max_output_bytes == 0) c->opts.max_output_bytes = DEFAULT_MAX_OUTPUT;
   c->resp.max_bytes = c->opts.max_reply_bytes;
-  c->sb_resp.max_bytes = c->opts.max_reply_bytes;
   c->endpoint->owner_cbs = &endpoint_cbs;
   c->endpoint->owner = c;
   hra_handshake_build(&c->hs, c->opts.username, c->opts.password, c->opts.db, c->opts.name, c->endpoint->checks_role);
@@ -1120,6 +933,15 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   c->refed = 1;
   c->rng = uv_hrtime() ^ (uint64_t) (uintptr_t) c;
   if (c->rng == 0) c->rng = 0x9e3779b97f4a7c15ULL;
+  hra_standby_opts_t so = { c->opts.connect_timeout_ms, c->opts.retry_base_ms, c->opts.retry_max_ms, c->opts.keepalive_s, c->opts.max_reply_bytes };
+  if (hra_standby_init(&c->sb, loop, &so, &c->hs, c->rbuf, sizeof(c->rbuf), &standby_cbs, c) != HRA_OK) {
+    c->stream->vt->free(c->stream);
+    hra_endpoint_free(c->endpoint);
+    free_opts(&c->opts);
+    free(c);
+    return NULL;
+  }
+  c->sb.bytes_read = &c->stats.bytes_read;
   uv_timer_init(loop, &c->timer);
   uv_timer_init(loop, &c->health);
   uv_prepare_init(loop, &c->subflush);
@@ -1199,6 +1021,7 @@ finish_close (hra_conn_t *c) {
     uv_close((uv_handle_t *) &c->health, on_handle_close);
     uv_close((uv_handle_t *) &c->subflush, on_handle_close);
     if (hra_endpoint_close(c->endpoint)) c->pending++;
+    if (hra_standby_close(&c->sb)) c->pending++;
     return;
   }
   if (c->pending > 0 || c->state == HRA_CONN_CLOSED) return;
@@ -1244,10 +1067,9 @@ void
 hra_conn_free (hra_conn_t *c) {
   if (c == NULL) return;
   if (c->stream != NULL) c->stream->vt->free(c->stream);
-  if (c->spare != NULL) c->spare->vt->free(c->spare);
+  hra_standby_free(&c->sb);
+  hra_endpoint_forget(&c->ep);
   hra_resp_free(&c->resp);
-  hra_resp_free(&c->sb_resp);
-  hra_buf_free(&c->sb_out);
   hra_subs_free(&c->subs);
   hra_outq_free(&c->wire);
   hra_outq_free(&c->held);
@@ -1260,7 +1082,7 @@ void
 hra_conn_ref (hra_conn_t *c) {
   c->refed = 1;
   c->stream->vt->ref(c->stream);
-  c->spare->vt->ref(c->spare);
+  hra_standby_ref(&c->sb, 1);
   uv_ref((uv_handle_t *) &c->timer);
   hra_endpoint_ref(c->endpoint, 1);
 }
@@ -1269,7 +1091,7 @@ void
 hra_conn_unref (hra_conn_t *c) {
   c->refed = 0;
   c->stream->vt->unref(c->stream);
-  c->spare->vt->unref(c->spare);
+  hra_standby_ref(&c->sb, 0);
   uv_unref((uv_handle_t *) &c->timer);
   hra_endpoint_ref(c->endpoint, 0);
 }

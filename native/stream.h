@@ -65,6 +65,8 @@ typedef struct {
   void (*free)(hra_stream_t *s);
 } hra_stream_vt_t;
 
+// Between two callbacks an owner may hand a stream to another (a replacement taking over: standby.c) by
+// setting cbs and data; every callback reads them anew.
 struct hra_stream_s {
   const hra_stream_vt_t *vt;
   const hra_stream_cbs_t *cbs;
