@@ -42,6 +42,9 @@ struct hra_conn_s {
   // On probation, the replacement being proven in a second stream (standby.h); after a takeover, the
   // stream it took over from, being reset.
   hra_standby_t sb;
+  // On probation Redis spoke on the old stream, which is kept (resume): 1 while that read is dispatched, 2
+  // while its ROLE is asked (behind Sentinel); the owner hears it is ready after that (resumed).
+  int resuming;
 
   hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
   hra_endpoint_copy_t ep;  // the node of the current attempt (a copy: the provider's answer changes)
@@ -382,6 +385,8 @@ dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
 
 static void
 resume (hra_conn_t *c);
+static void
+resume_check (hra_conn_t *c);
 
 static void
 on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
@@ -399,7 +404,6 @@ on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
     // Redis speaks on the connection we gave up on before its replacement could take over: it was frozen,
     // not gone. Keep it; what it read while frozen runs now, and its subscriber gets the messages.
     resume(c);
-    if (c->closing || c->state != HRA_CONN_READY) return;
   }
   c->stats.bytes_read += (uint64_t) nread;
   c->last_read_ms = uv_now(c->loop);
@@ -432,6 +436,7 @@ on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
     hra_resp_consumed(&c->resp);
     if (c->closing || (c->state != HRA_CONN_READY && c->state != HRA_CONN_HANDSHAKE)) break;
   }
+  if (c->resuming == 1) resume_check(c);
   // Messages parsed before a failure are still good: hand them over in any case.
   if (any) c->cbs.on_flush(c);
 }
@@ -499,7 +504,8 @@ close_stream (hra_conn_t *c, int reset) {
 static void
 fail_connection (hra_conn_t *c, const char *code, const char *message) {
   if (c->closing) return;
-  int was = c->state;
+  // Resuming (a READONLY in the resumed read), the owner has not heard it is ready: still on probation.
+  int was = c->resuming ? HRA_CONN_PROBATION : c->state;
   if (was == HRA_CONN_WAIT_RETRY || was == HRA_CONN_IDLE) return;
   // First, before the peer can acknowledge more: what it has not, and a reset so that it never arrives.
   size_t unacked = 0;
@@ -510,6 +516,7 @@ fail_connection (hra_conn_t *c, const char *code, const char *message) {
   uv_timer_stop(&c->health);
   standby_stop(c);
   c->state = HRA_CONN_WAIT_RETRY;
+  c->resuming = 0;
   if (was == HRA_CONN_READY || was == HRA_CONN_HANDSHAKE) c->stats.disconnects++;
   c->ping_outstanding = 0;
   c->subscriber_mode = 0;
@@ -565,7 +572,10 @@ on_ready (hra_conn_t *c) {
 // everything it acknowledged while frozen runs, and the old subscriber is still there to get the messages
 // (replaced, it would not be: those messages would be lost). A dead path (no FIN) never speaks, and the
 // replacement takes over as soon as Redis has answered it, with what the old one's peer never acknowledged
-// (salvage). Requests reject at once either way; publishes are held meanwhile.
+// (salvage). Requests reject at once either way; publishes are held meanwhile. Behind Sentinel the master
+// can move meanwhile: a +switch-master (on_endpoint_change), a READONLY in what the old connection answers
+// when it resumes, or a replacement sent to another master leaves the old node at once (fail_connection),
+// and the held publishes go to the new master.
 
 static const hra_stream_cbs_t stream_cbs;
 
@@ -577,29 +587,68 @@ start_probation (hra_conn_t *c, const char *text) {
     return;
   }
   uv_timer_stop(&c->health);
+  // Silent again while resuming: the owner has not heard it was back.
+  int again = c->resuming != 0;
+  c->resuming = 0;
   c->state = HRA_CONN_PROBATION;
-  c->stats.disconnects++;
+  if (!again) c->stats.disconnects++;
   c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
   if (c->closing) return;
-  c->cbs.on_event(c, HRA_EV_DISCONNECT, "ETIMEDOUT", text, 0);
+  if (!again) c->cbs.on_event(c, HRA_EV_DISCONNECT, "ETIMEDOUT", text, 0);
   if (c->closing) return;
   abandon_pending(c, HRA_ENOTCONN, 1);
   if (c->closing || c->state != HRA_CONN_PROBATION) return;
   hra_standby_start(&c->sb);
 }
 
-// The old connection spoke first.
+// The old connection spoke first: it is kept, and what it read is dispatched as a ready connection's. The
+// held publishes go out, and the owner hears it is ready, once that read is done (resume_check) and,
+// behind Sentinel, once the node has answered ROLE as the master still: the node may have been demoted
+// while we did not hear from it (a READONLY, or another role, leaves it for the new master, where they go
+// instead). Until then publishes are still held, behind them.
 static void
 resume (hra_conn_t *c) {
   standby_stop(c);
   c->state = HRA_CONN_READY;
+  c->resuming = 1;
   c->stats.resumed++;
   c->last_read_ms = uv_now(c->loop);
   c->ping_outstanding = 0;
   c->write_progress_ms = c->last_read_ms;
-  replay_held(c);
   start_health(c);
+}
+
+static void
+resumed (hra_conn_t *c) {
+  c->resuming = 0;
+  replay_held(c);
   c->cbs.on_event(c, HRA_EV_READY, NULL, NULL, 0);
+}
+
+// ROLE's reply comes after everything the node still had to answer.
+static void
+on_resume_role (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply == NULL || c->resuming != 2) return;
+  char code[32], text[256];
+  if (hra_handshake_judge(hra_handshake_step(&c->hs, HRA_STEP_ROLE), reply, &c->ep.ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
+    fail_connection(c, code, text);
+    return;
+  }
+  resumed(c);
+}
+
+// A subscriber connection cannot send ROLE (RESP2 allows only subscription commands and PING there), and
+// publishes are not held on it: it resumes at once.
+static void
+resume_check (hra_conn_t *c) {
+  hra_handshake_step_t *role = hra_handshake_step(&c->hs, HRA_STEP_ROLE);
+  if (role == NULL || c->subscriber_mode) {
+    resumed(c);
+    return;
+  }
+  c->resuming = 2;
+  if (queue_command(c, on_resume_role, NULL, 1, role->argc, role->argv, role->lens) != HRA_OK) fail_connection(c, "ENOMEM", "out of memory");
 }
 
 // The replacement answered and the old connection stayed silent through the grace period: the old one is
@@ -643,10 +692,19 @@ on_standby_ask (hra_standby_t *sb) {
   hra_endpoint_ask(c->endpoint);
 }
 
-// The replacement's answer.
+// The replacement's answer. A master other than the old connection's node means that node is no longer
+// the master (a failover whose +switch-master we missed): the old connection must not be resumed there, so
+// it is left now, with what it holds, and the next attempt asks again. Replicas may differ: any will do.
 static void
 standby_answer (hra_conn_t *c, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
   if (c->state != HRA_CONN_PROBATION) return;
+  if (status == HRA_OK && ep->role != NULL && strcmp(ep->role, "master") == 0 && !hra_endpoint_same(ep, &c->ep.ep)) {
+    char text[160];
+    snprintf(text, sizeof(text), "the master is %.64s:%d now: leaving the connection given up on", ep->host != NULL ? ep->host : "?", ep->port);
+    c->attempt = 0;
+    fail_connection(c, NULL, text);
+    return;
+  }
   hra_standby_answer(&c->sb, status, ep, code, message);
 }
 
@@ -983,7 +1041,7 @@ hra_conn_start (hra_conn_t *c) {
 int
 hra_conn_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen, hra_reply_cb cb, void *data) {
   if (c->closing) return HRA_ECLOSED;
-  int ready = c->state == HRA_CONN_READY;
+  int ready = c->state == HRA_CONN_READY && !c->resuming;
   // A publish while a connection that was ready is replaced is held (a connection never ready refuses:
   // a wrong address fails fast). Requests are refused at once.
   if (!ready && (cb != NULL || !c->ever_ready || c->opts.hold_ms == 0)) {
@@ -1038,6 +1096,7 @@ on_close_flush_timeout (uv_timer_t *t) {
 void
 hra_conn_close (hra_conn_t *c) {
   if (c->closing) return;
+  c->resuming = 0;  // its held publishes are dropped with the others
   // The last unsubscribes of the owner's close() go out with the final flush.
   if (c->state == HRA_CONN_READY) send_sub_changes(c);
   uv_prepare_stop(&c->subflush);

@@ -78,6 +78,17 @@ hra_endpoint_forget (hra_endpoint_copy_t *k) {
   memset(k, 0, sizeof(*k));
 }
 
+static int
+same_str (const char *a, const char *b) {
+  return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+int
+hra_endpoint_same (const hra_endpoint_t *a, const hra_endpoint_t *b) {
+  if (a->path != NULL || b->path != NULL) return same_str(a->path, b->path);
+  return a->port == b->port && same_str(a->host, b->host);
+}
+
 hra_endpoint_provider_t *
 hra_endpoint_fixed_new (const char *host, int port, const char *path) {
   fixed_t *f = calloc(1, sizeof(*f));

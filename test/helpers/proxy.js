@@ -4,7 +4,8 @@
 // stuck middlebox or a path that drops everything. Its kernel still acknowledges what arrives until its
 // buffers are full; what it acknowledged is kept. Connections opened afterwards are forwarded as usual.
 // release() forwards to Redis what the dead connections had received, even after the client reset them
-// (Linux keeps received bytes readable after a reset): what a frozen peer would run once it resumes.
+// (Linux keeps received bytes readable after a reset): what a frozen peer would run once it resumes. heal()
+// brings them back both ways.
 const net = require("node:net");
 
 // pause() alone lets the socket read on up to its highWaterMark, and see a reset meanwhile (then what it
@@ -65,6 +66,16 @@ async function startProxy(port, host = "127.0.0.1") {
         n++;
       }
       return n;
+    },
+    // The dead connections come back to life (a path that heals, a frozen middlebox that resumes): what
+    // each side had sent is forwarded, both ways, and so is everything after.
+    heal() {
+      for (const pair of pairs) {
+        if (!pair.dead || pair.released) continue;
+        pair.dead = false;
+        startReading(pair.client);
+        startReading(pair.upstream);
+      }
     },
     release() {
       for (const pair of pairs) {
