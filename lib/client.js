@@ -303,11 +303,13 @@ class RedisClient extends EventEmitter {
     else this.emit("message", channel, payload);
   }
 
-  // publishDropped: publishes refused (not connected, or output at maxOutputMB) plus those sent but never
-  // answered because the connection was lost (the command connection's `unanswered`).
+  // publishDropped: publishes refused (not connected, or output at maxOutputMB), those sent but never
+  // answered because the connection was lost (the command connection's `unanswered`), and those held
+  // while it was replaced that could not go out within holdMs (`heldDropped`).
   stats() {
     const command = this.cmd.stats();
-    return { publishDropped: this.publishDropped + (command.unanswered || 0), command, subscriber: this.sub.stats() };
+    const dropped = this.publishDropped + (command.unanswered || 0) + (command.heldDropped || 0);
+    return { publishDropped: dropped, command, subscriber: this.sub.stats() };
   }
 
   ref() {

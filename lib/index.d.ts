@@ -18,14 +18,23 @@ export interface RedisConnectionOptions {
   retryMax?: number;
   /** ms of silence after which a PING is sent; 0 disables the check. @default 5000 */
   healthInterval?: number;
-  /** ms after which an unanswered PING fails the connection with ETIMEDOUT. @default 5000 */
+  /**
+   * ms after which an unanswered PING (nothing read meanwhile) gives the connection up with ETIMEDOUT: a
+   * replacement connects at once, and whichever of the two Redis answers first is kept. @default 5000
+   */
   healthTimeout?: number;
   /** TCP keepalive delay in s; 0 disables it. @default 30 */
   keepAlive?: number;
   /** largest reply buffered, in MiB, before the connection is dropped. @default 512 */
   maxReplyMB?: number;
-  /** most bytes queued for Redis, in MiB: past it publishes are dropped and counted, commands rejected with ENOBUFS. @default 32 */
+  /** most bytes queued for Redis (held publishes included), in MiB: past it publishes are dropped and counted, commands rejected with ENOBUFS. @default 32 */
   maxOutputMB?: number;
+  /**
+   * ms a publish may be held while a connection that was ready is replaced (Redis frozen, restarted,
+   * unreachable), to be sent in order once one is ready again; older ones are dropped and counted. 0: not
+   * held, dropped at once. @default 30000
+   */
+  holdMs?: number;
 }
 
 /** PEM text: a string, a Buffer, or several of them (certificates). */
@@ -247,7 +256,7 @@ export type RedisReply = string | number | boolean | null | RedisReply[];
 
 /** Counters of one connection (or of all the nodes of a cluster). Empty once the client is closed. */
 export interface ConnectionStats {
-  /** 0 idle, 1 resolving, 2 connecting, 3 handshake, 4 ready, 5 waiting to retry, 6 closing, 7 closed */
+  /** 0 idle, 1 resolving, 2 connecting, 3 handshake, 4 ready, 5 waiting to retry, 6 closing, 7 closed, 8 on probation (given up by the health check, a replacement connecting) */
   state: number;
   connects: number;
   disconnects: number;
@@ -258,6 +267,16 @@ export interface ConnectionStats {
   commandsRefusedFull: number;
   /** publishes sent but lost with their connection before Redis answered */
   unanswered: number;
+  /** publishes held now, waiting for a ready connection (holdMs) */
+  held: number;
+  /** held publishes dropped: older than holdMs when a connection was ready again, or held at close() */
+  heldDropped: number;
+  /** held publishes sent once a connection was ready again */
+  replayed: number;
+  /** connections the health check gave up on that answered before their replacement and were kept (a frozen Redis) */
+  resumed: number;
+  /** connections the health check gave up on that their replacement took over from (a dead path) */
+  replaced: number;
   commandErrors: number;
   bytesRead: number;
   bytesWritten: number;
@@ -277,7 +296,7 @@ export interface ConnectionStats {
 }
 
 export interface ClientStats {
-  /** messages not published because the command connection was not ready */
+  /** messages not published: refused (not connected, output full), lost unanswered with a connection, or held past holdMs */
   publishDropped: number;
   command: ConnectionStats | Record<string, never>;
   subscriber: ConnectionStats | Record<string, never>;
@@ -293,7 +312,10 @@ export declare class RedisClient extends EventEmitter {
   readonly publishDropped: number;
   /** Sends one command; rejects at once with ENOTCONN while disconnected, ECLOSED after close(). */
   command(args: ReadonlyArray<string | Buffer>): Promise<RedisReply>;
-  /** Fire and forget; false (and counted) when dropped because the command connection was not ready. */
+  /**
+   * Fire and forget; false (and counted) when dropped: the output is at maxOutputMB, or the command connection
+   * is not ready and never was (or holdMs is 0). While a connection that was ready is replaced it is held.
+   */
   publish(channel: string, payload: Buffer): boolean;
   subscribe(channel: string): boolean;
   unsubscribe(channel: string): boolean;

@@ -34,6 +34,7 @@ const TUNING = {
   keepAlive: { max: 2 ** 31 - 1 }, // seconds
   maxReplyMB: { min: 1, max: 1 << 20 },
   maxOutputMB: { min: 1, max: 1 << 20 },
+  holdMs: { max: 2 ** 31 - 1 },
 };
 
 function checkTuning(key, value) {

@@ -445,7 +445,8 @@ hra_js_conn_init (napi_env env, napi_callback_info info) {
     hra_napi_get_named_uint32(env, argv[2], "retryMax", 1000, &o.retry_max_ms) != napi_ok ||
     hra_napi_get_named_uint32(env, argv[2], "healthInterval", 5000, &o.health_interval_ms) != napi_ok ||
     hra_napi_get_named_uint32(env, argv[2], "healthTimeout", 5000, &o.health_timeout_ms) != napi_ok ||
-    hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s) != napi_ok) {
+    hra_napi_get_named_uint32(env, argv[2], "keepAlive", 30, &o.keepalive_s) != napi_ok ||
+    hra_napi_get_named_uint32(env, argv[2], "holdMs", 30000, &o.hold_ms) != napi_ok) {
     goto fail;
   }
   uint32_t max_reply_mb = 0, max_output_mb = 0;
@@ -774,6 +775,11 @@ hra_js_conn_stats (napi_env env, napi_callback_info info) {
   HRA_NAPI_CALL(env, set_number(env, o, "commandErrors", (double) st->command_errors));
   HRA_NAPI_CALL(env, set_number(env, o, "commandsRefusedFull", (double) st->commands_refused_full));
   HRA_NAPI_CALL(env, set_number(env, o, "unanswered", (double) st->unanswered));
+  HRA_NAPI_CALL(env, set_number(env, o, "held", (double) st->held));
+  HRA_NAPI_CALL(env, set_number(env, o, "heldDropped", (double) st->held_dropped));
+  HRA_NAPI_CALL(env, set_number(env, o, "replayed", (double) st->replayed));
+  HRA_NAPI_CALL(env, set_number(env, o, "resumed", (double) st->resumed));
+  HRA_NAPI_CALL(env, set_number(env, o, "replaced", (double) st->replaced));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesRead", (double) st->bytes_read));
   HRA_NAPI_CALL(env, set_number(env, o, "bytesWritten", (double) st->bytes_written));
   hra_cluster_t *cl = jc->cluster;

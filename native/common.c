@@ -87,6 +87,21 @@ hra_splitmix (uint64_t *x) {
 }
 
 uint64_t
+hra_backoff_ms (uint64_t *rng, uint32_t base_ms, uint32_t max_ms, unsigned attempt) {
+  uint64_t delay = base_ms;
+  delay <<= attempt < 20 ? attempt : 20;
+  if (delay > max_ms) delay = max_ms;
+  if (delay / 2 == 0) return delay;
+  uint64_t x = *rng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *rng = x;
+  uint32_t r = (uint32_t) ((x * 2685821657736338717ULL) >> 32);
+  return delay / 2 + r % (delay / 2 + 1);
+}
+
+uint64_t
 hra_keyed_hash (const uint64_t k[3], uint64_t tweak, const uint8_t *p, size_t n) {
   uint64_t h = k[0] ^ mum(k[1] ^ (uint64_t) n, k[2] ^ tweak);
   while (n > 16) {

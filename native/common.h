@@ -65,6 +65,12 @@ hra_strerror (int err);
 uint64_t
 hra_splitmix (uint64_t *x);
 
+// A reconnect delay: attempt n waits between half and all of min(base_ms * 2^n, max_ms), full jitter on
+// the upper half so a fleet does not reconnect in lockstep. *rng is xorshift64* state (not 0; jitter only,
+// no security role).
+uint64_t
+hra_backoff_ms (uint64_t *rng, uint32_t base_ms, uint32_t max_ms, unsigned attempt);
+
 // Keyed 64-bit hash of n bytes (wyhash-style mixing; both operands of every multiply carry a secret key,
 // so an attacker who does not know k cannot zero a product to erase the state). tweak separates key spaces.
 uint64_t

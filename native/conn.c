@@ -1,5 +1,3 @@
-#include <hiredis/hiredis.h>
-#include <hiredis/read.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,23 +5,22 @@
 #include "conn.h"
 #include "endpoint.h"
 #include "handshake.h"
+#include "pubsub.h"
+#include "standby.h"
 #include "stream.h"
 #include "subs.h"
 
 #define READ_CHUNK (64 * 1024)
-#define SUB_CHUNK 512  // channels per SUBSCRIBE command when restoring subscriptions
 #define CLOSE_FLUSH_MS 250
-#define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per uv_write: uv_buf_init takes an unsigned int
+#define WRITE_CHUNK ((size_t) 1 << 30)  // bytes per buffer: uv_buf_init takes an unsigned int
+#define WRITE_BUFS 16  // buffers per write
 #define DEFAULT_MAX_OUTPUT ((size_t) 32 * 1024 * 1024)
 
-typedef struct {
-  hra_reply_cb cb;
-  void *data;
-  uint32_t expect;  // subscription confirmations still expected (0: a plain command)
-  uint8_t internal;  // an internal command whose cb gets the conn itself as data
-  uint8_t sub_kind;  // with expect: 'c', 'p' or 's', and whether it subscribes (1) or unsubscribes
-  uint8_t sub_dir;
-} fifo_entry_t;
+// Whose question to the endpoint provider is out.
+enum {
+  ASK_CONN = 1,  // the connection's attempt
+  ASK_STANDBY  // its replacement's, on probation
+};
 
 struct hra_conn_s {
   uv_loop_t *loop;
@@ -36,14 +33,22 @@ struct hra_conn_s {
   int refed;
   int pending;  // handles being closed and requests in flight that still point at us
   int subscriber_mode;
+  int ever_ready;  // it has been ready once: publishes are held while it is replaced
 
   hra_stream_t *stream;  // the byte stream to Redis (stream.h): TCP, a unix socket, or TLS over TCP
   int sock_connected;
   int stream_closing;  // a close of the stream is on its way (on_stream_closed follows)
 
+  // On probation, the replacement being proven in a second stream (standby.h); after a takeover, the
+  // stream it took over from, being reset.
+  hra_standby_t sb;
+  // On probation Redis spoke on the old stream, which is kept (resume): 1 while that read is dispatched, 2
+  // while its ROLE is asked (behind Sentinel); the owner hears it is ready after that (resumed).
+  int resuming;
+
   hra_endpoint_provider_t *endpoint;  // asked for where to go on every connect attempt
-  hra_endpoint_t ep;  // its last answer: the endpoint of the current attempt
-  int asking;  // an answer is awaited
+  hra_endpoint_copy_t ep;  // the node of the current attempt (a copy: the provider's answer changes)
+  int asking;  // an answer is awaited: ASK_CONN for an attempt of the connection, ASK_STANDBY for the replacement
 
   uv_timer_t timer;  // connect timeout, reconnect delay, close flush deadline
   uv_timer_t health;
@@ -57,25 +62,18 @@ struct hra_conn_s {
 
   hra_resp_t resp;
 
-  hra_buf_t out;
-  hra_buf_t inflight;  // being written; bytes before inflight_off are handed to the socket
-  size_t inflight_off;
-  int writing;
+  hra_outq_t wire;  // commands queued on the connection, bytes kept until answered (outq.h)
+  hra_outq_t held;  // publishes held while the connection is replaced
   size_t write_queued;  // the socket's write queue size at the last progress check
   uint64_t write_progress_ms;  // when the socket last took bytes (or a write started)
-  size_t fifo_max;  // reply callbacks allowed to wait (max_output_bytes' worth of entries)
-
-  fifo_entry_t *fifo;
-  size_t fifo_cap;
-  size_t fifo_head;
-  size_t fifo_len;
+  size_t ents_max;  // reply callbacks allowed to wait (max_output_bytes' worth of entries)
 
   hra_subs_t subs;
   uv_prepare_t subflush;  // sends the turn's subscription changes before the loop polls again
   int subflush_active;
-  int write_error;  // a uv_write that failed at once; the connection fails from the prepare hook
+  int write_error;  // a write that failed at once; the connection fails from the prepare hook
 
-  hra_handshake_t hs;  // the steps (handshake.h), built once from the options, run in order
+  hra_handshake_t hs;  // built once from the options, run in order on every new stream
   int handshake_left;
   hra_conn_stats_t stats;
   char rbuf[READ_CHUNK];
@@ -92,227 +90,148 @@ schedule_subflush (hra_conn_t *c);
 static void
 finish_close (hra_conn_t *c);
 
+// Ends the replacement, if any; its question to the provider, if out, goes unanswered.
+static void
+standby_stop (hra_conn_t *c) {
+  if (c->asking == ASK_STANDBY) c->asking = 0;
+  hra_standby_stop(&c->sb);
+}
+
 static int
 reader_reset (hra_conn_t *c) {
   return hra_resp_reset(&c->resp);
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Command FIFO
+// Pending commands
 
-static int
-fifo_push (hra_conn_t *c, hra_reply_cb cb, void *data, uint32_t expect, int internal) {
-  if (c->fifo_len == c->fifo_cap) {
-    size_t cap = c->fifo_cap ? c->fifo_cap * 2 : 32;
-    fifo_entry_t *f = malloc(cap * sizeof(*f));
-    if (f == NULL) return HRA_ENOMEM;
-    for (size_t i = 0; i < c->fifo_len; i++)
-      f[i] = c->fifo[(c->fifo_head + i) % c->fifo_cap];
-    free(c->fifo);
-    c->fifo = f;
-    c->fifo_cap = cap;
-    c->fifo_head = 0;
+// Gives a command that will get no reply its answer: err for a callback, a count for a publish (nobody else
+// will know it was lost).
+static void
+fail_entry (hra_conn_t *c, const hra_outq_entry_t *e, int err) {
+  if (e->abandoned) return;
+  if (e->cb != NULL)
+    e->cb(c, NULL, err, e->internal ? (void *) c : e->data);
+  else if (e->expect == 0)
+    c->stats.unanswered++;
+}
+
+// Every pending command gets its answer (err) now, but stays in the queue, bytes included: what is not
+// written yet may still go out (the last flush of close()), and a late reply still finds its place.
+// Callbacks may queue new commands or close the connection, so each entry is marked before its callback.
+static void
+abandon_pending (hra_conn_t *c, int err, int requests_only) {
+  for (size_t i = 0; i < hra_outq_count(&c->wire); i++) {
+    hra_outq_entry_t *p = hra_outq_at(&c->wire, i);
+    if (p->abandoned || (requests_only && (p->cb == NULL || p->internal))) continue;
+    hra_outq_entry_t e = *p;
+    p->abandoned = 1;
+    p->cb = NULL;
+    fail_entry(c, &e, err);
+    if (c->closing && err != HRA_ECLOSED) return;
   }
-  fifo_entry_t *e = &c->fifo[(c->fifo_head + c->fifo_len) % c->fifo_cap];
-  e->cb = cb;
-  e->data = data;
-  e->expect = expect;
-  e->internal = (uint8_t) internal;
-  e->sub_kind = 0;
-  e->sub_dir = 0;
-  c->fifo_len++;
-  return HRA_OK;
 }
 
-static fifo_entry_t *
-fifo_front (hra_conn_t *c) {
-  return c->fifo_len ? &c->fifo[c->fifo_head] : NULL;
-}
-
-static fifo_entry_t
-fifo_pop (hra_conn_t *c) {
-  fifo_entry_t e = c->fifo[c->fifo_head];
-  c->fifo_head = (c->fifo_head + 1) % c->fifo_cap;
-  c->fifo_len--;
+static hra_outq_entry_t
+new_entry (hra_conn_t *c, hra_reply_cb cb, void *data, int internal) {
+  hra_outq_entry_t e;
+  memset(&e, 0, sizeof(e));
+  e.cb = cb;
+  e.data = data;
+  e.internal = (uint8_t) internal;
+  e.t_ms = uv_now(c->loop);
   return e;
 }
 
-// Every pending callback gets err and no reply; commands sent without one (PUBLISH) are counted as
-// unanswered, since nobody else will know they were lost. Callbacks may queue new commands (refused
-// while we are not ready) or close the connection, so entries are popped one at a time.
-static void
-fifo_fail_all (hra_conn_t *c, int err) {
-  size_t n = c->fifo_len;
-  while (n-- > 0 && c->fifo_len > 0) {
-    fifo_entry_t e = fifo_pop(c);
-    if (e.cb != NULL)
-      e.cb(c, NULL, err, e.internal ? (void *) c : e.data);
-    else if (e.expect == 0)
-      c->stats.unanswered++;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Writing
-
-// Formats the command into the output buffer (no allocation per command once it has grown) and
-// writes.
+// Formats the command at the end of the wire (no allocation per command once its chunk exists) and writes.
 static int
-queue_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen) {
-  int err = hra_resp_format_command(&c->out, argc, argv, argvlen);
+queue_command (hra_conn_t *c, hra_reply_cb cb, void *data, int internal, int argc, const char **argv, const size_t *argvlen) {
+  hra_outq_entry_t e = new_entry(c, cb, data, internal);
+  int err = hra_outq_push(&c->wire, &e, argc, argv, argvlen);
   if (err) return err;
   flush(c);
   return HRA_OK;
 }
 
-// Bytes of queued commands we hold: not yet written, or in a write the socket has not finished.
-static size_t
-output_backlog (const hra_conn_t *c) {
-  return c->out.len + c->inflight.len;
+// The held publishes go out on the connection that is ready now, in order, after its subscriptions and
+// before anything queued from here on; those older than hold_ms are dropped and counted.
+static void
+replay_held (hra_conn_t *c) {
+  c->stats.held_dropped += hra_outq_expire(&c->held, uv_now(c->loop), c->opts.hold_ms);
+  size_t n = hra_outq_count(&c->held), lost = hra_outq_move_all(&c->wire, &c->held);
+  c->stats.held_dropped += lost;
+  c->stats.replayed += n - lost;
+  hra_outq_free(&c->held);
+  flush(c);
 }
 
+// The connection is lost (its stream already reset): what its peer's host never received, because it was
+// never written or (known) not acknowledged, is held for the next connection, ahead of what was held
+// meanwhile. Everything else pending fails with err; publishes among them count as unanswered.
 static void
-on_write (hra_stream_t *s, int status) {
-  hra_conn_t *c = s->data;
-  c->writing = 0;
-  c->write_queued = 0;
-  if (status < 0) {
-    c->inflight.len = 0;
-    c->inflight_off = 0;
-    if (status != UV_ECANCELED && !c->closing) fail_connection(c, uv_err_name(status), uv_strerror(status));
+salvage (hra_conn_t *c, int known, size_t unacked, int err) {
+  hra_outq_t *w = &c->wire;
+  uint64_t keep_from = w->wpos;
+  if (known) keep_from -= unacked < w->wpos - w->head ? unacked : w->wpos - w->head;
+  hra_outq_t moved;
+  memset(&moved, 0, sizeof(moved));
+  size_t n = hra_outq_count(w);
+  while (n-- > 0 && hra_outq_count(w) > 0 && !c->closing) {
+    hra_outq_entry_t e = *hra_outq_front(w);
+    int publish = e.cb == NULL && e.expect == 0 && !e.internal && !e.abandoned;
+    if (publish && c->opts.hold_ms > 0 && w->head + e.len > keep_from) {
+      c->stats.held_dropped += hra_outq_move_front(&moved, w) != HRA_OK;
+      continue;
+    }
+    hra_outq_pop(w, NULL);
+    fail_entry(c, &e, err);
+  }
+  if (c->closing) {
+    c->stats.held_dropped += hra_outq_count(&moved);
+    hra_outq_free(&moved);
     return;
   }
-  if (c->inflight_off >= c->inflight.len) {
-    c->inflight.len = 0;
-    c->inflight_off = 0;
-  }
-  flush(c);
-  if (c->close_flushing && !c->writing && c->out.len == 0) finish_close(c);
+  if (hra_outq_count(&moved) == 0) return;
+  c->stats.held_dropped += hra_outq_move_all(&moved, &c->held);
+  hra_outq_free(&c->held);
+  c->held = moved;
 }
 
-// Writes the next chunk: the rest of inflight, or else what has been queued in out meanwhile (the two
-// buffers swap). A chunk is at most WRITE_CHUNK bytes, so no length is ever cut by the unsigned int of
-// uv_buf_init.
+// ---------------------------------------------------------------------------------------------------
+// Writing
+
+static void
+on_write (hra_stream_t *s, int status);
+
+// Writes what is not written yet, in one write of up to WRITE_BUFS buffers; the next one follows its
+// completion. The bytes stay where they are until their command is answered.
 static void
 flush (hra_conn_t *c) {
-  if (c->writing || !c->sock_connected || c->write_error) return;
-  if (c->inflight_off >= c->inflight.len) {
-    if (c->out.len == 0) return;
-    hra_buf_t tmp = c->inflight;
-    c->inflight = c->out;
-    c->out = tmp;
-    c->out.len = 0;
-    c->inflight_off = 0;
-  }
-  size_t n = c->inflight.len - c->inflight_off;
-  if (n > WRITE_CHUNK) n = WRITE_CHUNK;
-  uv_buf_t b = uv_buf_init((char *) c->inflight.data + c->inflight_off, (unsigned int) n);
-  int err = c->stream->vt->write(c->stream, &b, 1);
+  if (c->wire.writing || !c->sock_connected || c->write_error) return;
+  hra_slice_t slices[WRITE_BUFS];
+  uv_buf_t bufs[WRITE_BUFS];
+  size_t total = 0;
+  unsigned n = hra_outq_pending(&c->wire, slices, WRITE_BUFS, WRITE_CHUNK, &total);
+  if (n == 0) return;
+  for (unsigned i = 0; i < n; i++)
+    bufs[i] = uv_buf_init((char *) slices[i].base, (unsigned int) slices[i].len);
+  int err = c->stream->vt->write(c->stream, bufs, n);
   if (err) {
     // Not fail_connection() here: flush() runs inside hra_conn_command, whose caller must not see reply
     // callbacks (failed by fail_connection) before it returns. The prepare hook fails the connection
-    // before the loop polls again.
-    c->inflight.len = 0;
-    c->inflight_off = 0;
+    // before the loop polls again. The bytes count as never written.
     c->write_error = err;
     schedule_subflush(c);
     return;
   }
-  c->inflight_off += n;
-  c->stats.bytes_written += n;
-  c->writing = 1;
+  hra_outq_written(&c->wire, total);
+  c->stats.bytes_written += total;
   c->write_queued = c->stream->vt->write_queue_size(c->stream);
   c->write_progress_ms = uv_now(c->loop);
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Subscriptions
-
-static const char *
-sub_command (int kind, int subscribe) {
-  switch (kind) {
-    case 'p':
-      return subscribe ? "PSUBSCRIBE" : "PUNSUBSCRIBE";
-    case 's':
-      return subscribe ? "SSUBSCRIBE" : "SUNSUBSCRIBE";
-    default:
-      return subscribe ? "SUBSCRIBE" : "UNSUBSCRIBE";
-  }
-}
-
-static int
-send_sub_chunks (hra_conn_t *c, int kind, int subscribe, const char **names, const size_t *lens, size_t n) {
-  const char *argv[SUB_CHUNK + 1];
-  size_t argvlen[SUB_CHUNK + 1];
-  size_t done = 0;
-  while (done < n) {
-    size_t k = n - done < SUB_CHUNK ? n - done : SUB_CHUNK;
-    argv[0] = sub_command(kind, subscribe);
-    argvlen[0] = strlen(argv[0]);
-    for (size_t i = 0; i < k; i++) {
-      argv[i + 1] = names[done + i];
-      argvlen[i + 1] = lens[done + i];
-    }
-    int err = fifo_push(c, NULL, NULL, (uint32_t) k, 0);
-    if (err) return err;
-    fifo_entry_t *e = &c->fifo[(c->fifo_head + c->fifo_len - 1) % c->fifo_cap];
-    e->sub_kind = (uint8_t) kind;
-    e->sub_dir = (uint8_t) subscribe;
-    err = queue_command(c, (int) k + 1, argv, argvlen);
-    if (err) return err;
-    done += k;
-  }
-  c->subscriber_mode = 1;
-  return HRA_OK;
-}
-
-typedef struct {
-  uint16_t slot;
-  size_t idx;
-} slot_idx_t;
-
-static int
-cmp_slot_idx (const void *a, const void *b) {
-  const slot_idx_t *x = a, *y = b;
-  if (x->slot != y->slot) return x->slot < y->slot ? -1 : 1;
-  return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-// Sharded channels go out grouped by hash slot: on a cluster node one SSUBSCRIBE naming channels of
-// different slots fails with CROSSSLOT (a standalone server does not mind either way).
-static int
-send_sub_command (hra_conn_t *c, int kind, int subscribe, const char **names, const size_t *lens, size_t n) {
-  if (kind != 's' || n < 2) return send_sub_chunks(c, kind, subscribe, names, lens, n);
-  slot_idx_t *order = malloc(n * sizeof(*order));
-  const char **gnames = malloc(n * sizeof(*gnames));
-  size_t *glens = malloc(n * sizeof(*glens));
-  int err = HRA_OK;
-  if (order == NULL || gnames == NULL || glens == NULL) {
-    // No memory to sort: one channel per command is always slot-safe.
-    for (size_t i = 0; i < n && err == HRA_OK; i++)
-      err = send_sub_chunks(c, kind, subscribe, &names[i], &lens[i], 1);
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      order[i].slot = hra_cluster_key_slot((const uint8_t *) names[i], lens[i]);
-      order[i].idx = i;
-    }
-    qsort(order, n, sizeof(*order), cmp_slot_idx);
-    size_t i = 0;
-    while (i < n && err == HRA_OK) {
-      size_t m = 0;
-      uint16_t slot = order[i].slot;
-      for (; i < n && order[i].slot == slot; i++, m++) {
-        gnames[m] = names[order[i].idx];
-        glens[m] = lens[order[i].idx];
-      }
-      err = send_sub_chunks(c, kind, subscribe, gnames, glens, m);
-    }
-  }
-  free(order);
-  free(gnames);
-  free(glens);
-  return err;
-}
 
 static void
 on_subflush (uv_prepare_t *p);
@@ -324,49 +243,21 @@ schedule_subflush (hra_conn_t *c) {
   uv_prepare_start(&c->subflush, on_subflush);
 }
 
-// Sends every subscription change made since the last turn: one command per kind and direction (in chunks
-// of SUB_CHUNK), nothing for a channel subscribed and unsubscribed again within the turn.
+// Sends every subscription change made since the last turn (pubsub.h). On probation they go to the
+// connection being watched: if it comes back, it has them; if it is replaced, the replacement gets the whole
+// wanted set anyway.
 static void
 send_sub_changes (hra_conn_t *c) {
-  static const int kinds[3] = { 'c', 'p', 's' };
-  size_t cap = hra_subs_dirty_count(&c->subs);
-  if (cap == 0) return;
-  int connected = c->state == HRA_CONN_READY;
-  hra_sub_t *garbage = NULL;
-  hra_sub_change_t *changes = connected ? malloc(cap * sizeof(*changes)) : NULL;
-  const char **names = connected ? malloc(cap * sizeof(*names)) : NULL;
-  size_t *lens = connected ? malloc(cap * sizeof(*lens)) : NULL;
-  if (connected && (changes == NULL || names == NULL || lens == NULL)) {
-    // Forget what was sent: the reconnect that follows restores exactly the wanted set.
-    size_t n = 0;
-    hra_subs_collect(&c->subs, 0, NULL, &n, &garbage);
-    hra_subs_free_garbage(garbage);
-    free(changes);
-    free(names);
-    free(lens);
+  int connected = c->state == HRA_CONN_READY || c->state == HRA_CONN_PROBATION;
+  int r = hra_pubsub_changes(&c->wire, &c->subs, connected, uv_now(c->loop));
+  if (r < 0) {
     fail_connection(c, "ENOMEM", "out of memory while subscribing");
     return;
   }
-  size_t n = 0;
-  hra_subs_collect(&c->subs, connected, changes, &n, &garbage);
-  int err = HRA_OK;
-  for (int k = 0; k < 3 && err == HRA_OK && n > 0; k++) {
-    for (int subscribe = 1; subscribe >= 0 && err == HRA_OK; subscribe--) {
-      size_t m = 0;
-      for (size_t i = 0; i < n; i++) {
-        if (changes[i].sub->kind != kinds[k] || changes[i].subscribe != subscribe) continue;
-        names[m] = changes[i].sub->name;
-        lens[m] = changes[i].sub->len;
-        m++;
-      }
-      if (m > 0) err = send_sub_command(c, kinds[k], subscribe, names, lens, m);
-    }
+  if (r > 0) {
+    c->subscriber_mode = 1;
+    flush(c);
   }
-  hra_subs_free_garbage(garbage);
-  free(changes);
-  free(names);
-  free(lens);
-  if (err) fail_connection(c, "ENOMEM", "out of memory while subscribing");
 }
 
 static void
@@ -417,76 +308,19 @@ hra_conn_subscription_count (hra_conn_t *c, int kind) {
   return hra_subs_confirmed_count(&c->subs, kind);
 }
 
-typedef struct {
-  const char **names;
-  size_t *lens;
-  size_t n;
-  int kind;
-} restore_ctx_t;
-
-static void
-restore_one (hra_sub_t *sub, void *data) {
-  restore_ctx_t *r = data;
-  if (sub->kind != r->kind) return;
-  sub->sent = 1;
-  sub->confirmed = 0;
-  r->names[r->n] = sub->name;
-  r->lens[r->n] = sub->len;
-  r->n++;
-}
-
-static int
-restore_subscriptions (hra_conn_t *c) {
-  static const int kinds[3] = { 'c', 'p', 's' };
-  // Changes of the turn not yet sent are subsumed: the new connection gets the whole wanted set.
-  hra_sub_t *garbage = NULL;
-  size_t dropped = 0;
-  hra_subs_collect(&c->subs, 0, NULL, &dropped, &garbage);
-  hra_subs_free_garbage(garbage);
-  size_t total = c->subs.count;
-  if (total == 0) return HRA_OK;
-  restore_ctx_t r;
-  r.names = malloc(total * sizeof(*r.names));
-  r.lens = malloc(total * sizeof(*r.lens));
-  int err = HRA_OK;
-  if (r.names == NULL || r.lens == NULL) {
-    err = HRA_ENOMEM;
-    goto done;
-  }
-  for (int k = 0; k < 3 && err == HRA_OK; k++) {
-    r.n = 0;
-    r.kind = kinds[k];
-    hra_subs_each(&c->subs, restore_one, &r);
-    if (r.n > 0) err = send_sub_command(c, kinds[k], 1, r.names, r.lens, r.n);
-  }
-done:
-  free(r.names);
-  free(r.lens);
-  return err;
-}
-
-static void
-mark_confirmed (hra_conn_t *c, int kind, hra_slice_t name, int subscribed) {
-  hra_subs_mark_confirmed(&c->subs, kind, (const char *) name.base, name.len, subscribed);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // Reply dispatch
 
-static int
-slice_eq (hra_slice_t s, const char *lit) {
-  size_t n = strlen(lit);
-  return s.len == n && memcmp(s.base, lit, n) == 0;
-}
-
 static void
-deliver_to_fifo (hra_conn_t *c, const hra_reply_t *reply) {
-  if (c->fifo_len == 0) {
-    // A reply nobody asked for: the stream is out of step with our FIFO; start over.
+deliver_reply (hra_conn_t *c, const hra_reply_t *reply) {
+  if (hra_outq_count(&c->wire) == 0) {
+    // A reply nobody asked for: the stream is out of step with our queue; start over.
     fail_connection(c, "EPROTO", "unexpected reply from Redis");
     return;
   }
-  fifo_entry_t e = fifo_pop(c);
+  hra_outq_entry_t e;
+  hra_outq_pop(&c->wire, &e);
+  if (e.abandoned) return;  // its callback had ENOTCONN when the connection went on probation
   if (e.expect > 0 && hra_reply_is(reply, 0, HRA_R_ERROR)) {
     hra_slice_t msg = hra_reply_str(reply, 0);
     char text[256];
@@ -515,71 +349,44 @@ deliver_to_fifo (hra_conn_t *c, const hra_reply_t *reply) {
 static void
 dispatch_reply (hra_conn_t *c, const hra_reply_t *r) {
   c->stats.replies++;
-  if (c->subscriber_mode && r->count >= 2 && r->nodes[0].type == HRA_R_ARRAY && r->nodes[1].type == HRA_R_STRING) {
-    hra_slice_t kind = hra_reply_str(r, 1);
-    uint32_t n = r->nodes[0].len;
-    if (kind.len >= 7 && n >= 3) {
-      if (n == 3 && slice_eq(kind, "message") && hra_reply_is(r, 2, HRA_R_STRING) && hra_reply_is(r, 3, HRA_R_STRING)) {
-        hra_slice_t none = { NULL, 0 };
-        c->stats.messages++;
-        c->cbs.on_message(c, 'm', none, hra_reply_str(r, 2), hra_reply_str(r, 3));
-        return;
-      }
-      if (n == 4 && slice_eq(kind, "pmessage") && hra_reply_is(r, 2, HRA_R_STRING) && hra_reply_is(r, 3, HRA_R_STRING) && hra_reply_is(r, 4, HRA_R_STRING)) {
-        c->stats.messages++;
-        c->cbs.on_message(c, 'p', hra_reply_str(r, 2), hra_reply_str(r, 3), hra_reply_str(r, 4));
-        return;
-      }
-      if (n == 3 && slice_eq(kind, "smessage") && hra_reply_is(r, 2, HRA_R_STRING) && hra_reply_is(r, 3, HRA_R_STRING)) {
-        hra_slice_t none = { NULL, 0 };
-        c->stats.messages++;
-        c->cbs.on_message(c, 's', none, hra_reply_str(r, 2), hra_reply_str(r, 3));
-        return;
-      }
-      int sub = -1, skind = 0;
-      if (slice_eq(kind, "subscribe"))
-        sub = 1, skind = 'c';
-      else if (slice_eq(kind, "psubscribe"))
-        sub = 1, skind = 'p';
-      else if (slice_eq(kind, "ssubscribe"))
-        sub = 1, skind = 's';
-      else if (slice_eq(kind, "unsubscribe"))
-        sub = 0, skind = 'c';
-      else if (slice_eq(kind, "punsubscribe"))
-        sub = 0, skind = 'p';
-      else if (slice_eq(kind, "sunsubscribe"))
-        sub = 0, skind = 's';
-      if (sub >= 0) {
-        if (hra_reply_is(r, 2, HRA_R_STRING)) mark_confirmed(c, skind, hra_reply_str(r, 2), sub);
-        fifo_entry_t *head = fifo_front(c);
-        if (head == NULL || head->expect == 0 || head->sub_kind != skind || head->sub_dir != sub) {
-          // Not the answer to a command of ours: a push from the server.
-          if (sub == 0 && c->cbs.on_sub_lost != NULL && hra_reply_is(r, 2, HRA_R_STRING)) {
-            hra_slice_t name = hra_reply_str(r, 2);
-            const hra_sub_t *s = hra_subs_find(&c->subs, skind, (const char *) name.base, name.len);
-            if (s != NULL && s->refs > 0) c->cbs.on_sub_lost(c, skind, name);
-          }
-          return;
-        }
-        if (head != NULL && head->expect > 0) {
-          if (--head->expect == 0) {
-            fifo_entry_t e = fifo_pop(c);
-            if (e.cb != NULL) e.cb(c, r, 0, e.internal ? (void *) c : e.data);
-          }
-        }
-        // A confirmation we did not ask for (a server-side sunsubscribe on slot migration) is only
-        // recorded above.
-        return;
-      }
-    }
+  hra_push_t p;
+  if (!c->subscriber_mode || hra_pubsub_classify(r, &p) == 0) {
+    // A master demoted under us (a Sentinel failover) refuses writes: leave it, ask where the master went.
+    int demoted = hra_handshake_demoted(r, &c->ep.ep);
+    deliver_reply(c, r);
+    if (demoted) fail_connection(c, "READONLY", "the node is no longer the master (READONLY): asking Sentinel again");
+    return;
   }
-  deliver_to_fifo(c, r);
-  // A master demoted under us (a Sentinel failover) refuses writes: leave it, ask where the master went.
-  if (hra_handshake_demoted(r, &c->ep)) fail_connection(c, "READONLY", "the node is no longer the master (READONLY): asking Sentinel again");
+  if (p.what != 'c') {
+    c->stats.messages++;
+    c->cbs.on_message(c, p.what, p.pattern, p.channel, p.payload);
+    return;
+  }
+  if (p.named) hra_subs_mark_confirmed(&c->subs, p.kind, (const char *) p.channel.base, p.channel.len, p.subscribed);
+  hra_outq_entry_t *head = hra_outq_front(&c->wire);
+  if (head == NULL || head->expect == 0 || head->sub_kind != p.kind || head->sub_dir != p.subscribed) {
+    // Not the answer to a command of ours: a push from the server (a sunsubscribe when a cluster slot
+    // moves away), only recorded above, and reported when we still want the channel.
+    if (!p.subscribed && p.named && c->cbs.on_sub_lost != NULL) {
+      const hra_sub_t *s = hra_subs_find(&c->subs, p.kind, (const char *) p.channel.base, p.channel.len);
+      if (s != NULL && s->refs > 0) c->cbs.on_sub_lost(c, p.kind, p.channel);
+    }
+    return;
+  }
+  if (--head->expect == 0) {
+    hra_outq_entry_t e;
+    hra_outq_pop(&c->wire, &e);
+    if (e.cb != NULL && !e.abandoned) e.cb(c, r, 0, e.internal ? (void *) c : e.data);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Reading
+
+static void
+resume (hra_conn_t *c);
+static void
+resume_check (hra_conn_t *c);
 
 static void
 on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
@@ -592,6 +399,11 @@ on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
     else
       fail_connection(c, uv_err_name((int) nread), uv_strerror((int) nread));
     return;
+  }
+  if (c->state == HRA_CONN_PROBATION) {
+    // Redis speaks on the connection we gave up on before its replacement could take over: it was frozen,
+    // not gone. Keep it; what it read while frozen runs now, and its subscriber gets the messages.
+    resume(c);
   }
   c->stats.bytes_read += (uint64_t) nread;
   c->last_read_ms = uv_now(c->loop);
@@ -624,21 +436,26 @@ on_read (hra_stream_t *s, ssize_t nread, const char *buf) {
     hra_resp_consumed(&c->resp);
     if (c->closing || (c->state != HRA_CONN_READY && c->state != HRA_CONN_HANDSHAKE)) break;
   }
+  if (c->resuming == 1) resume_check(c);
   // Messages parsed before a failure are still good: hand them over in any case.
   if (any) c->cbs.on_flush(c);
 }
 
+static void
+on_write (hra_stream_t *s, int status) {
+  hra_conn_t *c = s->data;
+  hra_outq_write_done(&c->wire);
+  c->write_queued = 0;
+  if (status < 0) {
+    if (status != UV_ECANCELED && !c->closing) fail_connection(c, uv_err_name(status), uv_strerror(status));
+    return;
+  }
+  flush(c);
+  if (c->close_flushing && !c->wire.writing && hra_outq_unwritten(&c->wire) == 0) finish_close(c);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Connection lifecycle
-
-static uint32_t
-next_random (hra_conn_t *c) {
-  // xorshift64*: jitter only, no security role.
-  c->rng ^= c->rng >> 12;
-  c->rng ^= c->rng << 25;
-  c->rng ^= c->rng >> 27;
-  return (uint32_t) ((c->rng * 2685821657736338717ULL) >> 32);
-}
 
 static void
 on_timer_retry (uv_timer_t *t) {
@@ -650,13 +467,7 @@ on_timer_retry (uv_timer_t *t) {
 static void
 schedule_retry (hra_conn_t *c) {
   if (c->closing) return;
-  uint64_t delay = c->opts.retry_base_ms;
-  unsigned shift = c->attempt < 20 ? c->attempt : 20;
-  delay <<= shift;
-  if (delay > c->opts.retry_max_ms) delay = c->opts.retry_max_ms;
-  // Full jitter on the upper half, so a fleet does not reconnect in lockstep.
-  delay = delay / 2 + (delay / 2 ? next_random(c) % (delay / 2 + 1) : 0);
-  c->attempt++;
+  uint64_t delay = hra_backoff_ms(&c->rng, c->opts.retry_base_ms, c->opts.retry_max_ms, c->attempt++);
   c->state = HRA_CONN_WAIT_RETRY;
   c->cbs.on_event(c, HRA_EV_RECONNECTING, NULL, NULL, (int64_t) delay);
   if (c->closing) return;
@@ -667,8 +478,8 @@ schedule_retry (hra_conn_t *c) {
 static void
 on_stream_closed (hra_stream_t *s) {
   hra_conn_t *c = s->data;
-  c->stream_closing = 0;
   c->pending--;
+  c->stream_closing = 0;
   if (c->closing) {
     finish_close(c);
     return;
@@ -676,42 +487,49 @@ on_stream_closed (hra_stream_t *s) {
   schedule_retry(c);
 }
 
-// Closes the stream; a reconnect is scheduled once it is closed (at once when it was idle), unless
-// the connection is closing.
-static void
-close_stream (hra_conn_t *c) {
+// Closes the stream (with reset: what the peer has not acknowledged is discarded). A reconnect is scheduled
+// once it is closed; returns 1 when it was idle and the caller must schedule it now (unless closing).
+static int
+close_stream (hra_conn_t *c, int reset) {
   c->sock_connected = 0;
-  if (c->stream_closing) return;
-  if (c->stream->vt->close(c->stream)) {
+  if (c->stream_closing) return 0;
+  if (reset ? c->stream->vt->close_reset(c->stream) : c->stream->vt->close(c->stream)) {
     c->stream_closing = 1;
     c->pending++;
-  } else if (!c->closing) {
-    schedule_retry(c);
+    return 0;
   }
+  return 1;
 }
 
 static void
 fail_connection (hra_conn_t *c, const char *code, const char *message) {
   if (c->closing) return;
-  int was = c->state;
+  // Resuming (a READONLY in the resumed read), the owner has not heard it is ready: still on probation.
+  int was = c->resuming ? HRA_CONN_PROBATION : c->state;
   if (was == HRA_CONN_WAIT_RETRY || was == HRA_CONN_IDLE) return;
+  // First, before the peer can acknowledge more: what it has not, and a reset so that it never arrives.
+  size_t unacked = 0;
+  int known = c->sock_connected && c->stream->vt->unacked(c->stream, &unacked) == HRA_OK;
+  int retry_now = close_stream(c, 1);
+  hra_outq_write_done(&c->wire);  // the socket is closed: no write points into the queue any more
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->health);
+  standby_stop(c);
   c->state = HRA_CONN_WAIT_RETRY;
+  c->resuming = 0;
   if (was == HRA_CONN_READY || was == HRA_CONN_HANDSHAKE) c->stats.disconnects++;
-  c->out.len = 0;
   c->ping_outstanding = 0;
   c->subscriber_mode = 0;
   hra_subs_reset_sent(&c->subs);
   if (reader_reset(c) != 0) c->resp.oom = 1;
-  // Report first, then fail the pending commands: callbacks see a consistent "not connected" state.
+  // Report first, then fail the pending commands: callbacks see a consistent "not connected" state. On
+  // probation both were reported already.
   if (code != NULL) c->cbs.on_event(c, HRA_EV_ERROR, code, message, 0);
   if (c->closing) return;
   if (was == HRA_CONN_READY || was == HRA_CONN_HANDSHAKE) c->cbs.on_event(c, HRA_EV_DISCONNECT, code, message, 0);
   if (c->closing) return;
-  fifo_fail_all(c, HRA_ENOTCONN);
-  if (c->closing) return;
-  close_stream(c);
+  salvage(c, known, unacked, HRA_ENOTCONN);
+  if (retry_now && !c->closing) schedule_retry(c);
 }
 
 static void
@@ -720,41 +538,212 @@ static void
 on_connect_timeout (uv_timer_t *t);
 
 static void
+start_health (hra_conn_t *c) {
+  if (c->opts.health_interval_ms == 0) return;
+  uint64_t period = c->opts.health_interval_ms < c->opts.health_timeout_ms ? c->opts.health_interval_ms : c->opts.health_timeout_ms;
+  period = period / 2 > 50 ? period / 2 : 50;
+  uv_timer_start(&c->health, on_health, period, period);
+}
+
+// Ready: the subscriptions are restored and the held publishes sent, in that order, before the owner hears
+// of it (what it publishes from its handler goes after them).
+static void
 on_ready (hra_conn_t *c) {
   uv_timer_stop(&c->timer);
   c->state = HRA_CONN_READY;
   c->attempt = 0;
-  int err = restore_subscriptions(c);
-  if (err) {
+  c->ever_ready = 1;
+  int err = hra_pubsub_restore(&c->wire, &c->subs, uv_now(c->loop));
+  if (err < 0) {
     fail_connection(c, "ENOMEM", "out of memory while restoring subscriptions");
     return;
   }
+  if (err > 0) c->subscriber_mode = 1;
+  replay_held(c);
   c->last_read_ms = uv_now(c->loop);
-  if (c->opts.health_interval_ms > 0) {
-    uint64_t period = c->opts.health_interval_ms < c->opts.health_timeout_ms ? c->opts.health_interval_ms : c->opts.health_timeout_ms;
-    period = period / 2 > 50 ? period / 2 : 50;
-    uv_timer_start(&c->health, on_health, period, period);
-  }
+  start_health(c);
   c->cbs.on_event(c, HRA_EV_READY, NULL, NULL, 0);
 }
 
-// Each step's reply, in order: handshake.c's verdict fails the connection or counts the step done, and
-// the last one makes the connection ready.
+// ---------------------------------------------------------------------------------------------------
+// Probation: the health check gave up on the connection (healthTimeout without a byte from Redis). It
+// stays open while a replacement connects (standby.c); whichever hears from Redis first wins. A frozen
+// Redis (SIGSTOP, a fork, a VM pause) speaks on the old connection first once it resumes: it keeps it,
+// everything it acknowledged while frozen runs, and the old subscriber is still there to get the messages
+// (replaced, it would not be: those messages would be lost). A dead path (no FIN) never speaks, and the
+// replacement takes over as soon as Redis has answered it, with what the old one's peer never acknowledged
+// (salvage). Requests reject at once either way; publishes are held meanwhile. Behind Sentinel the master
+// can move meanwhile: a +switch-master (on_endpoint_change), a READONLY in what the old connection answers
+// when it resumes, or a replacement sent to another master leaves the old node at once (fail_connection),
+// and the held publishes go to the new master.
+
+static const hra_stream_cbs_t stream_cbs;
+
+static void
+start_probation (hra_conn_t *c, const char *text) {
+  if (hra_standby_busy(&c->sb)) {
+    // The spare stream is still being reset after a takeover: no replacement can start; fail as before.
+    fail_connection(c, "ETIMEDOUT", text);
+    return;
+  }
+  uv_timer_stop(&c->health);
+  // Silent again while resuming: the owner has not heard it was back.
+  int again = c->resuming != 0;
+  c->resuming = 0;
+  c->state = HRA_CONN_PROBATION;
+  if (!again) c->stats.disconnects++;
+  c->cbs.on_event(c, HRA_EV_ERROR, "ETIMEDOUT", text, 0);
+  if (c->closing) return;
+  if (!again) c->cbs.on_event(c, HRA_EV_DISCONNECT, "ETIMEDOUT", text, 0);
+  if (c->closing) return;
+  abandon_pending(c, HRA_ENOTCONN, 1);
+  if (c->closing || c->state != HRA_CONN_PROBATION) return;
+  hra_standby_start(&c->sb);
+}
+
+// The old connection spoke first: it is kept, and what it read is dispatched as a ready connection's. The
+// held publishes go out, and the owner hears it is ready, once that read is done (resume_check) and,
+// behind Sentinel, once the node has answered ROLE as the master still: the node may have been demoted
+// while we did not hear from it (a READONLY, or another role, leaves it for the new master, where they go
+// instead). Until then publishes are still held, behind them.
+static void
+resume (hra_conn_t *c) {
+  standby_stop(c);
+  c->state = HRA_CONN_READY;
+  c->resuming = 1;
+  c->stats.resumed++;
+  c->last_read_ms = uv_now(c->loop);
+  c->ping_outstanding = 0;
+  c->write_progress_ms = c->last_read_ms;
+  start_health(c);
+}
+
+static void
+resumed (hra_conn_t *c) {
+  c->resuming = 0;
+  replay_held(c);
+  c->cbs.on_event(c, HRA_EV_READY, NULL, NULL, 0);
+}
+
+// ROLE's reply comes after everything the node still had to answer.
+static void
+on_resume_role (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
+  hra_conn_t *c = data;
+  if (reply == NULL || c->resuming != 2) return;
+  char code[32], text[256];
+  if (hra_handshake_judge(hra_handshake_step(&c->hs, HRA_STEP_ROLE), reply, &c->ep.ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
+    fail_connection(c, code, text);
+    return;
+  }
+  resumed(c);
+}
+
+// A subscriber connection cannot send ROLE (RESP2 allows only subscription commands and PING there), and
+// publishes are not held on it: it resumes at once.
+static void
+resume_check (hra_conn_t *c) {
+  hra_handshake_step_t *role = hra_handshake_step(&c->hs, HRA_STEP_ROLE);
+  if (role == NULL || c->subscriber_mode) {
+    resumed(c);
+    return;
+  }
+  c->resuming = 2;
+  if (queue_command(c, on_resume_role, NULL, 1, role->argc, role->argv, role->lens) != HRA_OK) fail_connection(c, "ENOMEM", "out of memory");
+}
+
+// The replacement answered and the old connection stayed silent through the grace period: the old one is
+// reset and the replacement becomes the connection.
+static void
+take_over (hra_standby_t *sb) {
+  hra_conn_t *c = sb->data;
+  if (c->closing || c->state != HRA_CONN_PROBATION) {
+    hra_standby_stop(sb);
+    return;
+  }
+  size_t unacked = 0;
+  int known = c->stream->vt->unacked(c->stream, &unacked) == HRA_OK;
+  hra_standby_take(sb, &c->stream, &c->ep, &stream_cbs, c);
+  hra_outq_write_done(&c->wire);
+  c->state = HRA_CONN_HANDSHAKE;
+  c->stats.replaced++;
+  c->sock_connected = 1;
+  c->write_queued = 0;
+  c->ping_outstanding = 0;
+  c->subscriber_mode = 0;
+  hra_subs_reset_sent(&c->subs);
+  // The old wire's commands, judged by the old stream's count, before anything else can go on the new one.
+  salvage(c, known, unacked, HRA_ENOTCONN);
+  if (c->closing) return;
+  if (reader_reset(c) != 0) {
+    c->resp.oom = 1;
+    fail_connection(c, "ENOMEM", "out of memory");
+    return;
+  }
+  c->cbs.on_event(c, HRA_EV_CONNECT, NULL, NULL, 0);
+  if (c->closing) return;
+  on_ready(c);
+}
+
+// The replacement asks where to go the way every attempt does (a Sentinel answers later).
+static void
+on_standby_ask (hra_standby_t *sb) {
+  hra_conn_t *c = sb->data;
+  c->asking = ASK_STANDBY;
+  hra_endpoint_ask(c->endpoint);
+}
+
+// The replacement's answer. A master other than the old connection's node means that node is no longer
+// the master (a failover whose +switch-master we missed): the old connection must not be resumed there, so
+// it is left now, with what it holds, and the next attempt asks again. Replicas may differ: any will do.
+static void
+standby_answer (hra_conn_t *c, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
+  if (c->state != HRA_CONN_PROBATION) return;
+  if (status == HRA_OK && ep->role != NULL && strcmp(ep->role, "master") == 0 && !hra_endpoint_same(ep, &c->ep.ep)) {
+    char text[160];
+    snprintf(text, sizeof(text), "the master is %.64s:%d now: leaving the connection given up on", ep->host != NULL ? ep->host : "?", ep->port);
+    c->attempt = 0;
+    fail_connection(c, NULL, text);
+    return;
+  }
+  hra_standby_answer(&c->sb, status, ep, code, message);
+}
+
+static void
+on_standby_event (hra_standby_t *sb, int event, const char *code, const char *message, int64_t value) {
+  hra_conn_t *c = sb->data;
+  if (event == HRA_EV_CONNECT)
+    c->stats.connects++;  // the owner hears of it when the replacement takes over
+  else
+    c->cbs.on_event(c, event, code, message, value);
+}
+
+static void
+on_standby_closed (hra_standby_t *sb) {
+  hra_conn_t *c = sb->data;
+  c->pending--;
+  finish_close(c);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Handshake and connect
+
+// Each step's reply, in order: handshake.c's verdict fails the connection or counts the step done, and the
+// last one makes the connection ready.
 static void
 on_step_reply (hra_conn_t *c_, const hra_reply_t *reply, int err, void *data) {
   hra_conn_t *c = data;
-  if (reply == NULL) return;  // the connection failed; fail_connection already reported it
+  if (reply == NULL || c->handshake_left <= 0) return;  // the connection failed; fail_connection reported it
   char code[32], text[256];
   const hra_handshake_step_t *st = &c->hs.steps[c->hs.count - c->handshake_left];
-  if (hra_handshake_judge(st, reply, &c->ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
+  if (hra_handshake_judge(st, reply, &c->ep.ep, code, sizeof(code), text, sizeof(text)) != HRA_OK) {
     fail_connection(c, code, text);
     return;
   }
   if (--c->handshake_left == 0) on_ready(c);
 }
 
-// Sends every step at once (pipelined); each reply callback counts down handshake_left, and the last
-// one makes the connection ready.
+// Sends every step at once (pipelined); each reply counts down handshake_left, and the last one makes the
+// connection ready.
 static void
 start_handshake (hra_conn_t *c) {
   int err = 0;
@@ -762,8 +751,8 @@ start_handshake (hra_conn_t *c) {
   c->handshake_left = 0;
   for (int i = 0; i < c->hs.count && !err; i++) {
     hra_handshake_step_t *st = &c->hs.steps[i];
-    c->handshake_left++;
-    err = fifo_push(c, on_step_reply, NULL, 0, 1) || queue_command(c, st->argc, st->argv, st->lens);
+    err = queue_command(c, on_step_reply, NULL, 1, st->argc, st->argv, st->lens);
+    if (!err) c->handshake_left++;
   }
   if (err) fail_connection(c, "ENOMEM", "out of memory during the handshake");
 }
@@ -847,34 +836,39 @@ start_connect (hra_conn_t *c) {
     schedule_retry(c);
     return;
   }
-  c->out.len = 0;
   c->write_error = 0;
   c->subscriber_mode = 0;
   // A new attempt: ask where to go now (on_endpoint_answer, maybe at once).
   c->state = HRA_CONN_RESOLVING;
-  c->asking = 1;
+  c->asking = ASK_CONN;
   hra_endpoint_ask(c->endpoint);
 }
 
 static void
 on_endpoint_answer (hra_endpoint_provider_t *p, int status, const hra_endpoint_t *ep, const char *code, const char *message) {
   hra_conn_t *c = p->owner;
-  if (!c->asking || c->closing) return;
+  int who = c->asking;
+  if (who == 0 || c->closing) return;
   c->asking = 0;
+  if (who == ASK_STANDBY) {
+    standby_answer(c, status, ep, code, message);
+    return;
+  }
+  if (status == HRA_OK && hra_endpoint_keep(&c->ep, ep) != HRA_OK) status = HRA_ENOMEM, code = "ENOMEM", message = "out of memory";
   if (status != HRA_OK) {
     c->cbs.on_event(c, HRA_EV_ERROR, code != NULL ? code : "ENOENDPOINT", message != NULL ? message : "no Redis endpoint is known", 0);
     schedule_retry(c);
     return;
   }
-  c->ep = *ep;
-  c->stream->vt->connect(c->stream, &c->ep);
+  c->stream->vt->connect(c->stream, &c->ep.ep);
 }
 
-// Where to go changed (a failover): leave the node we are on, or retry now rather than after the backoff.
+// Where to go changed (a failover): leave the node we are on (on probation, its replacement's attempt too),
+// or retry now rather than after the backoff.
 static void
 on_endpoint_change (hra_endpoint_provider_t *p, const char *message) {
   hra_conn_t *c = p->owner;
-  if (c->closing || c->asking) return;
+  if (c->closing || c->asking == ASK_CONN) return;
   c->attempt = 0;
   if (c->state != HRA_CONN_WAIT_RETRY)
     fail_connection(c, NULL, message);
@@ -900,7 +894,7 @@ on_health (uv_timer_t *t) {
   hra_conn_t *c = t->data;
   if (c->state != HRA_CONN_READY || c->closing) return;
   uint64_t now = uv_now(c->loop);
-  if (c->writing) {
+  if (c->wire.writing) {
     // Redis (or whatever holds the socket) must keep taking our bytes: a write queue that has not
     // shrunk for healthTimeout means it stopped reading, and the backlog only grows from here.
     size_t q = c->stream->vt->write_queue_size(c->stream);
@@ -909,8 +903,8 @@ on_health (uv_timer_t *t) {
       c->write_progress_ms = now;
     } else if (now - c->write_progress_ms >= c->opts.health_timeout_ms) {
       char text[160];
-      snprintf(text, sizeof(text), "Redis has not read our output for %u ms (%zu bytes waiting): the connection is considered dead", c->opts.health_timeout_ms, output_backlog(c));
-      fail_connection(c, "ETIMEDOUT", text);
+      snprintf(text, sizeof(text), "Redis has not read our output for %u ms (%zu bytes waiting): the connection is considered dead", c->opts.health_timeout_ms, hra_outq_unwritten(&c->wire) + q);
+      start_probation(c, text);
       return;
     }
   }
@@ -918,14 +912,14 @@ on_health (uv_timer_t *t) {
     if (now - c->ping_sent_ms >= c->opts.health_timeout_ms && now - c->last_read_ms >= c->opts.health_timeout_ms) {
       char text[128];
       snprintf(text, sizeof(text), "no reply from Redis within %u ms: the connection is considered dead", c->opts.health_timeout_ms);
-      fail_connection(c, "ETIMEDOUT", text);
+      start_probation(c, text);
     }
     return;
   }
   if (now - c->last_read_ms < c->opts.health_interval_ms) return;
   const char *argv[1] = { "PING" };
   size_t lens[1] = { 4 };
-  if (fifo_push(c, on_ping_reply, NULL, 0, 1) != 0 || queue_command(c, 1, argv, lens) != 0) {
+  if (queue_command(c, on_ping_reply, NULL, 1, 1, argv, lens) != 0) {
     fail_connection(c, "ENOMEM", "out of memory");
     return;
   }
@@ -956,6 +950,7 @@ free_opts (hra_conn_opts_t *o) {
 
 static const hra_stream_cbs_t stream_cbs = { on_stream_error, on_stream_connecting, on_stream_connect, on_read, on_write, on_stream_closed };
 static const hra_endpoint_owner_cbs_t endpoint_cbs = { on_endpoint_answer, on_endpoint_change, on_endpoint_closed };
+static const hra_standby_cbs_t standby_cbs = { on_standby_ask, on_standby_event, take_over, on_standby_closed };
 
 hra_conn_t *
 hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t *cbs, void *data) {
@@ -975,7 +970,8 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   c->opts.password = dup_or_null(opts->password);
   c->opts.name = dup_or_null(opts->name);
   c->stream = hra_stream_new(loop, opts->tls, &stream_cbs, c);
-  c->opts.tls = NULL;  // the stream holds its own reference
+  hra_tls_t *tls = opts->tls;  // borrowed until init returns: the streams hold their own references
+  c->opts.tls = NULL;
   if (c->stream == NULL || c->endpoint == NULL || (opts->username && !c->opts.username) || (opts->password && !c->opts.password) ||
     (opts->name && !c->opts.name)) {
     if (c->stream != NULL) c->stream->vt->free(c->stream);
@@ -994,13 +990,22 @@ hra_conn_new (uv_loop_t *loop, const hra_conn_opts_t *opts, const hra_conn_cbs_t
   c->endpoint->owner_cbs = &endpoint_cbs;
   c->endpoint->owner = c;
   hra_handshake_build(&c->hs, c->opts.username, c->opts.password, c->opts.db, c->opts.name, c->endpoint->checks_role);
-  c->fifo_max = c->opts.max_output_bytes / sizeof(fifo_entry_t);
-  if (c->fifo_max < 1024) c->fifo_max = 1024;
+  c->ents_max = c->opts.max_output_bytes / sizeof(hra_outq_entry_t);
+  if (c->ents_max < 1024) c->ents_max = 1024;
   c->cbs = *cbs;
   c->data = data;
   c->refed = 1;
   c->rng = uv_hrtime() ^ (uint64_t) (uintptr_t) c;
   if (c->rng == 0) c->rng = 0x9e3779b97f4a7c15ULL;
+  hra_standby_opts_t so = { c->opts.connect_timeout_ms, c->opts.retry_base_ms, c->opts.retry_max_ms, c->opts.keepalive_s, c->opts.max_reply_bytes, tls };
+  if (hra_standby_init(&c->sb, loop, &so, &c->hs, c->rbuf, sizeof(c->rbuf), &standby_cbs, c) != HRA_OK) {
+    c->stream->vt->free(c->stream);
+    hra_endpoint_free(c->endpoint);
+    free_opts(&c->opts);
+    free(c);
+    return NULL;
+  }
+  c->sb.bytes_read = &c->stats.bytes_read;
   uv_timer_init(loop, &c->timer);
   uv_timer_init(loop, &c->health);
   uv_prepare_init(loop, &c->subflush);
@@ -1027,6 +1032,7 @@ hra_conn_state (hra_conn_t *c) {
 
 const hra_conn_stats_t *
 hra_conn_stats (hra_conn_t *c) {
+  c->stats.held = hra_outq_count(&c->held);
   return &c->stats;
 }
 
@@ -1041,25 +1047,23 @@ hra_conn_start (hra_conn_t *c) {
 int
 hra_conn_command (hra_conn_t *c, int argc, const char **argv, const size_t *argvlen, hra_reply_cb cb, void *data) {
   if (c->closing) return HRA_ECLOSED;
-  if (c->state != HRA_CONN_READY) {
+  int ready = c->state == HRA_CONN_READY && !c->resuming;
+  // A publish while a connection that was ready is replaced is held (a connection never ready refuses:
+  // a wrong address fails fast). Requests are refused at once.
+  if (!ready && (cb != NULL || !c->ever_ready || c->opts.hold_ms == 0)) {
     c->stats.commands_dropped++;
     return HRA_ENOTCONN;
   }
+  if (!ready) c->stats.held_dropped += hra_outq_expire(&c->held, uv_now(c->loop), c->opts.hold_ms);
   // The bound: past it nothing is queued (the caller counts a dropped publish, rejects a command).
   // Memory stays under max_output_bytes plus the last command accepted, and as much for callbacks.
-  if (output_backlog(c) >= c->opts.max_output_bytes || c->fifo_len >= c->fifo_max) {
+  if (hra_outq_bytes(&c->wire) + hra_outq_bytes(&c->held) >= c->opts.max_output_bytes || hra_outq_count(&c->wire) + hra_outq_count(&c->held) >= c->ents_max) {
     c->stats.commands_refused_full++;
     return HRA_ENOBUFS;
   }
-  int err = fifo_push(c, cb, data, 0, 0);
-  if (err) return err;
-  err = queue_command(c, argc, argv, argvlen);
-  if (err) {
-    // Take the entry back: it was the last one pushed.
-    c->fifo_len--;
-    return err;
-  }
-  return HRA_OK;
+  if (ready) return queue_command(c, cb, data, 0, argc, argv, argvlen);
+  hra_outq_entry_t e = new_entry(c, NULL, data, 0);
+  return hra_outq_push(&c->held, &e, argc, argv, argvlen);
 }
 
 static void
@@ -1075,12 +1079,13 @@ finish_close (hra_conn_t *c) {
     // hra_conn_close() asked to flush first; now really close.
     c->close_flushing = 0;
     uv_timer_stop(&c->timer);
-    close_stream(c);
+    close_stream(c, 0);
     c->pending += 3;
     uv_close((uv_handle_t *) &c->timer, on_handle_close);
     uv_close((uv_handle_t *) &c->health, on_handle_close);
     uv_close((uv_handle_t *) &c->subflush, on_handle_close);
     if (hra_endpoint_close(c->endpoint)) c->pending++;
+    if (hra_standby_close(&c->sb)) c->pending++;
     return;
   }
   if (c->pending > 0 || c->state == HRA_CONN_CLOSED) return;
@@ -1097,6 +1102,7 @@ on_close_flush_timeout (uv_timer_t *t) {
 void
 hra_conn_close (hra_conn_t *c) {
   if (c->closing) return;
+  c->resuming = 0;  // its held publishes are dropped with the others
   // The last unsubscribes of the owner's close() go out with the final flush.
   if (c->state == HRA_CONN_READY) send_sub_changes(c);
   uv_prepare_stop(&c->subflush);
@@ -1106,9 +1112,13 @@ hra_conn_close (hra_conn_t *c) {
   c->state = HRA_CONN_CLOSING;
   uv_timer_stop(&c->timer);
   uv_timer_stop(&c->health);
-  fifo_fail_all(c, HRA_ECLOSED);
+  standby_stop(c);
+  // Callbacks get ECLOSED; the bytes stay, for the last flush.
+  abandon_pending(c, HRA_ECLOSED, 0);
+  c->stats.held_dropped += hra_outq_count(&c->held);
+  hra_outq_free(&c->held);
   c->close_flushing = 1;
-  if (was == HRA_CONN_READY && c->sock_connected && (c->writing || c->out.len > 0)) {
+  if (was == HRA_CONN_READY && c->sock_connected && (c->wire.writing || hra_outq_unwritten(&c->wire) > 0)) {
     // Let queued commands (the last publishes, the unsubscribes) reach Redis, for a short while.
     flush(c);
     c->timer.data = c;
@@ -1122,11 +1132,12 @@ void
 hra_conn_free (hra_conn_t *c) {
   if (c == NULL) return;
   if (c->stream != NULL) c->stream->vt->free(c->stream);
+  hra_standby_free(&c->sb);
+  hra_endpoint_forget(&c->ep);
   hra_resp_free(&c->resp);
   hra_subs_free(&c->subs);
-  free(c->fifo);
-  hra_buf_free(&c->out);
-  hra_buf_free(&c->inflight);
+  hra_outq_free(&c->wire);
+  hra_outq_free(&c->held);
   free_opts(&c->opts);
   hra_endpoint_free(c->endpoint);
   free(c);
@@ -1136,6 +1147,7 @@ void
 hra_conn_ref (hra_conn_t *c) {
   c->refed = 1;
   c->stream->vt->ref(c->stream);
+  hra_standby_ref(&c->sb, 1);
   uv_ref((uv_handle_t *) &c->timer);
   hra_endpoint_ref(c->endpoint, 1);
 }
@@ -1144,6 +1156,7 @@ void
 hra_conn_unref (hra_conn_t *c) {
   c->refed = 0;
   c->stream->vt->unref(c->stream);
+  hra_standby_ref(&c->sb, 0);
   uv_unref((uv_handle_t *) &c->timer);
   hra_endpoint_ref(c->endpoint, 0);
 }

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "common.h"
+#include "outq.h"
 #include "resp.h"
 
 typedef struct hra_conn_s hra_conn_t;
@@ -25,7 +26,10 @@ enum {
   HRA_CONN_READY,
   HRA_CONN_WAIT_RETRY,
   HRA_CONN_CLOSING,
-  HRA_CONN_CLOSED
+  HRA_CONN_CLOSED,
+  // The health check gave up on the connection (nothing from Redis for healthTimeout) but it is kept open
+  // while a replacement connects: the first of the two to hear from Redis wins (see hra_conn_command).
+  HRA_CONN_PROBATION
 };
 
 // Events reported to the owner through on_event.
@@ -36,10 +40,6 @@ enum {
   HRA_EV_RECONNECTING,  // a reconnect is scheduled; value is the delay in ms
   HRA_EV_DISCONNECT  // the connection was lost (a reconnect follows unless closing)
 };
-
-// The reply callback gets reply == NULL and err < 0 (HRA_E* or a libuv code) when the command never
-// got an answer (connection lost or closed). An error reply from Redis comes as a HRA_R_ERROR node.
-typedef void (*hra_reply_cb)(hra_conn_t *conn, const hra_reply_t *reply, int err, void *data);
 
 typedef struct {
   // A connection event (HRA_EV_*). code is a short upper-case code such as "ECONNREFUSED", message is
@@ -75,10 +75,13 @@ typedef struct {
   uint32_t health_timeout_ms;  // a PING unanswered this long means the connection is dead
   uint32_t keepalive_s;  // TCP keepalive delay; 0 disables
   size_t max_reply_bytes;  // largest reply buffered before the connection is dropped
-  // Bound of the output: commands are refused with HRA_ENOBUFS while this many bytes are queued and not
-  // yet taken by the socket, or while as many bytes' worth of reply callbacks wait. 0: 32 MiB.
+  // Bound of the output: commands are refused with HRA_ENOBUFS while this many bytes of commands wait
+  // (to be written, for their reply, or held), or while as many bytes' worth of reply callbacks wait.
+  // 0: 32 MiB.
   size_t max_output_bytes;
   hra_tls_t *tls;  // TLS settings (tls.h), NULL for plain TCP; the connection's stream takes a reference
+  // How long a publish may be held while the connection is being replaced (0: not held, refused at once).
+  uint32_t hold_ms;
 } hra_conn_opts_t;
 
 typedef struct {
@@ -90,6 +93,11 @@ typedef struct {
   uint64_t commands_refused_full;  // commands refused because the output was at max_output_bytes
   uint64_t unanswered;  // commands without a reply callback (PUBLISH) sent but lost with the connection
   uint64_t command_errors;  // error replies to commands sent without a callback (e.g. NOPERM on PUBLISH)
+  uint64_t held;  // publishes held now, waiting for a ready connection
+  uint64_t held_dropped;  // held publishes dropped: older than hold_ms when they could go, or held at close
+  uint64_t replayed;  // held publishes sent once a connection was ready again
+  uint64_t resumed;  // connections the health check gave up on that answered first and were kept
+  uint64_t replaced;  // connections the health check gave up on that a replacement took over from
   uint64_t bytes_read;
   uint64_t bytes_written;
 } hra_conn_stats_t;
@@ -130,6 +138,12 @@ hra_conn_unref (hra_conn_t *conn);
 // Queues a command (argv with explicit lengths). cb may be NULL. Returns HRA_ENOTCONN when the
 // connection is not ready, HRA_ENOBUFS when the output is at max_output_bytes (in both cases the
 // command is not queued and cb is not called). cb never runs before this returns.
+//
+// A command without a callback (a publish) is held instead while a connection that was ready once is
+// being replaced, for hold_ms at most, and sent in order once a connection is ready again. A lost
+// connection's publishes that its peer's host never acknowledged (TCP on Linux: SIOCOUTQ, then a reset so
+// they never arrive late) or that were never written are held too, ahead of the others: none is sent
+// twice. Elsewhere only the unwritten ones are held; the others count as unanswered.
 int
 hra_conn_command (hra_conn_t *conn, int argc, const char **argv, const size_t *argvlen, hra_reply_cb cb, void *data);
 

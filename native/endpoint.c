@@ -45,6 +45,50 @@ dup_str (const char *s) {
   return d;
 }
 
+static size_t
+len_or_0 (const char *s) {
+  return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static const char *
+put (char **at, const char *s) {
+  if (s == NULL) return NULL;
+  size_t n = strlen(s) + 1;
+  memcpy(*at, s, n);
+  *at += n;
+  return *at - n;
+}
+
+int
+hra_endpoint_keep (hra_endpoint_copy_t *k, const hra_endpoint_t *src) {
+  char *mem = malloc(len_or_0(src->host) + len_or_0(src->path) + len_or_0(src->role) + 1);
+  if (mem == NULL) return HRA_ENOMEM;
+  free(k->mem);
+  k->mem = mem;
+  k->ep.port = src->port;
+  k->ep.host = put(&mem, src->host);
+  k->ep.path = put(&mem, src->path);
+  k->ep.role = put(&mem, src->role);
+  return HRA_OK;
+}
+
+void
+hra_endpoint_forget (hra_endpoint_copy_t *k) {
+  free(k->mem);
+  memset(k, 0, sizeof(*k));
+}
+
+static int
+same_str (const char *a, const char *b) {
+  return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+int
+hra_endpoint_same (const hra_endpoint_t *a, const hra_endpoint_t *b) {
+  if (a->path != NULL || b->path != NULL) return same_str(a->path, b->path);
+  return a->port == b->port && same_str(a->host, b->host);
+}
+
 hra_endpoint_provider_t *
 hra_endpoint_fixed_new (const char *host, int port, const char *path) {
   fixed_t *f = calloc(1, sizeof(*f));

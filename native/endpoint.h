@@ -19,6 +19,23 @@ typedef struct {
   const char *role;
 } hra_endpoint_t;
 
+// An answer kept past the provider's next one: its strings copied into memory of its own.
+typedef struct {
+  hra_endpoint_t ep;
+  char *mem;
+} hra_endpoint_copy_t;
+
+// Copies src into k, freeing what k held: HRA_OK, or HRA_ENOMEM (k unchanged).
+int
+hra_endpoint_keep (hra_endpoint_copy_t *k, const hra_endpoint_t *src);
+
+void
+hra_endpoint_forget (hra_endpoint_copy_t *k);
+
+// 1 when a and b name the same node: the same unix socket path, or the same host and port.
+int
+hra_endpoint_same (const hra_endpoint_t *a, const hra_endpoint_t *b);
+
 typedef struct hra_endpoint_provider_s hra_endpoint_provider_t;
 
 // The owner's side, set once before the first ask. Every callback runs on the loop thread.

@@ -36,6 +36,14 @@ hra_handshake_build (hra_handshake_t *hs, const char *username, const char *pass
   add_step(hs, HRA_STEP_PING, 1, "PING", NULL, NULL);
 }
 
+hra_handshake_step_t *
+hra_handshake_step (hra_handshake_t *hs, int kind) {
+  for (int i = 0; i < hs->count; i++) {
+    if (hs->steps[i].kind == kind) return &hs->steps[i];
+  }
+  return NULL;
+}
+
 static int
 refused (hra_slice_t msg, char *code, size_t code_cap, char *text, size_t text_cap) {
   size_t i = 0;

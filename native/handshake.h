@@ -38,6 +38,10 @@ typedef struct {
 void
 hra_handshake_build (hra_handshake_t *hs, const char *username, const char *password, int db, const char *name, int check_role);
 
+// The step of that kind (HRA_STEP_*), or NULL when there is none.
+hra_handshake_step_t *
+hra_handshake_step (hra_handshake_t *hs, int kind);
+
 // The verdict on the reply to step st, for the node at ep: HRA_OK, or HRA_EINVAL with a short upper-case
 // code (Redis's own, or EROLE) and a message written to code and text.
 int

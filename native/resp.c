@@ -213,14 +213,20 @@ put_header (char *p, char prefix, size_t n) {
 
 // Formats the command as a RESP array of bulk strings (what redisFormatCommandArgv produces) straight into
 // out: no allocation per command once the buffer has grown.
-int
-hra_resp_format_command (hra_buf_t *out, int argc, const char **argv, const size_t *argvlen) {
+size_t
+hra_resp_format_bound (int argc, const size_t *argvlen) {
   size_t need = 24 + 2;
   for (int i = 0; i < argc; i++) {
-    if (argvlen[i] > SIZE_MAX / 2 - need) return HRA_ENOMEM;
+    if (argvlen[i] > SIZE_MAX / 2 - need) return 0;
     need += 24 + 2 + argvlen[i] + 2;
   }
-  if (hra_buf_reserve(out, need) != HRA_OK) return HRA_ENOMEM;
+  return need;
+}
+
+int
+hra_resp_format_command (hra_buf_t *out, int argc, const char **argv, const size_t *argvlen) {
+  size_t need = hra_resp_format_bound(argc, argvlen);
+  if (need == 0 || hra_buf_reserve(out, need) != HRA_OK) return HRA_ENOMEM;
   char *start = (char *) out->data + out->len;
   char *p = put_header(start, '*', (size_t) argc);
   for (int i = 0; i < argc; i++) {

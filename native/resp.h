@@ -96,6 +96,11 @@ hra_reply_str (const hra_reply_t *r, size_t i) {
 void
 hra_redis_error_code (hra_slice_t msg, char *code, size_t cap);
 
+// At least the bytes hra_resp_format_command appends for argv (0: the lengths overflow). With that much
+// room left in out, it appends without reallocating.
+size_t
+hra_resp_format_bound (int argc, const size_t *argvlen);
+
 // Appends argv (explicit lengths) to out as a RESP array of bulk strings, what redisFormatCommandArgv
 // produces. HRA_OK or HRA_ENOMEM (out unchanged).
 int

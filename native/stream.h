@@ -49,9 +49,16 @@ typedef struct {
   int (*write)(hra_stream_t *s, const uv_buf_t *bufs, unsigned nbufs);
   // Bytes handed to write() that the socket has not taken yet.
   size_t (*write_queue_size)(hra_stream_t *s);
+  // Bytes handed to write() that the peer's host has not acknowledged: still queued here, or sent and not
+  // acknowledged (TCP on Linux: SIOCOUTQ). HRA_ENOTSUP when the transport cannot tell; then whatever was
+  // written may have arrived.
+  int (*unacked)(hra_stream_t *s, size_t *n);
   // Closes the socket and stops any attempt (no on_connect follows). Returns 1 when on_closed follows
   // (once, however often close is called before it), 0 when there was nothing to wait for.
   int (*close)(hra_stream_t *s);
+  // Like close(), but what the peer has not acknowledged is discarded instead of being sent later (a TCP
+  // reset), so what unacked() counted is known never to arrive. A transport that cannot reset closes.
+  int (*close_reset)(hra_stream_t *s);
   void (*ref)(hra_stream_t *s);
   void (*unref)(hra_stream_t *s);
   // Hints for a connected stream; a transport they do not apply to ignores them.
@@ -60,6 +67,8 @@ typedef struct {
   void (*free)(hra_stream_t *s);
 } hra_stream_vt_t;
 
+// Between two callbacks an owner may hand a stream to another (a replacement taking over: standby.c) by
+// setting cbs and data; every callback reads them anew.
 struct hra_stream_s {
   const hra_stream_vt_t *vt;
   const hra_stream_cbs_t *cbs;

@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#endif
 
 #include "stream.h"
 
@@ -292,19 +296,49 @@ tcp_write_queue_size (hra_stream_t *s) {
   return t->sock_open ? uv_stream_get_write_queue_size(&t->sock.stream) : 0;
 }
 
+// SIOCOUTQ counts what the kernel holds that the peer has not acknowledged; libuv's own queue comes on top.
+// On a unix socket the kernel's count is what the peer has not read yet, which it may still read after we
+// close: unknown, like any other platform.
 static int
-tcp_close (hra_stream_t *s) {
+tcp_unacked (hra_stream_t *s, size_t *n) {
+  tcp_stream_t *t = (tcp_stream_t *) s;
+  *n = 0;
+  if (!t->sock_open || t->sock.handle.type != UV_TCP) return HRA_ENOTSUP;
+#if defined(__linux__) && defined(SIOCOUTQ)
+  uv_os_fd_t fd;
+  int queued = 0;
+  if (uv_fileno(&t->sock.handle, &fd) != 0 || ioctl(fd, SIOCOUTQ, &queued) != 0 || queued < 0) return HRA_ENOTSUP;
+  *n = (size_t) queued + uv_stream_get_write_queue_size(&t->sock.stream);
+  return HRA_OK;
+#else
+  return HRA_ENOTSUP;
+#endif
+}
+
+static int
+close_socket_now (hra_stream_t *s, int reset) {
   tcp_stream_t *t = (tcp_stream_t *) s;
   t->stopped = 1;
   if (t->gai_active) uv_cancel((uv_req_t *) &t->gai_req);
   free_addresses(t);
   if (t->sock_open && !uv_is_closing(&t->sock.handle)) {
     t->busy++;
-    uv_close(&t->sock.handle, on_sock_close);
+    // A reset needs a connected TCP socket; uv_tcp_close_reset refuses anything else, then we close.
+    if (!reset || t->sock.handle.type != UV_TCP || uv_tcp_close_reset(&t->sock.tcp, on_sock_close) != 0) uv_close(&t->sock.handle, on_sock_close);
   }
   if (t->busy == 0) return 0;
   t->close_wanted = 1;
   return 1;
+}
+
+static int
+tcp_close (hra_stream_t *s) {
+  return close_socket_now(s, 0);
+}
+
+static int
+tcp_close_reset (hra_stream_t *s) {
+  return close_socket_now(s, 1);
 }
 
 static void
@@ -337,17 +371,19 @@ tcp_free (hra_stream_t *s) {
 }
 
 static const hra_stream_vt_t tcp_vt = {
-  tcp_connect,
-  tcp_abort,
-  tcp_read_start,
-  tcp_read_stop,
-  tcp_write,
-  tcp_write_queue_size,
-  tcp_close,
-  tcp_ref,
-  tcp_unref,
-  tcp_hints,
-  tcp_free,
+  .connect = tcp_connect,
+  .abort = tcp_abort,
+  .read_start = tcp_read_start,
+  .read_stop = tcp_read_stop,
+  .write = tcp_write,
+  .write_queue_size = tcp_write_queue_size,
+  .unacked = tcp_unacked,
+  .close = tcp_close,
+  .close_reset = tcp_close_reset,
+  .ref = tcp_ref,
+  .unref = tcp_unref,
+  .hints = tcp_hints,
+  .free = tcp_free,
 };
 
 hra_stream_t *

@@ -536,12 +536,12 @@ tls_write_queue_size (hra_stream_t *s) {
 }
 
 static int
-tls_close (hra_stream_t *s) {
+close_stream (hra_stream_t *s, int reset) {
   tls_stream_t *t = (tls_stream_t *) s;
   t->epoch++;
   t->reading = 0;
   t->inner_reading = 0;
-  if (t->state == TS_OPEN && t->ssl != NULL && !t->inner_writing) {
+  if (!reset && t->state == TS_OPEN && t->ssl != NULL && !t->inner_writing) {
     // close_notify, best effort: libuv tries a write at once, before the socket is closed below.
     ERR_clear_error();
     SSL_shutdown(t->ssl);
@@ -555,13 +555,36 @@ tls_close (hra_stream_t *s) {
   }
   free_ssl(t);
   t->state = TS_CLOSING;
-  if (t->inner->vt->close(t->inner)) {
+  if (reset ? t->inner->vt->close_reset(t->inner) : t->inner->vt->close(t->inner)) {
     t->close_wanted = 1;
     return 1;
   }
   t->state = TS_IDLE;
   t->owner_writing = 0;
   return 0;
+}
+
+static int
+tls_close (hra_stream_t *s) {
+  return close_stream(s, 0);
+}
+
+// No close_notify: the TCP reset under it discards whatever the server has not acknowledged.
+static int
+tls_close_reset (hra_stream_t *s) {
+  return close_stream(s, 1);
+}
+
+// Plaintext bytes cannot be matched to the ciphertext the server's host acknowledged, except in the case
+// that matters after a freeze: everything written was encrypted, sent and acknowledged (nothing unacked).
+static int
+tls_unacked (hra_stream_t *s, size_t *n) {
+  tls_stream_t *t = (tls_stream_t *) s;
+  size_t inner = 0;
+  if (t->inner->vt->unacked(t->inner, &inner) != HRA_OK) return HRA_ENOTSUP;
+  if (inner > 0 || tls_write_queue_size(s) > 0) return HRA_ENOTSUP;
+  *n = 0;
+  return HRA_OK;
 }
 
 static void
@@ -594,17 +617,19 @@ tls_free (hra_stream_t *s) {
 }
 
 static const hra_stream_vt_t tls_vt = {
-  tls_connect,
-  tls_abort,
-  tls_read_start,
-  tls_read_stop,
-  tls_write,
-  tls_write_queue_size,
-  tls_close,
-  tls_ref,
-  tls_unref,
-  tls_hints,
-  tls_free,
+  .connect = tls_connect,
+  .abort = tls_abort,
+  .read_start = tls_read_start,
+  .read_stop = tls_read_stop,
+  .write = tls_write,
+  .write_queue_size = tls_write_queue_size,
+  .unacked = tls_unacked,
+  .close = tls_close,
+  .close_reset = tls_close_reset,
+  .ref = tls_ref,
+  .unref = tls_unref,
+  .hints = tls_hints,
+  .free = tls_free,
 };
 
 static const hra_stream_cbs_t inner_cbs = {

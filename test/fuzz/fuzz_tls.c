@@ -121,7 +121,27 @@ pipe_free (hra_stream_t *s) {
   free(p);
 }
 
-static const hra_stream_vt_t pipe_vt = { pipe_connect, pipe_abort, pipe_read_start, pipe_read_stop, pipe_write, pipe_write_queue_size, pipe_close, pipe_noop, pipe_noop, pipe_hints, pipe_free };
+static int
+pipe_unacked (hra_stream_t *s, size_t *n) {
+  *n = 0;
+  return HRA_OK;
+}
+
+static const hra_stream_vt_t pipe_vt = {
+  .connect = pipe_connect,
+  .abort = pipe_abort,
+  .read_start = pipe_read_start,
+  .read_stop = pipe_read_stop,
+  .write = pipe_write,
+  .write_queue_size = pipe_write_queue_size,
+  .unacked = pipe_unacked,
+  .close = pipe_close,
+  .close_reset = pipe_close,
+  .ref = pipe_noop,
+  .unref = pipe_noop,
+  .hints = pipe_hints,
+  .free = pipe_free,
+};
 
 // ---------------------------------------------------------------------------------------------------
 // The owner: records what the TLS stream reports.

@@ -1,6 +1,7 @@
 // The pure parts of Sentinel support, without Node, under ASan/UBSan: reading Sentinel answers
 // (native/sentinel_parse.c), well-formed and hostile, and the handshake's verdicts (native/handshake.c):
-// the ROLE check, NOPERM, NOAUTH, courtesies, and READONLY from a demoted master.
+// the ROLE check, NOPERM, NOAUTH, courtesies, and READONLY from a demoted master; and the endpoint copies a
+// connection keeps (native/endpoint.c: a Sentinel's answer changes with its next one).
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,8 +203,10 @@ test_handshake (void) {
   assert(strcmp(hs.steps[0].argv[0], "AUTH") == 0 && hs.steps[0].argc == 3 && hs.steps[0].kind == HRA_STEP_STRICT);
   assert(strcmp(hs.steps[1].argv[1], "3") == 0 && hs.steps[1].lens[1] == 1);
   assert(hs.steps[2].kind == HRA_STEP_COURTESY && hs.steps[3].kind == HRA_STEP_ROLE && hs.steps[4].kind == HRA_STEP_PING);
+  assert(hra_handshake_step(&hs, HRA_STEP_ROLE) == &hs.steps[3] && hra_handshake_step(&hs, HRA_STEP_PING) == &hs.steps[4]);
   hra_handshake_build(&hs, NULL, NULL, 0, NULL, 0);
   assert(hs.count == 1 && hs.steps[0].kind == HRA_STEP_PING);
+  assert(hra_handshake_step(&hs, HRA_STEP_ROLE) == NULL);
   hra_handshake_build(&hs, NULL, "pw", 0, NULL, 0);
   assert(hs.count == 2 && hs.steps[0].argc == 2);
 
@@ -247,12 +250,37 @@ test_handshake (void) {
   done(&x);
 }
 
+static void
+test_endpoint_copy (void) {
+  char host[16] = "10.0.0.1";
+  hra_endpoint_t answer = { host, 6379, NULL, "master" };
+  hra_endpoint_copy_t k;
+  memset(&k, 0, sizeof(k));
+  assert(hra_endpoint_keep(&k, &answer) == HRA_OK);
+  strcpy(host, "10.0.0.2");  // the provider's next answer overwrites its own
+  assert(strcmp(k.ep.host, "10.0.0.1") == 0 && k.ep.port == 6379 && k.ep.path == NULL && strcmp(k.ep.role, "master") == 0);
+  assert(!hra_endpoint_same(&k.ep, &answer));
+  answer.port = 6380;
+  strcpy(host, "10.0.0.1");
+  assert(!hra_endpoint_same(&k.ep, &answer));
+  answer.port = 6379;
+  answer.role = NULL;
+  assert(hra_endpoint_same(&k.ep, &answer));  // the node, whatever the role
+  hra_endpoint_t unix_ep = { NULL, 0, "/tmp/r.sock", NULL };
+  assert(hra_endpoint_keep(&k, &unix_ep) == HRA_OK);  // the previous copy is freed (ASan: no leak)
+  assert(k.ep.host == NULL && strcmp(k.ep.path, "/tmp/r.sock") == 0 && k.ep.role == NULL);
+  assert(hra_endpoint_same(&k.ep, &unix_ep) && !hra_endpoint_same(&k.ep, &answer));
+  hra_endpoint_forget(&k);
+  assert(k.mem == NULL);
+}
+
 int
 main (void) {
   test_master();
   test_walk();
   test_switch();
   test_handshake();
+  test_endpoint_copy();
   printf("sentinel_test: ok\n");
   return 0;
 }

@@ -141,6 +141,8 @@ io2.adapter(createShardedAdapter({ path: "/tmp/redis.sock", connectionName: "n" 
 const sentinels = [{ host: "10.0.0.1", port: 26379 }, "10.0.0.2:26379"];
 io2.adapter(createAdapter({ sentinels, name: "mymaster", sentinelPassword: "s", password: "p" }, { sentinels, name: "mymaster", role: "replica" }));
 io2.adapter(createAdapter("redis+sentinel://:p@10.0.0.1:26379,10.0.0.2:26379/mymaster?sentinelPassword=s"));
+// publishes held while a connection is replaced (README "Frozen Redis"), behind Sentinel too
+io2.adapter(createAdapter({ sentinels, name: "mymaster", healthTimeout: 2000, holdMs: 10000, maxOutputMB: 8 }));
 io2.adapter(createShardedAdapter({ name: "mymaster", sentinelRootNodes: [{ host: "10.0.0.1", port: 26379 }], nodeClientOptions: { password: "p" } }));
 // @ts-expect-error a Sentinel role is "master" or "replica"
 createClient({ sentinels, name: "mymaster", role: "primary" });
@@ -168,6 +170,7 @@ client.on("pmessage", (pattern, channel, payload) => console.log(pattern, channe
 const ok: boolean = client.publish("ch", Buffer.from("x")) && client.subscribe("ch") && client.sSubscribe("s");
 const cstats: ClientStats = client.stats();
 const reads: number = cstats.command.bytesRead + cstats.subscriber.messages + cstats.publishDropped;
+const hold: number = cstats.command.held + cstats.command.heldDropped + cstats.command.replayed + cstats.command.resumed + cstats.command.replaced;
 client.unref().ref();
 io2.adapter(createAdapter(client));
 await client.close();

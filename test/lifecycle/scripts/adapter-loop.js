@@ -24,7 +24,8 @@ function silentPeer() {
 (async () => {
   const silent = await silentPeer();
   for (let i = 0; i < rounds; i++) {
-    const io = new Server({ adapter: createAdapter(url, { requestsTimeout: 10000 }) });
+    const factory = createAdapter(url, { requestsTimeout: 10000 });
+    const io = new Server({ adapter: factory });
     io.of("/admin");
     io.on("connection", (s) => s.join("room" + i));
     await new Promise((r) => io.listen(0) && io.httpServer.once("listening", r));
@@ -34,6 +35,9 @@ function silentPeer() {
     const got = new Promise((r) => client.once("hi", r));
     io.to("room" + i).emit("hi", i, Buffer.from([i]));
     await got;
+    // The local delivery above does not wait for Redis: wait for both connections, or a request made
+    // during the command connection's handshake is refused (ENOTCONN) instead of staying pending.
+    while (!factory.client.isReady) await new Promise((r) => setTimeout(r, 5));
     // Requests the silent peer keeps pending until close() rejects them.
     const pending = [io.fetchSockets(), io.of("/").adapter.allRooms(), io.serverSideEmitWithAck("x")].map((p) =>
       p.then(
