@@ -346,7 +346,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size) {
   server_t sv;
   memset(&sv, 0, sizeof(sv));
   loop_t l = { inner, tls, NULL, chunks, nchunks, 0, -1, 0 };
-  hra_endpoint_t ep = { "127.0.0.1", 6379, NULL };
+  hra_endpoint_t ep = { .host = "127.0.0.1", .port = 6379 };
   tls->vt->connect(tls, &ep);
   inner->base.cbs->on_connect(&inner->base, 0);
 
