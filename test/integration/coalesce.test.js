@@ -20,6 +20,9 @@ async function server(redis, opts, serverOpts = {}, create = createAdapter) {
   const io = new Server(httpServer, { adapter: factory, ...serverOpts });
   await new Promise((r) => httpServer.listen(0, "127.0.0.1", r));
   factory.client && factory.client.on("error", () => {});
+  // Requests (fetchSockets) need Redis: wait for the adapter's connections (a loaded machine is slower
+  // to connect than the websocket client below).
+  if (factory.client) await waitFor(() => factory.client.isReady, 5000, { what: "the adapter's Redis connections" });
   return { io, port: httpServer.address().port, close: () => io.close() };
 }
 

