@@ -80,7 +80,7 @@ function readOptions(redis) {
         if (v !== "IPv4" && v !== 4 && v !== 0) throw targetError("`family` IPv6: give an IPv6 address as `host` instead");
       } else rest[k] = v;
     }
-    if (authPass !== undefined && rest.password === undefined) rest.password = authPass;
+    if (authPass !== undefined) rest.password = authPass; // node_redis 2.x: auth_pass || password
     cfg.target = rest;
     if (cfg.client !== null) {
       if (!(cfg.client instanceof RedisClient)) throw targetError("`client` must be a createClient() client");
