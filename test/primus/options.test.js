@@ -11,6 +11,11 @@ const { createClient } = require("../..");
 
 const { readOptions } = plugin;
 
+// (a Primus instance runs a heartbeat interval until it is destroyed)
+function destroy(primus) {
+  return new Promise((resolve) => primus.destroy({ timeout: 0 }, resolve));
+}
+
 describe("Primus plugin: options", function () {
   it("is found by primus.plugin() and by an old Primus's use() (server is itself)", function () {
     assert.equal(plugin.server, plugin);
@@ -51,7 +56,7 @@ describe("Primus plugin: options", function () {
     }
   });
 
-  it("refuses, synchronously, what it cannot honour", function () {
+  it("refuses, synchronously, what it cannot honour", async function () {
     assert.throws(() => readOptions({ sentinel: true, endpoints: [{ host: "h", port: 26379 }], masterName: "m" }), {
       code: "ERR_INVALID_REDIS_TARGET",
       message: /Sentinel/,
@@ -67,6 +72,7 @@ describe("Primus plugin: options", function () {
     const primus = new Primus(http.createServer(), { transformer: "websockets", redis: { sentinel: true } });
     assert.throws(() => primus.plugin("redis", plugin), { code: "ERR_INVALID_REDIS_TARGET" });
     assert.equal(primus.rooms, undefined);
+    await destroy(primus);
   });
 
   it("declares exactly the stats fields the runtime fills in (lib/primus.d.ts)", async function () {
@@ -79,7 +85,8 @@ describe("Primus plugin: options", function () {
     try {
       assert.deepEqual(Object.keys(primus.rooms.stats).sort(), declared);
     } finally {
-      await primus.rooms.close();
+      await destroy(primus);
     }
+    assert.equal(primus.rooms.client.isReady, false);
   });
 });
