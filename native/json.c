@@ -10,6 +10,39 @@
 #define CANON_MAX_DEPTH 256
 #define CANON_MAX_KEYS 256  // objects with more keys answer 0 (the duplicate check is quadratic)
 
+// The first byte at or after p that ends a run of plain string characters: '"', '\\', a control
+// character, or end. Eight bytes at a time while none of them is one (SWAR: a byte equal to v has
+// (b ^ v) == 0; "less than 0x20" is the classic has-less test, which bytes >= 0x80 never pass).
+static const uint8_t *
+string_run (const uint8_t *p, const uint8_t *e) {
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  while (e - p >= 8) {
+    uint64_t w, q, b;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    if ((((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs) break;
+    p += 8;
+  }
+  while (p < e && *p != '"' && *p != '\\' && *p >= 0x20)
+    p++;
+  return p;
+}
+
+// 1 when p[0..n) is ASCII, eight bytes at a time.
+static int
+all_ascii (const uint8_t *p, size_t n) {
+  uint64_t acc = 0, w;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    memcpy(&w, p + i, 8);
+    acc |= w;
+  }
+  for (; i < n; i++)
+    acc |= p[i];
+  return (acc & 0x8080808080808080ULL) == 0;
+}
+
 static void
 skip_ws (hra_json_t *j) {
   while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
@@ -27,6 +60,8 @@ static int
 skip_string (hra_json_t *j) {
   j->p++;
   while (j->p < j->end) {
+    j->p = string_run(j->p, j->end);
+    if (j->p >= j->end) break;
     uint8_t c = *j->p++;
     if (c == '"') return HRA_OK;
     if (c < 0x20) return HRA_EINVAL;
@@ -432,6 +467,8 @@ static int
 canon_string (const uint8_t **pp, const uint8_t *e) {
   const uint8_t *p = *pp + 1;
   while (p < e) {
+    p = string_run(p, e);
+    if (p >= e) break;
     uint8_t c = *p++;
     if (c == '"') {
       *pp = p;
@@ -459,6 +496,18 @@ canon_number (const uint8_t **pp, const uint8_t *e) {
   while (p < e && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E'))
     p++;
   hra_slice_t s = { *pp, (size_t) (p - *pp) };
+  // An integer of at most 15 digits without a leading zero is its own shortest form (but "-0" is not).
+  const uint8_t *q = s.base, *qe = s.base + s.len;
+  if (q < qe && *q == '-') q++;
+  if (qe - q >= 1 && qe - q <= 15 && (*q != '0' || (qe - q == 1 && q == s.base))) {
+    const uint8_t *r = q;
+    while (r < qe && *r >= '0' && *r <= '9')
+      r++;
+    if (r == qe) {
+      *pp = p;
+      return 1;
+    }
+  }
   double d;
   char text[HRA_JSNUM_BUF];
   if (s.len == 0 || s.len >= HRA_JSNUM_BUF || hra_json_number(s, &d) != 0 || !isfinite(d)) return 0;
@@ -486,7 +535,7 @@ hra_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned m
   enum { VALUE,
     KEY,
     AFTER } state = VALUE;
-  if (len == 0 || !hra_encoder_utf8_valid(text, len)) return 0;
+  if (len == 0 || (!all_ascii(text, len) && !hra_encoder_utf8_valid(text, len))) return 0;
   keys->len = 0;
   for (;;) {
     if (state == VALUE) {

@@ -34,6 +34,7 @@ struct hra_primus_s {
   size_t held;  // rooms with local sparks
   size_t held_long;  // of which with names too long for the index (their messages always go to JS)
   uint32_t dup_max;  // highest index slot one name has needed (see hra_primus_presence)
+  int undefined_held;  // the room "undefined" (where upstream sends what it cannot parse) is held
   hra_buf_t name;  // the room string of the message being processed, when not a slice of it
   hra_buf_t scratch;  // an unescaped object key
   hra_buf_t keys;  // the canonical-JSON check's key list
@@ -109,8 +110,21 @@ hra_primus_memory (const hra_primus_t *p) {
 
 // The index holds a name once per slot: the k-th JS room with the same UTF-8 takes slot k, so the name
 // stays held until each of them has gone (two JS strings differing only in lone surrogates share it).
+static int
+presence (hra_primus_t *p, const uint8_t *name, size_t len, int on);
+
 int
 hra_primus_presence (hra_primus_t *p, const uint8_t *name, size_t len, int on) {
+  int r = presence(p, name, len, on);
+  if (len == 9 && memcmp(name, "undefined", 9) == 0) {
+    hra_room_key_t k = { name, len, HRA_ROOM_STR };
+    p->undefined_held = hra_rooms_has(p->rooms, k);
+  }
+  return r;
+}
+
+static int
+presence (hra_primus_t *p, const uint8_t *name, size_t len, int on) {
   if (len > HRA_ROOMS_MAX_NAME) {
     if (!on && p->held_long == 0) return 1;
     p->held_long += on ? 1 : (size_t) -1;
@@ -307,6 +321,29 @@ write_record (hra_primus_t *p, hra_batch_t *b, uint32_t flags, hra_slice_t room,
   return HRA_OK;
 }
 
+// The shape every primus-redis-rooms node publishes starts {"room":"<name>". When that room is not held,
+// nor "undefined" (where upstream sends a body it cannot parse), and no other "room" key can follow (the
+// rest holds neither the literal "room" nor a \u escape that could spell it), nothing can be delivered
+// whatever the rest is: 1, and the body is dropped before it is validated.
+static int
+surely_not_held (const hra_primus_t *p, hra_slice_t body) {
+  static const char head[] = "{\"room\":\"";
+  const size_t hl = sizeof(head) - 1;
+  if (p->undefined_held || body.len < hl || memcmp(body.base, head, hl) != 0) return 0;
+  const uint8_t *s = body.base + hl, *q = s, *e = body.base + body.len;
+  while (q < e && *q != '"' && *q != '\\' && *q >= 0x20 && *q < 0x80)
+    q++;
+  if (q >= e || *q != '"') return 0;
+  hra_slice_t name = { s, (size_t) (q - s) };
+  if (is_held(p, name)) return 0;
+  q++;
+  if (memmem(q, (size_t) (e - q), "\"room\"", 6) != NULL) return 0;
+  for (const uint8_t *b = q; (b = memchr(b, '\\', (size_t) (e - b))) != NULL; b += 2) {
+    if (e - b < 2 || b[1] == 'u') return 0;
+  }
+  return 1;
+}
+
 static int
 slice_is (hra_slice_t s, const char *z, size_t n) {
   return s.len == n && (n == 0 || memcmp(s.base, z, n) == 0);
@@ -322,6 +359,10 @@ hra_primus_on_message (hra_primus_t *p, int kind, hra_slice_t pattern, hra_slice
   p->stats.received++;
   if (payload.len > p->max_message_bytes) {
     drop(p, HRA_ELIMIT);
+    return 1;
+  }
+  if (surely_not_held(p, payload)) {
+    p->stats.ignored_room++;
     return 1;
   }
   hra_slice_t room = { NULL, 0 }, data = { NULL, 0 }, name = { NULL, 0 };
