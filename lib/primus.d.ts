@@ -86,6 +86,8 @@ declare namespace plugin {
     jsRooms: number;
     /** spark writes */
     deliveries: number;
+    /** of which written as a websocket frame built once per message (the websockets transformer) */
+    frames: number;
     /** not of the shape primus-redis-rooms publishes (then handled as it would, or dropped) */
     invalid: number;
     /** invalid messages dropped: upstream would crash on them, or they pass a limit */

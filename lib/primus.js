@@ -97,6 +97,26 @@ function readOptions(redis) {
   return cfg;
 }
 
+// An RFC 6455 frame as ws's server side writes a text message: FIN, opcode 1, unmasked, the payload's length
+// in 7, 16 or 64 bits, then the payload (here the packet's UTF-8 bytes, which are those of the text).
+function textFrame(buf, start, end) {
+  const len = end - start;
+  const hl = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const f = Buffer.allocUnsafe(hl + len);
+  f[0] = 0x81;
+  if (hl === 2) f[1] = len;
+  else if (hl === 4) {
+    f[1] = 126;
+    f.writeUInt16BE(len, 2);
+  } else {
+    f[1] = 127;
+    f.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
+    f.writeUInt32BE(len >>> 0, 6);
+  }
+  buf.copy(f, hl, start, end);
+  return f;
+}
+
 // A Room is upstream's: an objectMode Writable whose write(data) writes to the room's local sparks and then
 // publishes. A room emptied by a leave is dropped from the table, as upstream does; a Room object kept from
 // before acts on its name's current room (upstream's would write to nobody and miss later joins).
@@ -186,13 +206,15 @@ class Rooms extends EventEmitter {
     this._coalesce = cfg.coalesceWrites !== false;
     this._held = [];
     this._release = () => this._uncorkAll();
-    this._js = { deliveries: 0, invalid: 0, ignoredRoom: 0, publishDropped: 0 };
+    this._js = { deliveries: 0, frames: 0, invalid: 0, ignoredRoom: 0, publishDropped: 0 };
     // The one encoding the native pass-through reproduces: Primus's JSON parser, as it was at startup.
     this._jsonEncoder = primus.parser && primus.spec && primus.spec.parser === "json" ? primus.encoder : null;
     const base = primus.Spark && Object.getPrototypeOf(primus.Spark.prototype);
     this._sparkWrite = base ? base.write : null;
     this._spark_write = base ? base._write : null;
     this._CLOSED = (primus.Spark && primus.Spark.CLOSED) || 2;
+    // Frames are pre-built only for Primus's own websockets transformer (ws underneath).
+    this._wsTransformer = String(primus.options.transformer || "").toLowerCase() === "websockets";
     this._id = this._client._register(this);
     this._handle = {};
     const seed = randomBytes(8);
@@ -247,6 +269,7 @@ class Rooms extends EventEmitter {
   get stats() {
     const s = binding.primus_stats(this._handle);
     s.deliveries = this._js.deliveries;
+    s.frames = this._js.frames;
     s.invalid += this._js.invalid;
     s.dropped += this._js.invalid;
     s.ignoredRoom += this._js.ignoredRoom;
@@ -318,9 +341,8 @@ class Rooms extends EventEmitter {
       this._js.deliveries += n;
       return;
     }
-    const text = buf.toString("utf8", doff, dend);
     if (!(flags & C.PR_DATA_PACKET) || !this._passThrough()) {
-      const data = JSON.parse(text); // valid JSON: C scanned it
+      const data = JSON.parse(buf.toString("utf8", doff, dend)); // valid JSON: C scanned it
       for (let k = 0; k < n && k < sparks.length; k++) sparks[k].write(data);
       this._js.deliveries += n;
       return;
@@ -331,21 +353,49 @@ class Rooms extends EventEmitter {
     const hold = more && this._coalesce;
     let data;
     let parsed = false;
+    let frame = null;
+    let text = null;
     for (let k = 0; k < n && k < sparks.length; k++) {
       const spark = sparks[k];
       if (spark.readyState === CLOSED) continue;
       if (spark.write !== this._sparkWrite || spark._write !== this._spark_write) {
         if (!parsed) {
-          data = JSON.parse(text);
+          data = JSON.parse(buf.toString("utf8", doff, dend));
           parsed = true;
         }
         spark.write(data);
         continue;
       }
-      if (hold) this._cork(spark);
-      spark.emit("outgoing::data", text);
+      const raw = this._frameSocket(spark);
+      if (raw === null) {
+        if (hold) this._cork(spark);
+        if (text === null) text = buf.toString("utf8", doff, dend);
+        spark.emit("outgoing::data", text);
+        continue;
+      }
+      // What ws's send(text) would write, built once for every spark of the message.
+      if (frame === null) frame = textFrame(buf, doff, dend);
+      if (hold && raw[kCorked] !== true) this._corkRaw(raw);
+      raw.write(frame);
+      this._js.frames++;
     }
     this._js.deliveries += n;
+  }
+
+  // The TCP socket a pre-built frame may be written to directly: the websockets transformer's socket (a ws
+  // WebSocket) when it is open, with no extension negotiated (permessage-deflate would compress) and nothing
+  // queued in its sender, and when the spark's only 'outgoing::data' listener is the transformer's (which
+  // would call ws.send(text) with it). Otherwise null: the spark gets emit('outgoing::data', text).
+  _frameSocket(spark) {
+    if (!this._wsTransformer) return null;
+    const ws = spark.socket;
+    if (ws === null || typeof ws !== "object" || ws.readyState !== 1 || ws.extensions !== "") return null;
+    const sender = ws._sender;
+    const raw = ws._socket;
+    if (!sender || sender._state !== 0 || !Array.isArray(sender._queue) || sender._queue.length !== 0) return null;
+    if (!raw || raw.destroyed || raw.writable !== true || typeof raw.cork !== "function") return null;
+    if (spark.listenerCount("outgoing::data") !== 1) return null;
+    return raw;
   }
 
   // Write coalescing for the websockets transformer: while a batch with more records is delivered, each
@@ -355,6 +405,10 @@ class Rooms extends EventEmitter {
     const ws = spark.socket;
     const raw = ws && ws._sender && ws._socket;
     if (!raw || raw[kCorked] === true || typeof raw.cork !== "function" || raw.destroyed) return;
+    this._corkRaw(raw);
+  }
+
+  _corkRaw(raw) {
     raw.cork();
     raw[kCorked] = true;
     if (this._held.push(raw) === 1) queueMicrotask(this._release);

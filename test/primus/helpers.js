@@ -22,8 +22,9 @@ class Fleet {
     this.clients = [];
   }
 
-  // kind "ours" or "upstream"; redis: extra options.redis keys; opts: extra Primus options.
-  async node(kind = "ours", redis = {}, opts = {}) {
+  // kind "ours" or "upstream"; redis: extra options.redis keys; opts: extra Primus options (and `record:
+  // false`: no 'outgoing::data' listener of ours on the sparks, so that frames may be pre-built).
+  async node(kind = "ours", redis = {}, { record = true, ...opts } = {}) {
     const server = http.createServer();
     const primus = new Primus(server, {
       transformer: "websockets",
@@ -43,7 +44,7 @@ class Fleet {
       const name = spark.query.name;
       node.sparks.set(name, spark);
       node.packets.set(name, []);
-      spark.on("outgoing::data", (packet) => node.packets.get(name).push(packet));
+      if (record) spark.on("outgoing::data", (packet) => node.packets.get(name).push(packet));
     });
     await new Promise((resolve, reject) => {
       server.once("error", reject);
@@ -89,4 +90,34 @@ class Fleet {
   }
 }
 
-module.exports = { Fleet, patternSubscribers, ours, upstream };
+// A websocket client speaking the handshake by hand, so that the frames the server writes are seen as raw
+// bytes: resolves with { bytes() (everything received after the handshake), close() }.
+function rawWebSocket(port, name) {
+  const net = require("node:net");
+  const crypto = require("node:crypto");
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    const key = crypto.randomBytes(16).toString("base64");
+    let buf = Buffer.alloc(0);
+    let open = false;
+    sock.on("error", reject);
+    sock.on("connect", () => {
+      sock.write(
+        `GET /primus?name=${encodeURIComponent(name)} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    sock.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      if (open) return;
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      if (!/^HTTP\/1.1 101/.test(buf.toString("latin1", 0, end))) return reject(new Error(buf.toString("latin1", 0, end)));
+      open = true;
+      buf = buf.subarray(end + 4);
+      resolve({ bytes: () => buf, close: () => sock.destroy() });
+    });
+  });
+}
+
+module.exports = { Fleet, patternSubscribers, rawWebSocket, ours, upstream };

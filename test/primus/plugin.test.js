@@ -5,7 +5,7 @@ const assert = require("node:assert/strict");
 const { startRedis, isRedisAvailable, redisCli } = require("../helpers/redis");
 const { waitFor, never, sleep } = require("../helpers/util");
 const { createClient } = require("../..");
-const { Fleet } = require("./helpers");
+const { Fleet, rawWebSocket } = require("./helpers");
 
 describe("Primus plugin: three servers", function () {
   let redis;
@@ -144,6 +144,32 @@ describe("Primus plugin: three servers", function () {
     assert.deepEqual(ids(custom.packets.get("c")), [`<${json(data)}>`, '<"x">']);
     assert.equal(plain.primus.rooms.stats.passthrough, 2);
     assert.deepEqual(p.received, [data, "x"]);
+  });
+
+  it("pre-built frames are the bytes ws.send(text) would write; other sockets get ws.send", async function () {
+    const WebSocket = require("ws");
+    const receiver = await fleet.node("ours", {}, { record: false, compression: true });
+    const sender = await fleet.node();
+    await fleet.subscribed();
+    const a = await rawWebSocket(receiver.port, "a");
+    const b = await rawWebSocket(receiver.port, "b");
+    const deflated = [];
+    const c = new WebSocket(`ws://127.0.0.1:${receiver.port}/primus?name=c`, { perMessageDeflate: true });
+    c.on("message", (m, isBinary) => deflated.push([m.toString(), isBinary]));
+    fleet.clients.push({ end: () => c.close() }, { end: a.close }, { end: b.close });
+    await waitFor(() => receiver.sparks.size === 3);
+    assert.equal(receiver.sparks.get("c").socket.extensions, "permessage-deflate");
+    for (const name of ["a", "b", "c"]) receiver.sparks.get(name).join("room");
+    const values = ["x".repeat(125), "y".repeat(126), { big: "z".repeat(70000) }, { s: "\u2028é😀" }, [1, 2, 3]];
+    for (const v of values) sender.primus.room("room").write(v);
+    const json = (v) => JSON.stringify(v).replace(/\u2028/g, "\\u2028");
+    const frames = Buffer.concat(values.map((v) => Buffer.concat(WebSocket.Sender.frame(Buffer.from(json(v)), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: false }))));
+    await waitFor(() => a.bytes().length >= frames.length && b.bytes().length >= frames.length && deflated.length === values.length);
+    assert.ok(a.bytes().equals(frames));
+    assert.ok(b.bytes().equals(frames));
+    assert.deepEqual(deflated, values.map((v) => [json(v), false]));
+    assert.equal(receiver.primus.rooms.stats.frames, 2 * values.length);
+    assert.equal(receiver.primus.rooms.stats.deliveries, 3 * values.length);
   });
 
   it("room.write(undefined) and messages without data send nothing, as upstream", async function () {
