@@ -7,6 +7,7 @@
 // whose string conversion throws ({"room": {"toString": 1}}). Those two are dropped here, and counted.
 #include "primus.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,14 +42,13 @@ struct hra_primus_s {
   hra_primus_stats_t stats;
 };
 
+// malloc'd "<a><sep><b>" (its length in *len), or NULL.
 static char *
-concat (const char *a, const char *b, size_t *len) {
-  size_t la = strlen(a), lb = strlen(b);
-  char *s = malloc(la + lb + 1);
-  if (s == NULL) return NULL;
-  memcpy(s, a, la);
-  memcpy(s + la, b, lb + 1);
-  *len = la + lb;
+join (const char *a, const char *sep, const char *b, size_t *len) {
+  size_t n = strlen(a) + strlen(sep) + strlen(b);
+  char *s = malloc(n + 1);
+  if (s != NULL) snprintf(s, n + 1, "%s%s%s", a, sep, b);
+  *len = n;
   return s;
 }
 
@@ -56,15 +56,8 @@ hra_primus_t *
 hra_primus_new (const hra_primus_opts_t *o) {
   hra_primus_t *p = calloc(1, sizeof(*p));
   if (p == NULL) return NULL;
-  size_t clen = strlen(o->channel);
-  char *dot = malloc(clen + 2);
-  if (dot != NULL) {
-    memcpy(dot, o->channel, clen);
-    memcpy(dot + clen, ".", 2);
-    p->pattern = concat(dot, "*", &p->pattern_len);
-    p->channel = concat(dot, o->id, &p->channel_len);
-    free(dot);
-  }
+  p->pattern = join(o->channel, ".", "*", &p->pattern_len);
+  p->channel = join(o->channel, ".", o->id, &p->channel_len);
   p->rooms = hra_rooms_new(o->seed);
   if (p->pattern == NULL || p->channel == NULL || p->rooms == NULL) {
     hra_primus_free(p);

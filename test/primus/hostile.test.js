@@ -113,6 +113,53 @@ describe("Primus plugin: hostile messages", function () {
     assert.ok(s.jsRooms >= 3);
   });
 
+  it("a message for a room not held is dropped before validation only when nothing could be delivered", async function () {
+    const up = await fleet.node("upstream");
+    const our = await fleet.node("ours");
+    await fleet.subscribed();
+    const u = await fleet.connect(up, "u");
+    const o = await fleet.connect(our, "o");
+    u.spark.join("r");
+    o.spark.join("r");
+    const messages = [
+      '{"room":"nothere","data":1,"room":"r"}',
+      '{"room":"nothere","data":{"room":"r"},"x":2}',
+      '{"room":"nothere","d\\u0061ta":3,"r\\u006fom":"r"}',
+      '{"room":"nothere","data":4',
+      '{"room":"nothere","data":"\\"room\\""}',
+      '{"room" : "r","data":5}',
+      '{"room":"nothere"}{"room":"r","data":6}',
+    ];
+    for (const m of messages) await raw.publish("primus.hostile", m);
+    await raw.publish("primus.hostile", '{"room":"r","data":"END"}');
+    await waitFor(() => u.received.includes("END") && o.received.includes("END"));
+    assert.deepEqual(our.packets.get("o"), up.packets.get("u"));
+    assert.deepEqual(o.received, [1, 3, 5, "END"]);
+    // Then "undefined" is held: an unparsable body goes there, so nothing is dropped early.
+    u.spark.join("undefined");
+    o.spark.join("undefined");
+    await raw.publish("primus.hostile", '{"room":"nothere","data":7');
+    await raw.publish("primus.hostile", '{"room":"r","data":"END2"}');
+    await waitFor(() => u.received.includes("END2") && o.received.includes("END2"));
+    assert.deepEqual(our.packets.get("o"), up.packets.get("u"));
+  });
+
+  it("two rooms whose names differ only in lone surrogates are held apart in C", async function () {
+    const sender = await fleet.node();
+    const our = await fleet.node();
+    await fleet.subscribed();
+    const a = await fleet.connect(our, "a");
+    const b = await fleet.connect(our, "b");
+    a.spark.join("\ud800");
+    b.spark.join("\udfff"); // both are U+FFFD once converted to UTF-8
+    a.spark.leave("\ud800");
+    sender.primus.room("\udfff").write("to b");
+    sender.primus.room("\ud800").write("to a");
+    await waitFor(() => b.received.length === 1);
+    assert.deepEqual(b.received, ["to b"]);
+    assert.deepEqual(a.received, []);
+  });
+
   it("null, rooms whose string conversion throws, deep nesting, 10 MB: dropped or delivered, counted, no crash", async function () {
     const node = await fleet.node("ours", { channel: "hostile" });
     const small = await fleet.node("ours", { channel: "hostile", maxMessageBytes: 1 << 20, maxDepth: 20 });
