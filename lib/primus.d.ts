@@ -31,10 +31,13 @@ declare namespace plugin {
   export interface PrimusRedisOptions extends RedisEndpointOptions, PrimusRedisOwnOptions {
     /** node_redis 2.x's name for `password` */
     auth_pass?: string;
-    /** Redis Sentinel (primus-redis-rooms's form): refused until the adapter supports Sentinel */
-    sentinel?: false;
-    endpoints?: ReadonlyArray<{ host: string; port: number }>;
+    /** Redis Sentinel, primus-redis-rooms's form: the master named `masterName` ("mymaster") via `endpoints` */
+    sentinel?: boolean;
+    /** the Sentinels */
+    endpoints?: ReadonlyArray<{ host?: string; port?: number }>;
     masterName?: string;
+    /** with `sentinel`: "slave" puts the subscriber on a replica (the publisher stays on the master) */
+    role?: "master" | "slave";
     /** node_redis 2.x tuning (retry_strategy, enable_offline_queue, ...): ignored */
     [nodeRedis2Setting: string]: unknown;
   }

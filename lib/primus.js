@@ -47,18 +47,35 @@ const NODE_REDIS_2_IGNORED = new Set([
 // Ours, next to the connection settings in options.redis.
 const OWN = ["channel", "client", "maxDepth", "maxMessageBytes", "coalesceWrites"];
 
-const SENTINEL_LATER =
-  "Redis Sentinel (`sentinel`, `endpoints`, `masterName`) is not supported yet by socket.io-hiredis-adapter " +
-  "(refused rather than connecting to a fixed address)";
+// primus-redis-rooms's Sentinel mode: redis-sentinel 0.3's createClient(endpoints, masterName, options.redis),
+// whose options go to the data node's node_redis client (the address comes from the Sentinels).
+function sentinelTarget(redis, rest) {
+  if (!Array.isArray(redis.endpoints) || redis.endpoints.length === 0) {
+    throw targetError("`sentinel` needs `endpoints`, the Sentinels as [{ host, port }, ...]");
+  }
+  const node = {};
+  for (const k of Object.keys(rest)) {
+    if (k === "host" || k === "port" || k === "path") continue; // node_redis's address: the Sentinels give it
+    if (k === "role") continue;
+    if (k === "url") throw targetError("`url` does not go with `sentinel`: the Sentinels say where the master is");
+    node[k] = rest[k];
+  }
+  const target = { sentinels: redis.endpoints, name: typeof redis.masterName === "string" ? redis.masterName : "mymaster", ...node };
+  // role "slave" (redis-sentinel's name): the subscriber on a replica (published messages replicate to it); the
+  // command connection always on the master, where a PUBLISH reaches every node.
+  const replica = rest.role === "slave" || rest.role === "replica";
+  if (rest.role !== undefined && rest.role !== "master" && !replica) throw targetError(`\`role\` must be "master" or "slave", got ${String(rest.role)}`);
+  return { target, subTarget: replica ? { ...target, role: "replica" } : undefined };
+}
 
 /**
  * Reads primus-redis-rooms's `options.redis` (host, port, password, url, channel, sentinel, endpoints,
- * masterName and node_redis 2.x's other settings) or any target form of createAdapter (a URL, an options
- * object, a createClient() client, node-redis / ioredis clients, a cluster). Throws synchronously
- * (ERR_INVALID_REDIS_TARGET) for what cannot be honoured.
+ * masterName and node_redis 2.x's other settings, tls included) or any target form of createAdapter (a URL,
+ * an options object, a createClient() client, node-redis / ioredis clients, a cluster, Sentinel, TLS). Throws
+ * synchronously (ERR_INVALID_REDIS_TARGET) for what cannot be honoured.
  */
 function readOptions(redis) {
-  const cfg = { channel: "primus", client: null, target: redis, maxDepth: 100, maxMessageBytes: 64 * 1024 * 1024, coalesceWrites: true };
+  const cfg = { channel: "primus", client: null, target: redis, subTarget: undefined, maxDepth: 100, maxMessageBytes: 64 * 1024 * 1024, coalesceWrites: true };
   if (redis instanceof RedisClient) {
     cfg.client = redis;
     return cfg;
@@ -72,9 +89,8 @@ function readOptions(redis) {
       if (k === "channel") {
         if (v) cfg.channel = v; // upstream: options.redis.channel || 'primus'
       } else if (OWN.includes(k)) cfg[k] = v;
-      else if (k === "sentinel" || k === "endpoints" || k === "masterName") {
-        if (k === "sentinel" && v) throw targetError(SENTINEL_LATER);
-      } else if (NODE_REDIS_2_IGNORED.has(k)) continue;
+      else if (k === "sentinel" || k === "endpoints" || k === "masterName") continue;
+      else if (NODE_REDIS_2_IGNORED.has(k)) continue;
       else if (k === "auth_pass") authPass = v; // node_redis 2.x's name for password
       else if (k === "family") {
         if (v !== "IPv4" && v !== 4 && v !== 0) throw targetError("`family` IPv6: give an IPv6 address as `host` instead");
@@ -82,6 +98,10 @@ function readOptions(redis) {
     }
     if (authPass !== undefined) rest.password = authPass; // node_redis 2.x: auth_pass || password
     cfg.target = rest;
+    if (redis.sentinel) {
+      if (cfg.client !== null) throw targetError("`sentinel` does not go with `client`: the client already has its connections");
+      ({ target: cfg.target, subTarget: cfg.subTarget } = sentinelTarget(redis, rest));
+    }
     if (cfg.client !== null) {
       if (!(cfg.client instanceof RedisClient)) throw targetError("`client` must be a createClient() client");
       if (Object.keys(rest).length > 0) throw targetError(`\`${Object.keys(rest)[0]}\` does not go with \`client\`: the client already has its connections`);
@@ -93,7 +113,10 @@ function readOptions(redis) {
     const v = cfg[k];
     if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) throw new RangeError(`\`${k}\` must be an integer from 1 to 4294967295, got ${v}`);
   }
-  if (cfg.client === null) cfg.target = resolveTarget(cfg.target);
+  if (cfg.client === null) {
+    cfg.target = resolveTarget(cfg.target);
+    if (cfg.subTarget !== undefined) cfg.subTarget = resolveTarget(cfg.subTarget);
+  }
   return cfg;
 }
 
@@ -200,7 +223,7 @@ class Rooms extends EventEmitter {
     this.channel = this.prefix + this.id;
     this._table = new Map(); // room name -> Room (upstream: rooms['+' + name])
     this._owned = cfg.client === null;
-    this._client = this._owned ? new RedisClient(cfg.target) : cfg.client;
+    this._client = this._owned ? new RedisClient(cfg.target, cfg.subTarget) : cfg.client;
     this._closed = false;
     this._closing = null;
     this._coalesce = cfg.coalesceWrites !== false;

@@ -56,20 +56,32 @@ describe("Primus plugin: options", function () {
     }
   });
 
+  it("reads primus-redis-rooms's Sentinel form as a Sentinel target, and TLS", function () {
+    const endpoints = [{ host: "10.0.0.1", port: 26379 }, { host: "10.0.0.2", port: 26380 }];
+    let cfg = readOptions({ sentinel: true, endpoints, masterName: "m", auth_pass: "pw", db: 2, host: "ignored", port: 1 });
+    assert.deepEqual(cfg.target.sentinel, { sentinels: endpoints, name: "m", role: "master" });
+    assert.deepEqual([cfg.target.password, cfg.target.db, cfg.target.host, cfg.subTarget], ["pw", 2, undefined, undefined]);
+    // redis-sentinel's default name; role "slave": the subscriber on a replica, the publisher on the master
+    cfg = readOptions({ sentinel: true, endpoints, role: "slave" });
+    assert.equal(cfg.target.sentinel.name, "mymaster");
+    assert.equal(cfg.target.sentinel.role, "master");
+    assert.equal(cfg.subTarget.sentinel.role, "replica");
+    assert.throws(() => readOptions({ sentinel: true }), { code: "ERR_INVALID_REDIS_TARGET", message: /endpoints/ });
+    assert.throws(() => readOptions({ sentinel: true, endpoints, url: "redis://h" }), { code: "ERR_INVALID_REDIS_TARGET" });
+    assert.throws(() => readOptions({ sentinel: true, endpoints, role: "sentinel" }), { code: "ERR_INVALID_REDIS_TARGET" });
+    assert.ok(readOptions({ host: "h", tls: { servername: "h" } }).target.tls);
+    assert.ok(readOptions("rediss://h:6380").target.tls);
+  });
+
   it("refuses, synchronously, what it cannot honour", async function () {
-    assert.throws(() => readOptions({ sentinel: true, endpoints: [{ host: "h", port: 26379 }], masterName: "m" }), {
-      code: "ERR_INVALID_REDIS_TARGET",
-      message: /Sentinel/,
-    });
-    assert.throws(() => readOptions({ tls: {} }), { code: "ERR_INVALID_REDIS_TARGET" });
-    assert.throws(() => readOptions({ url: "rediss://h" }), { code: "ERR_INVALID_REDIS_TARGET" });
     assert.throws(() => readOptions({ family: "IPv6" }), { code: "ERR_INVALID_REDIS_TARGET" });
+    assert.throws(() => readOptions({ sentinel: true, endpoints: [{ host: "h", port: 26379 }], tls: {} }), { code: "ERR_INVALID_REDIS_TARGET" });
     assert.throws(() => readOptions({ hots: "typo" }), { code: "ERR_INVALID_REDIS_TARGET", message: /hots/ });
     assert.throws(() => readOptions({ channel: 5 }), TypeError);
     assert.throws(() => readOptions({ channel: "a\0b" }), TypeError);
     assert.throws(() => readOptions({ maxDepth: 0 }), RangeError);
     // at primus.plugin(), before anything is opened
-    const primus = new Primus(http.createServer(), { transformer: "websockets", redis: { sentinel: true } });
+    const primus = new Primus(http.createServer(), { transformer: "websockets", redis: { sentinel: true, endpoints: [] } });
     assert.throws(() => primus.plugin("redis", plugin), { code: "ERR_INVALID_REDIS_TARGET" });
     assert.equal(primus.rooms, undefined);
     await destroy(primus);

@@ -9,6 +9,7 @@ primus.plugin("redis", primusPlugin);
 const same: typeof primusPlugin = primusPlugin.server;
 const rooms = primusPlugin(primus, { redis: { host: "127.0.0.1", port: 6379, channel: "app", auth_pass: "secret", retry_strategy: () => 100 } });
 primusPlugin(primus, { redis: "redis://127.0.0.1:6379" });
+primusPlugin(primus, { redis: { sentinel: true, endpoints: [{ host: "10.0.0.1", port: 26379 }], masterName: "mymaster", role: "slave" } });
 primusPlugin(primus, { redis: { client: createClient(), channel: "app" } });
 const room: primusPlugin.Room = spark.join("lobby");
 room.write({ hello: "world" });
