@@ -143,6 +143,7 @@ describe("Primus plugin: three servers", function () {
     assert.deepEqual(ids(transformed.packets.get("t")), [json({ wrapped: data }), json({ wrapped: "x" })]);
     assert.deepEqual(ids(custom.packets.get("c")), [`<${json(data)}>`, '<"x">']);
     assert.equal(plain.primus.rooms.stats.passthrough, 2);
+    await waitFor(() => p.received.length === 2);
     assert.deepEqual(p.received, [data, "x"]);
   });
 
