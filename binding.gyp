@@ -51,10 +51,12 @@
         "native/pipeline.c",
         "native/adapter.c",
         "native/sharded.c",
+        "native/primus.c",
         "native/napi_util.c",
         "native/binding_shared.c",
         "native/binding_conn.c",
         "native/binding_adapter.c",
+        "native/binding_primus.c",
         "native/binding.c"
       ],
       "conditions": [

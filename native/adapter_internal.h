@@ -66,8 +66,4 @@ hra_adapter__invalid (hra_adapter_t *a, int err) {
   a->stats.last_error = err;
 }
 
-// 1 when text is exactly JSON.stringify(JSON.parse(text)) for a JSON array text (keys: scratch).
-int
-hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth);
-
 #endif  // HRA_ADAPTER_INTERNAL_H

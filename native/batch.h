@@ -20,6 +20,12 @@
 //   HRA_REC_ACK_VALUE: token, off, len (msgpack of one client's ack argument)
 //   HRA_REC_DONE: token, status, received, expected, off, len: a request finished (HRA_DONE_*), with the
 //     merged answers; received and expected are int32 (-1: unknown).
+//   HRA_REC_PRIMUS: flags, room off, room len, data off, data len: a Primus message (primus.c) for a room
+//     with local sparks. Flags (HRA_PR_*): ROOM_JSON, the room bytes are the JSON text of the room value
+//     and JS computes its string ('' + JSON.parse(text)), else they are the room's JS string in UTF-8;
+//     DATA_ABSENT, no data member (upstream writes undefined); DATA_PACKET, the data bytes are exactly
+//     what Primus's JSON encoder would send (canonical JSON, U+2028/U+2029 escaped), else they are the
+//     data member's JSON text for JS to parse.
 //
 // A target list is a count n followed by n socket slots, or a marker with no slots after it:
 //   HRA_TARGETS_ALL: every local socket of the adapter (a broadcast with no rooms and no exceptions), which
@@ -44,8 +50,13 @@ enum {
   HRA_REC_BCAST_ACK = 7,
   HRA_REC_RAW_BROADCAST = 8,
   HRA_REC_SHARDED = 9,
-  HRA_REC_DONE = 10
+  HRA_REC_DONE = 10,
+  HRA_REC_PRIMUS = 11
 };
+
+#define HRA_PR_ROOM_JSON 1u
+#define HRA_PR_DATA_ABSENT 2u
+#define HRA_PR_DATA_PACKET 4u
 
 #define HRA_BATCH_HEADER 4u
 #define HRA_TARGETS_ALL 0xffffffffu
@@ -96,7 +107,13 @@ enum {
   HRA_F_DONE_RECEIVED = 6,
   HRA_F_DONE_EXPECTED = 7,
   HRA_F_DONE_OFF = 8,
-  HRA_F_DONE_LEN = 9
+  HRA_F_DONE_LEN = 9,
+  // HRA_REC_PRIMUS
+  HRA_F_PR_FLAGS = 4,
+  HRA_F_PR_ROOM_OFF = 5,
+  HRA_F_PR_ROOM_LEN = 6,
+  HRA_F_PR_DATA_OFF = 7,
+  HRA_F_PR_DATA_LEN = 8
 };
 
 typedef struct {

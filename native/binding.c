@@ -1,6 +1,6 @@
 // Module init: the instance (one per Node-API environment: the batch for JS, the request timer, the
-// delivery hook), its teardown, the exported constants, and the entry points of binding_conn.c and
-// binding_adapter.c. Native objects are attached to plain JS "handle" objects with napi_wrap and a type
+// delivery hook), its teardown, the exported constants, and the entry points of binding_conn.c,
+// binding_adapter.c and binding_primus.c. Native objects are attached to plain JS "handle" objects with napi_wrap and a type
 // tag; while a connection is open it holds a strong reference to its JS owner, so native code never
 // calls into a collected object.
 #include <stdlib.h>
@@ -82,6 +82,7 @@ NAPI_MODULE_INIT() {
   HRA_NAPI_CALL(env, napi_add_async_cleanup_hook(env, on_env_teardown, inst, &inst->hook));
   HRA_NAPI_CALL(env, hra_binding_conn_define(env, exports, inst));
   HRA_NAPI_CALL(env, hra_binding_adapter_define(env, exports, inst));
+  HRA_NAPI_CALL(env, hra_binding_primus_define(env, exports, inst));
   napi_value constants;
   HRA_NAPI_CALL(env, napi_create_object(env, &constants));
   const struct {
@@ -141,6 +142,15 @@ NAPI_MODULE_INIT() {
     { "F_DONE_EXPECTED", HRA_F_DONE_EXPECTED },
     { "F_DONE_OFF", HRA_F_DONE_OFF },
     { "F_DONE_LEN", HRA_F_DONE_LEN },
+    { "REC_PRIMUS", HRA_REC_PRIMUS },
+    { "F_PR_FLAGS", HRA_F_PR_FLAGS },
+    { "F_PR_ROOM_OFF", HRA_F_PR_ROOM_OFF },
+    { "F_PR_ROOM_LEN", HRA_F_PR_ROOM_LEN },
+    { "F_PR_DATA_OFF", HRA_F_PR_DATA_OFF },
+    { "F_PR_DATA_LEN", HRA_F_PR_DATA_LEN },
+    { "PR_ROOM_JSON", HRA_PR_ROOM_JSON },
+    { "PR_DATA_ABSENT", HRA_PR_DATA_ABSENT },
+    { "PR_DATA_PACKET", HRA_PR_DATA_PACKET },
     { "DONE_OK", HRA_DONE_OK },
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },

@@ -123,6 +123,8 @@ js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, h
     else if (kind == 's')
       hra_sharded_on_message(ja->a, channel, payload, &inst->batch);
   }
+  for (js_primus_t *jp = jc->primus; jp != NULL; jp = jp->next)
+    hra_primus_on_message(jp->p, kind, pattern, channel, payload, &inst->batch);
   if (inst->batch.records > 0) inst->batch_jc = jc;
   if (jc->fn_message != NULL && !jc->inst->exiting && jc->self != NULL) js_raw_message(jc, kind, pattern, channel, payload);
 }
@@ -175,6 +177,13 @@ js_closed (js_conn_t *jc) {
     ja = next;
   }
   jc->adapters = NULL;
+  for (js_primus_t *jp = jc->primus; jp != NULL;) {
+    js_primus_t *next = jp->next;
+    jp->sub = NULL;
+    jp->next = NULL;
+    jp = next;
+  }
+  jc->primus = NULL;
   for (js_adapter_t *ja = inst->adapters; ja != NULL; ja = ja->all_next) {
     if (ja->cmd == jc) ja->cmd = NULL;
     if (ja->sub == jc) ja->sub = NULL;

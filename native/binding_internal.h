@@ -1,6 +1,7 @@
-// What the Node-API glue files share (binding_shared.c implements it; binding_conn.c and
-// binding_adapter.c use it; binding.c, the module init, uses all three). Layering: binding.c ->
-// binding_conn.c, binding_adapter.c -> binding_shared.c -> the core; never upwards, never sideways.
+// What the Node-API glue files share (binding_shared.c implements it; binding_conn.c, binding_adapter.c
+// and binding_primus.c use it; binding.c, the module init, uses all of them). Layering: binding.c ->
+// binding_conn.c, binding_adapter.c, binding_primus.c -> binding_shared.c -> the core; never upwards,
+// never sideways.
 #ifndef HRA_BINDING_INTERNAL_H
 #define HRA_BINDING_INTERNAL_H
 
@@ -10,10 +11,12 @@
 #include "cluster.h"
 #include "conn.h"
 #include "napi_util.h"
+#include "primus.h"
 #include "subs.h"
 
 typedef struct instance_s instance_t;
 typedef struct js_adapter_s js_adapter_t;
+typedef struct js_primus_s js_primus_t;
 
 typedef struct js_conn_s {
   napi_env env;
@@ -29,6 +32,7 @@ typedef struct js_conn_s {
   int open;  // from init until the native close completed
   int finalized;
   js_adapter_t *adapters;
+  js_primus_t *primus;  // Primus fronts (binding_primus.c) fed by this connection's messages
   struct js_conn_s *next;
   struct js_conn_s *prev;
 } js_conn_t;
@@ -46,6 +50,16 @@ struct js_adapter_s {
   js_adapter_t *next;  // in sub->adapters
   js_adapter_t *all_next;  // in inst->adapters
   js_adapter_t *all_prev;
+};
+
+// A Primus front (binding_primus.c) on its subscriber connection.
+struct js_primus_s {
+  js_conn_t *sub;
+  hra_primus_t *p;
+  instance_t *inst;
+  int64_t memory;
+  int closed;
+  js_primus_t *next;  // in sub->primus
 };
 
 struct instance_s {
@@ -139,5 +153,7 @@ napi_status
 hra_binding_conn_define (napi_env env, napi_value exports, instance_t *inst);
 napi_status
 hra_binding_adapter_define (napi_env env, napi_value exports, instance_t *inst);
+napi_status
+hra_binding_primus_define (napi_env env, napi_value exports, instance_t *inst);
 
 #endif

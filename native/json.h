@@ -66,4 +66,17 @@ hra_json_hexval (uint8_t c) {
 int
 hra_json_key_is (hra_slice_t key, const char *name);
 
+// Appends the UTF-8 of a JSON string value (q includes the quotes; the scanner has validated its
+// syntax) to out. HRA_ENOTSUP for a lone surrogate or bytes that are not UTF-8: such a string is not
+// one the room index or a byte comparison can represent (JS would hold a lone surrogate or U+FFFD);
+// HRA_EINVAL for a malformed escape; HRA_ENOMEM.
+int
+hra_json_unescape (hra_slice_t q, hra_buf_t *out);
+
+// 1 when text (one JSON value of any type, no surrounding white space) is exactly
+// JSON.stringify(JSON.parse(text)); 0 when it is not, or when in doubt (lone surrogates, "__proto__"
+// keys, more than 256 keys in an object, nesting deeper than max_depth or 256). keys is scratch.
+int
+hra_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth);
+
 #endif  // HRA_JSON_H

@@ -46,6 +46,9 @@ typedef struct {
   // array of millions of small integers costs more here than on the wire.
   size_t max_bytes;
   int too_big;
+  // Read bytes not yet handed to the reader (see hra_resp_feed), from backlog_at on.
+  hra_buf_t backlog;
+  size_t backlog_at;
 } hra_resp_t;
 
 // (Re)creates the reader, dropping anything buffered. HRA_OK or HRA_ENOMEM.
@@ -55,7 +58,7 @@ hra_resp_reset (hra_resp_t *p);
 void
 hra_resp_free (hra_resp_t *p);
 
-// Appends bytes read from the socket. HRA_OK or HRA_ENOMEM.
+// Appends bytes read from the socket (copied: buf may go away). HRA_OK or HRA_ENOMEM.
 int
 hra_resp_feed (hra_resp_t *p, const char *buf, size_t len);
 

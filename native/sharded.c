@@ -15,8 +15,6 @@
 #include "pipeline.h"
 
 #define HRA_REQ_SHARDED 20  // a request id of the JS ClusterAdapter (no deadline here: JS times it out)
-#define CANON_MAX_DEPTH 256
-#define CANON_MAX_KEYS 256  // objects with more keys go to JS (the duplicate check is quadratic)
 
 enum {
   ROUTE_MESSAGE = 0,
@@ -45,112 +43,13 @@ static const char *const reserved_events[] = { "connect", "connect_error", "disc
 // ---------------------------------------------------------------------------------------------------
 // JSON strings
 
-static int
-put_utf8 (hra_buf_t *out, uint32_t cp) {
-  uint8_t b[4];
-  size_t n;
-  if (cp < 0x80) {
-    b[0] = (uint8_t) cp;
-    n = 1;
-  } else if (cp < 0x800) {
-    b[0] = (uint8_t) (0xc0 | (cp >> 6));
-    b[1] = (uint8_t) (0x80 | (cp & 0x3f));
-    n = 2;
-  } else if (cp < 0x10000) {
-    b[0] = (uint8_t) (0xe0 | (cp >> 12));
-    b[1] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
-    b[2] = (uint8_t) (0x80 | (cp & 0x3f));
-    n = 3;
-  } else {
-    b[0] = (uint8_t) (0xf0 | (cp >> 18));
-    b[1] = (uint8_t) (0x80 | ((cp >> 12) & 0x3f));
-    b[2] = (uint8_t) (0x80 | ((cp >> 6) & 0x3f));
-    b[3] = (uint8_t) (0x80 | (cp & 0x3f));
-    n = 4;
-  }
-  return hra_buf_append(out, b, n);
-}
-
-static int
-read_u4 (const uint8_t *p, const uint8_t *e, uint32_t *v) {
-  if (e - p < 4) return HRA_ETRUNC;
-  *v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hra_json_hexval(p[i]);
-    if (h < 0) return HRA_EINVAL;
-    *v = (*v << 4) | (uint32_t) h;
-  }
-  return HRA_OK;
-}
-
-// Appends the UTF-8 of a JSON string value (q includes the quotes; the scanner has validated its
-// syntax). HRA_ENOTSUP for a lone surrogate or bytes that are not UTF-8: such a string is not one
-// the room index or a byte comparison can represent (JS would hold U+FFFD or a lone surrogate).
-static int
-json_unescape (hra_slice_t q, hra_buf_t *out) {
-  if (q.len < 2) return HRA_EINVAL;
-  const uint8_t *p = q.base + 1, *e = q.base + q.len - 1;
-  size_t start = out->len;
-  while (p < e) {
-    const uint8_t *run = p;
-    while (p < e && *p != '\\')
-      p++;
-    if (p > run && hra_buf_append(out, run, (size_t) (p - run)) != 0) return HRA_ENOMEM;
-    if (p >= e) break;
-    p++;
-    if (p >= e) return HRA_EINVAL;
-    uint8_t c = *p++;
-    int err = 0;
-    switch (c) {
-      case '"':
-      case '\\':
-      case '/':
-        err = hra_buf_putc(out, c);
-        break;
-      case 'b':
-        err = hra_buf_putc(out, '\b');
-        break;
-      case 'f':
-        err = hra_buf_putc(out, '\f');
-        break;
-      case 'n':
-        err = hra_buf_putc(out, '\n');
-        break;
-      case 'r':
-        err = hra_buf_putc(out, '\r');
-        break;
-      case 't':
-        err = hra_buf_putc(out, '\t');
-        break;
-      case 'u': {
-        uint32_t v, lo;
-        if ((err = read_u4(p, e, &v)) != 0) return err;
-        p += 4;
-        if (v >= 0xdc00 && v <= 0xdfff) return HRA_ENOTSUP;
-        if (v >= 0xd800 && v <= 0xdbff) {
-          if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || read_u4(p + 2, e, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff) return HRA_ENOTSUP;
-          p += 6;
-          v = 0x10000 + ((v - 0xd800) << 10) + (lo - 0xdc00);
-        }
-        err = put_utf8(out, v);
-        break;
-      }
-      default:
-        return HRA_EINVAL;
-    }
-    if (err) return HRA_ENOMEM;
-  }
-  if (!hra_encoder_utf8_valid(out->data + start, out->len - start)) return HRA_ENOTSUP;
-  return HRA_OK;
-}
-
 // 1 when the JSON string value q (with quotes) equals the UTF-8 bytes z.
 static int
 json_str_eq (hra_adapter_t *a, hra_slice_t q, const void *z, size_t n) {
   if (q.len < 2) return 0;
   if (memchr(q.base, '\\', q.len) == NULL) return q.len - 2 == n && memcmp(q.base + 1, z, n) == 0;
   size_t at = a->scratch.len;
-  int eq = json_unescape(q, &a->scratch) == 0 && a->scratch.len - at == n && memcmp(a->scratch.data + at, z, n) == 0;
+  int eq = hra_json_unescape(q, &a->scratch) == 0 && a->scratch.len - at == n && memcmp(a->scratch.data + at, z, n) == 0;
   a->scratch.len = at;
   return eq;
 }
@@ -174,154 +73,6 @@ obj_next (hra_json_t *j, int *first, hra_slice_t *key, hra_slice_t *value, int *
     if (j->p < j->end && *j->p == ',') return HRA_EINVAL;
   }
   return hra_json_object_next(j, key, value, type);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Canonical JSON: the text is exactly JSON.stringify(JSON.parse(text)), so the parse/stringify round
-// trip upstream performs can be skipped. Conservative: anything doubtful answers 0 (JS does it).
-
-static int
-canon_string (const uint8_t **pp, const uint8_t *e) {
-  const uint8_t *p = *pp + 1;
-  while (p < e) {
-    uint8_t c = *p++;
-    if (c == '"') {
-      *pp = p;
-      return 1;
-    }
-    if (c < 0x20) return 0;
-    if (c != '\\') continue;
-    if (p >= e) return 0;
-    c = *p++;
-    if (c == '"' || c == '\\' || c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') continue;
-    // JSON.stringify writes \u only for control characters without a short form (and for lone
-    // surrogates, which we leave to JS), in lower-case hex.
-    if (c != 'u' || e - p < 4 || p[0] != '0' || p[1] != '0' || (p[2] != '0' && p[2] != '1')) return 0;
-    if (!((p[3] >= '0' && p[3] <= '9') || (p[3] >= 'a' && p[3] <= 'f'))) return 0;
-    unsigned v = (unsigned) ((p[2] - '0') * 16 + hra_json_hexval(p[3]));
-    if (v == 8 || v == 9 || v == 10 || v == 12 || v == 13) return 0;
-    p += 4;
-  }
-  return 0;
-}
-
-static int
-canon_number (const uint8_t **pp, const uint8_t *e) {
-  const uint8_t *p = *pp;
-  while (p < e && ((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || *p == '.' || *p == 'e' || *p == 'E'))
-    p++;
-  hra_slice_t s = { *pp, (size_t) (p - *pp) };
-  double d;
-  char text[HRA_JSNUM_BUF];
-  if (s.len == 0 || s.len >= HRA_JSNUM_BUF || hra_json_number(s, &d) != 0 || !isfinite(d)) return 0;
-  size_t n = hra_jsnum_format(d, text);
-  if (n != s.len || memcmp(text, s.base, n) != 0) return 0;
-  *pp = p;
-  return 1;
-}
-
-typedef struct {
-  uint8_t obj;
-  uint8_t has_index;
-  uint8_t seen_name;
-  uint32_t last_index;
-  size_t keys_start;  // index into the key list
-} canon_frame_t;
-
-int
-hra_sharded_json_canonical (hra_buf_t *keys, const uint8_t *text, size_t len, unsigned max_depth) {
-  canon_frame_t st[CANON_MAX_DEPTH];
-  unsigned limit = max_depth < CANON_MAX_DEPTH ? max_depth : CANON_MAX_DEPTH;
-  const uint8_t *p = text, *e = text + len;
-  unsigned depth = 0;
-  size_t nkeys = 0;
-  enum { VALUE,
-    KEY,
-    AFTER } state = VALUE;
-  if (len == 0 || *p != '[' || !hra_encoder_utf8_valid(text, len)) return 0;
-  keys->len = 0;
-  for (;;) {
-    if (state == VALUE) {
-      if (p >= e) return 0;
-      uint8_t c = *p;
-      if (c == '[' || c == '{') {
-        if (depth >= limit) return 0;
-        canon_frame_t *f = &st[depth++];
-        f->obj = c == '{';
-        f->has_index = f->seen_name = 0;
-        f->last_index = 0;
-        f->keys_start = nkeys;
-        p++;
-        if (p < e && *p == (c == '[' ? ']' : '}')) {
-          p++;
-          depth--;
-          state = AFTER;
-        } else {
-          state = f->obj ? KEY : VALUE;
-        }
-        continue;
-      }
-      if (c == '"') {
-        if (!canon_string(&p, e)) return 0;
-      } else if (c == '-' || (c >= '0' && c <= '9')) {
-        if (!canon_number(&p, e)) return 0;
-      } else {
-        const char *lit = c == 't' ? "true" : c == 'f' ? "false"
-          : c == 'n'                                   ? "null"
-                                                       : NULL;
-        size_t n = lit != NULL ? strlen(lit) : 0;
-        if (lit == NULL || (size_t) (e - p) < n || memcmp(p, lit, n) != 0) return 0;
-        p += n;
-      }
-      state = AFTER;
-      continue;
-    }
-    if (state == KEY) {
-      canon_frame_t *f = &st[depth - 1];
-      if (p >= e || *p != '"') return 0;
-      const uint8_t *ks = p;
-      if (!canon_string(&p, e)) return 0;
-      hra_slice_t key = { ks + 1, (size_t) (p - ks - 2) };
-      if (hra_json_key_is(key, "__proto__")) return 0;
-      // JSON.stringify lists array-index keys first, ascending, then the others in insertion order.
-      uint32_t idx;
-      if (hra_jsnum_is_array_index(key.base, key.len, &idx)) {
-        if (f->seen_name || (f->has_index && idx <= f->last_index)) return 0;
-        f->has_index = 1;
-        f->last_index = idx;
-      } else {
-        f->seen_name = 1;
-      }
-      // Canonical escapes are unique, so equal keys have equal bytes.
-      const hra_slice_t *list = (const hra_slice_t *) (const void *) keys->data;
-      if (nkeys - f->keys_start >= CANON_MAX_KEYS) return 0;
-      for (size_t i = f->keys_start; i < nkeys; i++) {
-        if (list[i].len == key.len && memcmp(list[i].base, key.base, key.len) == 0) return 0;
-      }
-      keys->len = nkeys * sizeof(hra_slice_t);
-      if (hra_buf_append(keys, &key, sizeof(key)) != 0) return 0;
-      nkeys++;
-      if (p >= e || *p != ':') return 0;
-      p++;
-      state = VALUE;
-      continue;
-    }
-    if (depth == 0) return p == e;
-    canon_frame_t *f = &st[depth - 1];
-    if (p >= e) return 0;
-    if (*p == ',') {
-      p++;
-      state = f->obj ? KEY : VALUE;
-      continue;
-    }
-    if (*p == (f->obj ? '}' : ']')) {
-      p++;
-      nkeys = f->keys_start;
-      depth--;
-      continue;
-    }
-    return 0;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -403,7 +154,7 @@ json_room_keys (hra_adapter_t *a, hra_slice_t arr, int t, size_t *n) {
     hra_room_key_t k = { NULL, 0, HRA_ROOM_STR };
     size_t at = a->scratch.len;
     if (vt == HRA_JSON_STRING) {
-      int err = json_unescape(v, &a->scratch);
+      int err = hra_json_unescape(v, &a->scratch);
       if (err) return err == HRA_ENOTSUP ? TO_JS : err;
     } else if (vt == HRA_JSON_NUMBER) {
       double d;
@@ -526,7 +277,7 @@ json_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
     a->stats.ignored_no_target++;
     return HRA_OK;
   }
-  if (!hra_sharded_json_canonical(&a->ckeys, pdata.base, pdata.len, a->max_depth)) return TO_JS;
+  if (!hra_json_canonical(&a->ckeys, pdata.base, pdata.len, a->max_depth)) return TO_JS;
   // socket.io-parser: "2", then "<nsp>," unless the main namespace, then JSON.stringify(data).
   a->out.len = 0;
   a->attachments.len = 0;
@@ -606,7 +357,7 @@ on_json (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch) {
   }
   if (is_response) {
     size_t at = a->scratch.len = 0;
-    if (!has_rid || rt != HRA_JSON_STRING || json_unescape(rid, &a->scratch) != 0) {
+    if (!has_rid || rt != HRA_JSON_STRING || hra_json_unescape(rid, &a->scratch) != 0) {
       a->stats.responses_ignored++;
       return;
     }

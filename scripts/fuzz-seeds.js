@@ -124,6 +124,24 @@ const sentinel = [
 ];
 for (const r of sentinel) write("sentinel", r);
 write("sentinel", Buffer.concat(sentinel.slice(0, 8)));
+// primus: primus-redis-rooms bodies ([selector 0: another node's channel][body]), the shape it publishes and
+// the off-shape ones the Primus front must handle as it does (test/primus/hostile.test.js has more)
+fs.rmSync(path.join(corpus, "primus"), { recursive: true, force: true });
+const primusBodies = [
+  JSON.stringify({ room: "r", data: { hello: "world", list: [1, 2.5, null, true], s: "\u2028" } }),
+  JSON.stringify({ room: "r" }),
+  JSON.stringify({ room: "undefined", data: [] }),
+  '{"room":5,"data":1}',
+  '{"room":["a","b"],"data":"x"}',
+  '{"room":{"toString":1},"data":1}',
+  '{"room":{},"data":{"__proto__":{"a":1}}}',
+  '{"r\\u006fom":"\\ud800","data":-0}',
+  "null",
+  "[1]",
+  '{"room":"r"',
+];
+for (const b of primusBodies) write("primus", Buffer.concat([Buffer.from([0]), Buffer.from(b, "utf8")]));
+
 const counts = {};
 for (const t of fs.readdirSync(corpus)) counts[t] = fs.readdirSync(path.join(corpus, t)).length;
 console.log(`${payloads.length} spec payloads -> ${JSON.stringify(counts)}`);

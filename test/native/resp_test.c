@@ -1,5 +1,5 @@
 // The reply parser (native/resp.c) on hiredis's reader, without Node, under ASan/UBSan: the bound of one
-// reply's parsed form (max_bytes) holds whatever the reply's shape.
+// reply's parsed form (max_bytes) holds whatever the reply's shape; big reads come out whole and in order.
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,10 +89,52 @@ test_strings (void) {
   hra_resp_free(&p);
 }
 
+// A whole read of many pmessages, and one reply much larger than a feed slice, fed at once: every reply
+// comes out in order, and the bytes buffered count what is still waiting to reach the reader.
+static void
+test_big_reads (void) {
+  hra_resp_t p;
+  memset(&p, 0, sizeof(p));
+  p.max_bytes = (size_t) 1 << 24;
+  assert(hra_resp_reset(&p) == HRA_OK);
+  size_t cap = (size_t) 1 << 20, len = 0;
+  char *buf = malloc(cap);
+  assert(buf != NULL);
+  int n = 0;
+  while (len + 128 < cap / 2)
+    len += (size_t) snprintf(buf + len, cap - len, "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$%d\r\n%0*d\r\n", 6 + n % 5, 6 + n % 5, n), n++;
+  size_t big = 300000;
+  len += (size_t) snprintf(buf + len, cap - len, "$%zu\r\n", big);
+  memset(buf + len, 'x', big);
+  len += big;
+  memcpy(buf + len, "\r\n:5\r\n", 6);
+  len += 6;
+  assert(feed(&p, buf, len) == HRA_OK);
+  assert(hra_resp_buffered(&p) == len);
+  hra_reply_t reply;
+  for (int i = 0; i < n; i++) {
+    assert(hra_resp_next(&p, &reply) == 1);
+    assert(reply.count == 4 && reply.nodes[3].len == (uint32_t) (6 + i % 5));
+    char digits[16];
+    memcpy(digits, reply.data + reply.nodes[3].off, reply.nodes[3].len);
+    digits[reply.nodes[3].len] = 0;
+    assert(atoi(digits) == i);
+    hra_resp_consumed(&p);
+  }
+  assert(hra_resp_next(&p, &reply) == 1 && reply.count == 1 && reply.nodes[0].len == big);
+  hra_resp_consumed(&p);
+  assert(hra_resp_next(&p, &reply) == 1 && reply.nodes[0].integer == 5);
+  hra_resp_consumed(&p);
+  assert(hra_resp_next(&p, &reply) == 0 && hra_resp_buffered(&p) == 0);
+  free(buf);
+  hra_resp_free(&p);
+}
+
 int
 main (void) {
   test_huge_aggregate();
   test_strings();
+  test_big_reads();
   printf("resp_test: ok\n");
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../native/adapter_internal.h"
+#include "../../native/json.h"
 #include "../fuzz/batch_walk.h"
 
 static int failures;
@@ -41,7 +42,7 @@ targets0 (const hra_batch_t *b) {
 static int
 canonical (const char *z) {
   hra_buf_t keys = { NULL, 0, 0 };
-  int r = hra_sharded_json_canonical(&keys, (const uint8_t *) z, strlen(z), 100);
+  int r = hra_json_canonical(&keys, (const uint8_t *) z, strlen(z), 100);
   hra_buf_free(&keys);
   return r;
 }
@@ -66,7 +67,24 @@ main (void) {
   CHECK(!canonical("[{\"__proto__\":1}]"));
   CHECK(!canonical("[\"\xff\"]"));
   CHECK(!canonical("[1,]"));
-  CHECK(!canonical("{}"));
+  // every JSON value type, not only arrays (json.c serves the Primus front too)
+  CHECK(canonical("{}"));
+  CHECK(canonical("{\"a\":[1,{}],\"b\":\"x\"}"));
+  CHECK(canonical("\"str\\n\""));
+  CHECK(canonical("-1.5"));
+  CHECK(canonical("true"));
+  CHECK(canonical("false"));
+  CHECK(canonical("null"));
+  CHECK(canonical("\"\xe2\x80\xa8\""));  // U+2028 raw, as JSON.stringify writes it
+  CHECK(!canonical(" 1"));
+  CHECK(!canonical("1 "));
+  CHECK(!canonical("-0"));
+  CHECK(!canonical("1E3"));
+  CHECK(!canonical("tru"));
+  CHECK(!canonical("\"a"));
+  CHECK(!canonical("{\"a\":1,}"));
+  CHECK(!canonical("{\"a\" :1}"));
+  CHECK(!canonical("\"\xed\xa0\x80\""));  // a surrogate encoded in UTF-8 (not UTF-8)
   CHECK(!canonical("[1e400]"));
 
   hra_adapter_opts_t o;
