@@ -160,7 +160,8 @@ failed_one (sentinel_t *s, int unknown, const char *why) {
   s->tried++;
   if (unknown) s->unknown++;
   const hra_sentinel_addr_t *at = &s->known[s->query_rotor->current];
-  snprintf(s->why, sizeof(s->why), "Sentinel %s:%d: %s", at->host, at->port, why);
+  // Bounded parts: the message always fits, the host and the reason cut short if they must be.
+  snprintf(s->why, sizeof(s->why), "Sentinel %.100s:%d: %.120s", at->host, at->port, why);
   if (s->tried >= s->nknown) {
     give_up(s);
     return;
