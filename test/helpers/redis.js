@@ -26,17 +26,44 @@ process.on("exit", () => {
   }
 });
 
-// A free TCP port on 127.0.0.1: listen on port 0, read the port, close.
-function freePort() {
-  return new Promise((resolve, reject) => {
+// The kernel's ephemeral range (outgoing connections take their local port from it). A server that a test
+// kills and restarts on the same port must not live in it: while it is down, any outgoing connection (the
+// adapter reconnecting, a cluster node dialling its peers) may take that port, and the restart then fails with
+// "Address already in use".
+function ephemeralLow() {
+  try {
+    const lo = Number(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    if (Number.isInteger(lo) && lo > 12000) return lo;
+  } catch {
+    // not Linux: fall through
+  }
+  return 32768;
+}
+
+// Whether `port` can be listened on at 127.0.0.1 right now.
+function portFree(port) {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
+}
+
+// A free TCP port on 127.0.0.1 below the ephemeral range (see ephemeralLow), such that port + k is free too
+// for each k in `also` (a cluster node's bus port is port + 10000). Random, so that concurrent jobs rarely
+// try the same one; checked by listening on it.
+async function freePort(also = []) {
+  const top = ephemeralLow() - 1 - Math.max(0, ...also);
+  const low = 10000;
+  if (top <= low + 100) throw new Error("freePort: no room below the ephemeral port range");
+  for (let i = 0; i < 1000; i++) {
+    const p = low + Math.floor(Math.random() * (top - low));
+    let ok = await portFree(p);
+    for (const k of also) ok = ok && (await portFree(p + k));
+    if (ok) return p;
+  }
+  throw new Error("freePort: no free port found in 1000 tries");
 }
 
 // Sends a raw PING and resolves true on "+PONG" or "-NOAUTH" (false otherwise), within `timeoutMs`.
@@ -184,9 +211,20 @@ async function startRedis(opts = {}) {
       fs.rmSync(dir, { recursive: true, force: true });
     },
     // Starts a new server on the same port (and socket path) after kill(); resolves once it answers PING.
+    // The port was ours a moment ago, but something else may hold it briefly (an outgoing connection of
+    // another test's process, on a shared machine): "Address already in use" is retried for up to 10 s.
     async restart() {
       await kill("SIGKILL");
-      await spawnServer();
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        try {
+          await spawnServer();
+          return;
+        } catch (err) {
+          if (!/already in use/i.test(err.message) || Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
     },
     pause() {
       if (child) child.kill("SIGSTOP");
@@ -372,6 +410,7 @@ module.exports = {
   numsub,
   waitForSubscribers,
   freePort,
+  portFree,
   ping,
   isRedisAvailable,
   RawRedis,

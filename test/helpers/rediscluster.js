@@ -5,29 +5,20 @@
 // an independent slot-aware publisher (our own CRC16 in JS, CLUSTER SLOTS, MOVED handling) and the
 // failover helpers the tests need.
 
-const net = require("node:net");
 const { execFile } = require("node:child_process");
-const { startRedis, redisCli, RawRedis } = require("./redis");
+const { startRedis, redisCli, RawRedis, freePort } = require("./redis");
 const { sleep } = require("./util");
 
 const REDIS_CLI = process.env.REDIS_CLI_BIN || "redis-cli";
 
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once("error", () => resolve(false));
-    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
-  });
-}
-
-// n ports p such that p and its cluster bus port p + 10000 are both free, all distinct.
+// n ports p such that p and its cluster bus port p + 10000 are both free, all distinct, all below the
+// ephemeral range (helpers/redis.js freePort): failover tests kill and restart nodes on their ports.
 async function clusterPorts(n) {
   const out = [];
   while (out.length < n) {
-    const p = 20000 + Math.floor(Math.random() * 35000);
+    const p = await freePort([10000]);
     if (out.some((q) => Math.abs(q - p) < 2 || Math.abs(q + 10000 - p) < 2 || Math.abs(q - 10000 - p) < 2)) continue;
-    if ((await portFree(p)) && (await portFree(p + 10000))) out.push(p);
+    out.push(p);
   }
   return out;
 }
