@@ -8,61 +8,22 @@
 // `sentinelRooms` (room "sentinel" first); a "sentinel" message to it tells the driver that everything
 // published before it has been processed here.
 const http = require("node:http");
-const { performance } = require("node:perf_hooks");
 const Primus = require("primus");
+const { cpuClock, serve, main } = require("./child");
 
 const cfg = JSON.parse(process.argv[2]);
-const now = () => performance.timeOrigin + performance.now();
-
-let t0 = process.cpuUsage();
-let sentinelsSeen = 0;
-let sentinelWaiter = null;
-
-function cpuMicros() {
-  const d = process.cpuUsage(t0);
-  return d.user + d.system;
-}
+const clock = cpuClock();
 
 const commands = {
-  cpuStart: () => {
-    t0 = process.cpuUsage();
-    return { t: now() };
-  },
-  cpuRead: () => ({ cpuMicros: cpuMicros(), t: now() }),
-  sentinel: ({ k }) =>
-    new Promise((resolve) => {
-      const check = () => {
-        if (sentinelsSeen >= k) resolve({ cpuMicros: cpuMicros(), t: now() });
-        else sentinelWaiter = check;
-      };
-      check();
-    }),
+  ...clock.commands,
   stats: () => (cfg.impl === "ours" ? primus.rooms.stats : null),
 };
 
 let primus = null;
 
-process.on("message", async (m) => {
-  if (m.cmd === "exit") {
-    // a clean exit (not process.exit) lets --cpu-prof write its profile
-    if (process.execArgv.some((a) => a.startsWith("--cpu-prof"))) {
-      primus.destroy({ timeout: 0 });
-      process.disconnect();
-      setTimeout(() => process.exit(0), 2000).unref();
-      return;
-    }
-    process.exit(0);
-  }
-  try {
-    const fn = commands[m.cmd];
-    if (!fn) throw new Error(`unknown command ${m.cmd}`);
-    process.send({ id: m.id, result: await fn(m.args || {}) });
-  } catch (err) {
-    process.send({ id: m.id, error: String((err && err.stack) || err) });
-  }
-});
+serve(commands, () => primus.destroy({ timeout: 0 }));
 
-(async () => {
+main(async () => {
   const server = http.createServer();
   const redis = { host: "127.0.0.1", port: cfg.port };
   if (cfg.impl === "ours") redis.coalesceWrites = cfg.coalesceWrites !== false;
@@ -83,19 +44,10 @@ process.on("message", async (m) => {
   const rooms = (cfg.sentinelRooms || ["sentinel"]).join(",");
   const client = new primus.Socket(`http://127.0.0.1:${port}/?rooms=${encodeURIComponent(rooms)}`, { strategy: false });
   client.on("data", (d) => {
-    if (d !== "sentinel") return;
-    sentinelsSeen++;
-    if (sentinelWaiter) {
-      const w = sentinelWaiter;
-      sentinelWaiter = null;
-      w();
-    }
+    if (d === "sentinel") clock.seen();
   });
   await new Promise((r) => client.once("open", r));
   // the spark has joined its rooms once the server saw the connection
   await new Promise((r) => setTimeout(r, 50));
   process.send({ up: true, port });
-})().catch((err) => {
-  console.error(err);
-  process.exit(1);
 });

@@ -12,20 +12,15 @@ const { performance } = require("node:perf_hooks");
 const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
 const { adapterFactory } = require("./adapters");
+const { now, cpuClock, serve, main } = require("./child");
 
 const cfg = JSON.parse(process.argv[2]);
-const now = () => performance.timeOrigin + performance.now();
 const tick = () => new Promise((r) => setImmediate(r));
+const clock = cpuClock();
 
 let io = null;
-let t0 = process.cpuUsage();
 let credit = 0;
 let creditWaiter = null;
-
-function cpuMicros() {
-  const d = process.cpuUsage(t0);
-  return d.user + d.system;
-}
 
 // Emits n broadcasts ("m", i) as fast as the driver's credits allow: at most `window` broadcasts
 // beyond what the slowest client process has reported, `batch` per event-loop turn. With `rate`
@@ -61,7 +56,7 @@ async function broadcast({ n, window, batch, room, rate }) {
 // `batch` per loop turn, then one to room "sentinel". Returns when the last one was handed to the adapter.
 async function publish({ n, batch, toAll = false }) {
   const start = now();
-  t0 = process.cpuUsage();
+  clock.start();
   for (let sent = 0; sent < n; ) {
     const end = Math.min(n, sent + batch);
     if (toAll) for (; sent < end; sent++) io.emit("m", sent);
@@ -109,64 +104,31 @@ async function emitRooms({ n, rooms, batch, seed = 1 }) {
   return { sent: n };
 }
 
-let sentinelWaiter = null;
-let sentinelsSeen = 0;
-
 const commands = {
-  cpuStart: () => {
-    t0 = process.cpuUsage();
-    return { t: now() };
-  },
-  cpuRead: () => ({ cpuMicros: cpuMicros(), t: now() }),
+  ...clock.commands,
   broadcast,
   publish,
   emitRooms,
   requests,
-  // Resolves with the CPU time since cpuStart once the k-th sentinel has arrived here.
-  sentinel: ({ k }) =>
-    new Promise((resolve) => {
-      const check = () => {
-        if (sentinelsSeen >= k) resolve({ cpuMicros: cpuMicros(), t: now() });
-        else sentinelWaiter = check;
-      };
-      check();
-    }),
   stats: () => {
     const s = io.of("/").adapter.stats;
     return s ? { ...s } : null;
   },
 };
 
-process.on("message", async (m) => {
-  if (m.cmd === "credit") {
-    credit = m.value;
-    if (creditWaiter) {
-      const w = creditWaiter;
-      creditWaiter = null;
-      w();
-    }
-    return;
+// the driver's notice "credit": how far the slowest client process has got (see broadcast())
+function onCredit({ value }) {
+  credit = value;
+  if (creditWaiter) {
+    const w = creditWaiter;
+    creditWaiter = null;
+    w();
   }
-  if (m.cmd === "exit") {
-    // a clean exit (not process.exit) lets --cpu-prof write its profile
-    if (process.execArgv.some((a) => a.startsWith("--cpu-prof"))) {
-      io.close();
-      process.disconnect();
-      setTimeout(() => process.exit(0), 2000).unref();
-      return;
-    }
-    process.exit(0);
-  }
-  try {
-    const fn = commands[m.cmd];
-    if (!fn) throw new Error(`unknown command ${m.cmd}`);
-    process.send({ id: m.id, result: await fn(m.args || {}) });
-  } catch (err) {
-    process.send({ id: m.id, error: String((err && err.stack) || err) });
-  }
-});
+}
 
-(async () => {
+serve(commands, () => io.close(), { credit: onCredit });
+
+main(async () => {
   io = new Server({ adapter: await adapterFactory(cfg.impl, cfg.url, cfg.options, cfg.ca) });
   io.on("connection", (socket) => {
     const rooms = socket.handshake.query.rooms;
@@ -179,18 +141,8 @@ process.on("message", async (m) => {
   const port = io.httpServer.address().port;
   if (cfg.sentinel) {
     const client = ioc(`http://127.0.0.1:${port}`, { transports: ["websocket"], query: { rooms: "sentinel" } });
-    client.on("sentinel", () => {
-      sentinelsSeen++;
-      if (sentinelWaiter) {
-        const w = sentinelWaiter;
-        sentinelWaiter = null;
-        w();
-      }
-    });
+    client.on("sentinel", () => clock.seen());
     await new Promise((r) => client.once("connect", r));
   }
   process.send({ up: true, port });
-})().catch((err) => {
-  console.error(err);
-  process.exit(1);
 });
