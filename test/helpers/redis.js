@@ -53,15 +53,22 @@ function portFree(port) {
 // A free TCP port on 127.0.0.1 below the ephemeral range (see ephemeralLow), such that port + k is free too
 // for each k in `also` (a cluster node's bus port is port + 10000). Random, so that concurrent jobs rarely
 // try the same one; checked by listening on it.
+// A port handed out once (and its `also` companions) is never handed out again by this process: a port
+// picked for a server that has not started yet (a cluster's sixth node, its bus port) looks free.
+const handedOut = new Set();
 async function freePort(also = []) {
   const top = ephemeralLow() - 1 - Math.max(0, ...also);
   const low = 10000;
   if (top <= low + 100) throw new Error("freePort: no room below the ephemeral port range");
   for (let i = 0; i < 1000; i++) {
     const p = low + Math.floor(Math.random() * (top - low));
-    let ok = await portFree(p);
-    for (const k of also) ok = ok && (await portFree(p + k));
-    if (ok) return p;
+    const all = [p, ...also.map((k) => p + k)];
+    if (all.some((q) => handedOut.has(q))) continue;
+    let ok = true;
+    for (const q of all) ok = ok && (await portFree(q));
+    if (!ok || all.some((q) => handedOut.has(q))) continue;
+    for (const q of all) handedOut.add(q);
+    return p;
   }
   throw new Error("freePort: no free port found in 1000 tries");
 }
