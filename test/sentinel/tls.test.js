@@ -1,0 +1,213 @@
+"use strict";
+
+// Sentinel over TLS: real redis-server nodes and redis-sentinel processes with TLS ports and
+// `tls-replication yes` (test/helpers/sentinel.js with `tls`), certificates made by the openssl CLI
+// (test/helpers/tls.js). The targets know only the TLS ports, and every address the Sentinels give is a TLS
+// port: nothing works unless both the Sentinel connections and the data connections speak TLS. Checked:
+// each target form (ioredis options and clients, node-redis createSentinel() options, rediss+sentinel://),
+// broadcasts and requests flowing again within 2 s of a failover, a wrong CA (data nodes and Sentinels), a
+// wrong host name, plain text against TLS ports, and mutual TLS.
+
+const assert = require("node:assert/strict");
+const IORedis = require("ioredis");
+const { isRedisAvailable } = require("../helpers/redis");
+const { startSentinelGroup } = require("../helpers/sentinel");
+const { certs } = require("../helpers/tls");
+const { createServers } = require("../helpers/servers");
+const { waitFor, once } = require("../helpers/util");
+const lib = require("../..");
+
+const LIMIT_MS = 2000;
+
+// Emits "hi" from server `from` until client `to` hears it; resolves with the time from `since`.
+async function flows(ios, to, since, limitMs) {
+  await waitFor(
+    async () => {
+      const got = once(to, "hi", 200).then(
+        () => true,
+        () => false,
+      );
+      ios[0].emit("hi");
+      return got;
+    },
+    limitMs + 3000,
+    { what: "a broadcast over TLS" },
+  );
+  return Date.now() - since;
+}
+
+describe("Sentinel over TLS", function () {
+  this.timeout(90000);
+  let g;
+  let c;
+  const closers = [];
+
+  before(async function () {
+    if (!(await isRedisAvailable())) return this.skip();
+    c = certs();
+    g = await startSentinelGroup({ tls: {} });
+    await g.waitSettled();
+  });
+
+  after(async function () {
+    if (g) await g.stop();
+  });
+
+  afterEach(async function () {
+    for (const f of closers.splice(0).reverse()) await f();
+  });
+
+  const target = (extra = {}) => ({ sentinels: g.sentinelList, name: g.name, tls: { ca: c.ca }, sentinelTLS: { ca: c.ca }, ...extra });
+
+  function client(t, sub) {
+    const cl = lib.createClient(t, sub);
+    const errors = [];
+    cl.on("error", (e) => errors.push(e));
+    closers.push(() => cl.close());
+    return { cl, errors };
+  }
+
+  async function readyOnMaster(t) {
+    const { cl, errors } = client(t);
+    await once(cl, "ready", 8000).catch((e) => {
+      throw new Error(`${e.message}; errors: ${errors.map((x) => `${x.code}: ${x.message}`).join(" | ")}`);
+    });
+    assert.equal(String((await cl.command(["ROLE"]))[0]), "master");
+    return cl;
+  }
+
+  it("every target form reaches the master over TLS, through Sentinels over TLS", async function () {
+    const S = g.sentinelList;
+    // our / ioredis's options
+    await readyOnMaster(target());
+    await readyOnMaster(target({ enableTLSForSentinelMode: true }));
+    // an ioredis client in Sentinel mode with TLS both ways
+    const io = new IORedis({ sentinels: S, name: g.name, tls: { ca: c.ca }, enableTLSForSentinelMode: true, sentinelTLS: { ca: c.ca }, lazyConnect: true });
+    closers.push(() => io.disconnect());
+    await readyOnMaster(io);
+    // node-redis createSentinel() options
+    await readyOnMaster({ name: g.name, sentinelRootNodes: S, nodeClientOptions: { socket: { tls: true, ca: c.ca } }, sentinelClientOptions: { socket: { tls: true, ca: c.ca } } });
+    // rediss+sentinel:// (TLS both ways), the test CA given next to it
+    const hosts = S.map((s) => `${s.host}:${s.port}`).join(",");
+    await readyOnMaster({ url: `rediss+sentinel://${hosts}/${g.name}`, tls: { ca: c.ca }, sentinelTLS: { ca: c.ca } });
+    // a subscriber on a replica over TLS
+    const { cl } = client(target(), target({ role: "replica" }));
+    await once(cl, "ready", 8000);
+  });
+
+  it("broadcasts and requests flow again within 2 s of a failover under TLS", async function () {
+    const errors = [];
+    const fleet = await createServers({
+      count: 2,
+      adapter: () => lib.createAdapter(target(), { requestsTimeout: 1000 }).on("error", (e) => errors.push(e)),
+    });
+    closers.push(() => fleet.closeAll());
+    const b = await fleet.connect(1);
+    await flows(fleet.ios, b, Date.now(), LIMIT_MS);
+    const watch = await g.watchSwitch();
+    closers.push(() => watch.close());
+    const old = await g.masterPort();
+    await g.failover();
+    const ev = await watch.first;
+    assert.equal(ev.from, old);
+    const broadcastMs = await flows(fleet.ios, b, ev.at, LIMIT_MS);
+    let fetchMs = null;
+    await waitFor(
+      async () => {
+        const n = await fleet.ios[0].fetchSockets().then(
+          (s) => s.length,
+          () => -1,
+        );
+        if (n === 1) fetchMs = Date.now() - ev.at;
+        return n === 1;
+      },
+      LIMIT_MS + 3000,
+      { what: "fetchSockets over TLS after the failover" },
+    );
+    console.log(`      TLS: broadcasts flow ${broadcastMs} ms, fetchSockets ${fetchMs} ms after the first +switch-master`);
+    assert.ok(broadcastMs <= LIMIT_MS, `broadcasts flowed again after ${broadcastMs} ms`);
+    assert.ok(fetchMs <= LIMIT_MS, `fetchSockets worked again after ${fetchMs} ms`);
+    assert.ok(!errors.some((e) => e.code === "ESENTINEL"), "no Sentinel error while every Sentinel was up");
+    await waitFor(async () => (await g.masterPort()) === ev.to, 3000, { what: "the new master" });
+  });
+
+  it("a wrong CA for the data nodes is refused with its TLS code, and retried", async function () {
+    const { cl, errors } = client(target({ tls: { ca: c.otherCa }, connectTimeout: 2000 }));
+    await waitFor(() => errors.filter((e) => e.code === "SELF_SIGNED_CERT_IN_CHAIN").length >= 2, 10000, { what: "two SELF_SIGNED_CERT_IN_CHAIN errors" });
+    assert.equal(cl.isReady, false);
+    assert.match(errors.find((e) => e.code === "SELF_SIGNED_CERT_IN_CHAIN").message, /TLS to 127\.0\.0\.1:\d+/);
+  });
+
+  it("a wrong CA for the Sentinels: ESENTINEL naming the TLS failure", async function () {
+    const { cl, errors } = client(target({ sentinelTLS: { ca: c.otherCa }, connectTimeout: 2000 }));
+    await waitFor(() => errors.some((e) => e.code === "ESENTINEL"), 10000, { what: "an ESENTINEL error" });
+    assert.equal(cl.isReady, false);
+    assert.match(errors.find((e) => e.code === "ESENTINEL").message, /SELF_SIGNED_CERT_IN_CHAIN/);
+  });
+
+  it("host names are verified: a servername the certificate does not hold is refused", async function () {
+    const { cl, errors } = client(target({ tls: { ca: c.ca, servername: "wrong.example" }, connectTimeout: 2000 }));
+    await waitFor(() => errors.some((e) => e.code === "ERR_TLS_CERT_ALTNAME_INVALID"), 10000, { what: "ERR_TLS_CERT_ALTNAME_INVALID" });
+    assert.equal(cl.isReady, false);
+  });
+
+  it("plain text to the TLS ports never becomes ready", async function () {
+    const { cl, errors } = client({ sentinels: g.sentinelList, name: g.name, connectTimeout: 1000 });
+    await waitFor(() => errors.some((e) => e.code === "ESENTINEL"), 10000, { what: "an ESENTINEL error" });
+    assert.equal(cl.isReady, false);
+    // TLS to the Sentinels but plain text to the TLS data nodes
+    const second = client(target({ tls: undefined, connectTimeout: 1000 }));
+    await waitFor(() => second.errors.length >= 2, 10000, { what: "errors" });
+    assert.equal(second.cl.isReady, false);
+  });
+});
+
+describe("Sentinel over mutual TLS", function () {
+  this.timeout(60000);
+  let g;
+  let c;
+  const closers = [];
+
+  before(async function () {
+    if (!(await isRedisAvailable())) return this.skip();
+    c = certs();
+    g = await startSentinelGroup({ tls: { authClients: "yes" }, replicas: 1 });
+    await g.waitSettled();
+  });
+
+  after(async function () {
+    if (g) await g.stop();
+  });
+
+  afterEach(async function () {
+    for (const f of closers.splice(0).reverse()) await f();
+  });
+
+  const mtls = (ca = c.ca) => ({ ca, cert: c.client.cert, key: c.client.key });
+
+  it("with a client certificate on both sides: ready on the master", async function () {
+    const cl = lib.createClient({ sentinels: g.sentinelList, name: g.name, tls: mtls(), sentinelTLS: { ...mtls(), key: c.clientEncrypted.key, passphrase: c.clientEncrypted.passphrase } });
+    const errors = [];
+    cl.on("error", (e) => errors.push(e));
+    closers.push(() => cl.close());
+    await once(cl, "ready", 8000);
+    assert.equal(String((await cl.command(["ROLE"]))[0]), "master");
+    assert.deepEqual(errors, []);
+  });
+
+  it("without a client certificate for the Sentinels, or for the data nodes: refused", async function () {
+    for (const [t, what] of [
+      [{ tls: mtls(), sentinelTLS: { ca: c.ca } }, "ESENTINEL"],
+      [{ tls: { ca: c.ca }, sentinelTLS: mtls() }, null],
+      [{ tls: { ...mtls(), cert: c.otherClient.cert, key: c.otherClient.key }, sentinelTLS: mtls() }, null],
+    ]) {
+      const cl = lib.createClient({ sentinels: g.sentinelList, name: g.name, connectTimeout: 1500, ...t });
+      const errors = [];
+      cl.on("error", (e) => errors.push(e));
+      closers.push(() => cl.close());
+      await waitFor(() => errors.length >= 2 && (what === null || errors.some((e) => e.code === what)), 10000, { what: `errors (${what || "any"})` });
+      assert.equal(cl.isReady, false, errors.map((e) => e.code).join(","));
+      if (what === null) assert.ok(!errors.some((e) => e.code === "ESENTINEL"), "the Sentinels answered over mutual TLS");
+    }
+  });
+});
