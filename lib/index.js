@@ -21,7 +21,7 @@ function checkAdapterOptions(opts) {
 // The keys that make an object a connection target rather than adapter options (see lib/target.js).
 const TARGET_KEYS = [
   "url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "cluster",
-  "rootNodes", "tls", "sentinels", "sentinelRootNodes", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
+  "rootNodes", "tls", "sentinels", "sentinelRootNodes", "sentinelClient", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
   "keepAlive", "maxReplyMB", "maxOutputMB",
 ];
 // createAdapter's options, which socket.io-redis also read from its single options object.

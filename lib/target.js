@@ -940,6 +940,45 @@ function fromNodeRedisSentinelOptions(o) {
   return sentinelSettings(sentinel, node);
 }
 
+// A node-redis v5 createSentinel() client keeps everything it was given in private fields: the master's
+// name, the data nodes' credentials, database and TLS, the Sentinels' credentials and TLS. Once connected
+// it shows only where it is: getSentinelNode() (the Sentinel it watches), getMasterNode(). So it is read
+// only next to the settings it hides, stated by the user:
+//   { sentinelClient, name, username, password, db, tls, sentinelUsername, sentinelPassword, sentinelTLS,
+//     sentinels, role, connectionName, ...tuning }
+// (the keys of our Sentinel options, `sentinels` optional: the client's Sentinel is asked first). Nothing
+// is guessed: what is not stated is not used (no password, plain text), as for any options object.
+function fromNodeRedisSentinelClient(o) {
+  const c = o.sentinelClient;
+  if (c === null || typeof c !== "object" || !isNodeRedisSentinel(c)) {
+    throw fail(`\`sentinelClient\` must be a node-redis createSentinel() client, got ${describe(c)}`);
+  }
+  const { sentinelClient, ...rest } = o;
+  if (rest.name === undefined) {
+    throw fail("`sentinelClient`: a node-redis createSentinel() client keeps the master's name private: give it as `name` next to the client");
+  }
+  let node;
+  try {
+    node = typeof c.getSentinelNode === "function" ? c.getSentinelNode() : undefined;
+  } catch {
+    node = undefined;
+  }
+  if (c.isReady !== true || node === undefined || node === null || typeof node !== "object") {
+    throw fail("`sentinelClient`: connect the node-redis createSentinel() client before handing it over (await client.connect()): until then it does not say which Sentinel it uses");
+  }
+  const first = sentinelNode({ host: node.host, port: node.port }, 0);
+  const more = rest.sentinels === undefined || rest.sentinels === null ? [] : sentinelList(rest.sentinels);
+  const sentinels = [first, ...more.filter((n) => n.host !== first.host || n.port !== first.port)].slice(0, MAX_SENTINELS);
+  return fromSentinelOptions({ ...rest, sentinels });
+}
+
+// The message for a createSentinel() client handed over alone.
+const SENTINEL_CLIENT_PRIVATE =
+  "a node-redis createSentinel() client keeps its options private (the master's name, the credentials and TLS settings of the " +
+  "data nodes and of the Sentinels), and we never connect without settings you gave it: pass the options you gave createSentinel() " +
+  "({ name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions }) as the target, or the connected client with what it hides, " +
+  "{ sentinelClient: client, name, password, tls, sentinelPassword, sentinelTLS, ... } (see README, \"Redis Sentinel\")";
+
 /**
  * The command connection (and the Emitter) publishes: it must go to the master. `role: "replica"` is for the
  * subscriber side only (the subTarget), as the Go adapter reads from replicas.
@@ -1009,10 +1048,7 @@ function resolveTarget(target) {
   if (isNodeRedisSentinel(target)) {
     const o = [target.options, target._options].find((x) => x && Array.isArray(x.sentinelRootNodes));
     if (o) return fromNodeRedisSentinelOptions(o);
-    throw fail(
-      "a node-redis createSentinel() client keeps its options private: pass the options you gave createSentinel() " +
-        "({ name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions }) as the target instead",
-    );
+    throw fail(SENTINEL_CLIENT_PRIVATE);
   }
   if (isNodeRedisPool(target)) {
     throw fail("a node-redis createClientPool() pool keeps its client options private: pass a createClient() client with the same options, or its URL");
@@ -1029,6 +1065,7 @@ function resolveTarget(target) {
     const name = (target.constructor && target.constructor.name) || "object";
     throw fail(`unsupported Redis target: an instance of ${name} (expected a URL, an options object, or a node-redis / ioredis client)`);
   }
+  if (target.sentinelClient !== undefined) return fromNodeRedisSentinelClient(target);
   if (target.sentinels !== undefined || (typeof target.url === "string" && SENTINEL_SCHEME.test(target.url))) return fromSentinelOptions(target);
   if (target.sentinelRootNodes !== undefined) return fromNodeRedisSentinelOptions(target);
   if (Array.isArray(target.cluster)) return fromCluster(target);
