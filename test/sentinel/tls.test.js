@@ -145,6 +145,41 @@ describe("Sentinel over TLS", function () {
     await once(cl, "ready", 8000);
   });
 
+  it("the sharded adapter and the Emitter over TLS", async function () {
+    const fleet = await createServers({ count: 2, adapter: () => lib.createShardedAdapter(target(), { requestsTimeout: 1000 }).on("error", () => {}) });
+    closers.push(() => fleet.closeAll());
+    const b = await fleet.connect(1);
+    await flows(fleet.ios, b, Date.now(), LIMIT_MS);
+    assert.equal((await fleet.ios[0].fetchSockets()).length, 1);
+    const classic = await createServers({ count: 1, adapter: () => lib.createAdapter(target()).on("error", () => {}) });
+    closers.push(() => classic.closeAll());
+    const d = await classic.connect(0);
+    const emitter = new lib.Emitter(`rediss+sentinel://${g.sentinelList.map((x) => `${x.host}:${x.port}`).join(",")}/${g.name}`);
+    closers.push(() => emitter.close());
+    const refusedErrors = [];
+    emitter.client.on("error", (e) => refusedErrors.push(e));
+    // rediss+sentinel:// trusts Node's default CAs only: the test CA is not one of them, so the Sentinels'
+    // certificates are refused (it speaks TLS to them, and does not fall back).
+    await waitFor(() => refusedErrors.some((e) => e.code === "ESENTINEL" && /SELF_SIGNED_CERT_IN_CHAIN/.test(e.message)), 10000, { what: "the Sentinels' certificates refused" });
+    const emitter2 = new lib.Emitter(target());
+    closers.push(() => emitter2.close());
+    emitter2.client.on("error", () => {});
+    await waitFor(() => emitter2.client.isReady, 8000, { what: "the Emitter's client over TLS" });
+    await waitFor(
+      async () => {
+        const got = once(d, "emitted", 200).then(
+          () => true,
+          () => false,
+        );
+        emitter2.emit("emitted", "over TLS");
+        return got;
+      },
+      5000,
+      { what: "an Emitter broadcast over TLS" },
+    );
+    assert.equal(emitter.client.isReady, false);
+  });
+
   it("broadcasts and requests flow again within 2 s of a failover under TLS", async function () {
     const errors = [];
     const fleet = await createServers({
