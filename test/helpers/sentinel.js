@@ -32,7 +32,7 @@ process.on("exit", () => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One Sentinel process on `port`, its config in `dir` (Sentinel rewrites it: it must be writable).
-function sentinelProcess({ port, tlsPort, tls, dir, name, masterPort, quorum, downAfterMs, failoverTimeoutMs, password, masterPassword }) {
+function sentinelProcess({ port, tlsPort, tls, hostnames, dir, name, masterPort, quorum, downAfterMs, failoverTimeoutMs, password, masterPassword }) {
   const conf = path.join(dir, `sentinel-${port}.conf`);
   const lines = [
     `port ${port}`,
@@ -40,7 +40,8 @@ function sentinelProcess({ port, tlsPort, tls, dir, name, masterPort, quorum, do
     "daemonize no",
     `dir ${dir}`,
     "loglevel warning",
-    `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+    ...(hostnames ? ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes", "sentinel announce-ip localhost"] : []),
+    `sentinel monitor ${name} ${hostnames ? "localhost" : "127.0.0.1"} ${masterPort} ${quorum}`,
     `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
     `sentinel failover-timeout ${name} ${failoverTimeoutMs}`,
     `sentinel parallel-syncs ${name} 2`,
@@ -110,7 +111,9 @@ function sentinelProcess({ port, tlsPort, tls, dir, name, masterPort, quorum, do
 
 /**
  * startSentinelGroup({ replicas = 2, sentinels = 3, name = "mymaster", downAfterMs = 1000,
- *   failoverTimeoutMs = 3000, sentinelPassword, masterPassword, tls: { authClients, server } })
+ *   failoverTimeoutMs = 3000, sentinelPassword, masterPassword, tls: { authClients, server }, hostnames })
+ * hostnames: every process is named `localhost`, never 127.0.0.1 (Sentinel's resolve-hostnames and
+ *   announce-hostnames, replica-announce-ip, sentinel announce-ip): the Sentinels give names, not addresses.
  * -> { name, nodes: [redis handles, master first], sentinels: [handles], sentinelList: [{ host, port }] (the
  *      TLS ports with tls),
  *      masterPort(), master(), replicas(), watchSwitch(), failover(), waitSettled(), stop() }
@@ -125,11 +128,13 @@ async function startSentinelGroup(opts = {}) {
     sentinelPassword,
     masterPassword,
     tls,
+    hostnames,
   } = opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hra-sentinel-"));
   const common = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1"];
   if (masterPassword) common.push("--requirepass", masterPassword, "--masterauth", masterPassword);
   if (tls) common.push("--tls-replication", "yes");
+  if (hostnames) common.push("--replica-announce-ip", "localhost");
   const nodes = [];
   const group = { name, nodes, sentinels: [], dir };
   // The port the Sentinels know a node by.
@@ -138,7 +143,7 @@ async function startSentinelGroup(opts = {}) {
   try {
     nodes.push(await startRedis({ args: common, tls }));
     for (let i = 0; i < replicas; i++) {
-      nodes.push(await startRedis({ args: [...common, "--replicaof", "127.0.0.1", String(known(nodes[0]))], tls }));
+      nodes.push(await startRedis({ args: [...common, "--replicaof", hostnames ? "localhost" : "127.0.0.1", String(known(nodes[0]))], tls }));
     }
     const quorum = Math.max(1, Math.floor(sentinels / 2) + 1);
     for (let i = 0; i < sentinels; i++) {
@@ -147,6 +152,7 @@ async function startSentinelGroup(opts = {}) {
         port: sport,
         tlsPort: tls ? await freePort() : undefined,
         tls,
+        hostnames,
         dir,
         name,
         masterPort: known(nodes[0]),
@@ -185,7 +191,7 @@ async function startSentinelGroup(opts = {}) {
   }
 
   Object.assign(group, {
-    sentinelList: group.sentinels.map((s) => ({ host: "127.0.0.1", port: tls ? s.tlsPort : s.port })),
+    sentinelList: group.sentinels.map((s) => ({ host: hostnames ? "localhost" : "127.0.0.1", port: tls ? s.tlsPort : s.port })),
     masterPort,
     async master() {
       const port = await masterPort();

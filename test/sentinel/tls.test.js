@@ -7,7 +7,9 @@
 // each target form (ioredis options and clients, node-redis createSentinel() options and a connected
 // createSentinel() client, rediss+sentinel://),
 // broadcasts and requests flowing again within 2 s of a failover, a wrong CA (data nodes and Sentinels), a
-// wrong host name, plain text against TLS ports, and mutual TLS.
+// wrong host name, plain text against TLS ports, mutual TLS, and a deployment named by host names
+// (announce-hostnames) with certificates for the name only: each node is verified against the name the
+// Sentinels give, each Sentinel against the host it is reached by.
 
 const assert = require("node:assert/strict");
 const IORedis = require("ioredis");
@@ -281,5 +283,56 @@ describe("Sentinel over mutual TLS", function () {
       assert.equal(cl.isReady, false, errors.map((e) => e.code).join(","));
       if (what === null) assert.ok(!errors.some((e) => e.code === "ESENTINEL"), "the Sentinels answered over mutual TLS");
     }
+  });
+});
+
+describe("Sentinel over TLS, every process named by host name", function () {
+  this.timeout(60000);
+  let g;
+  let c;
+  const closers = [];
+
+  before(async function () {
+    if (!(await isRedisAvailable())) return this.skip();
+    c = certs();
+    // Certificates for the name localhost only: a connection that verified an IP address would fail.
+    g = await startSentinelGroup({ tls: { server: c.dnsOnly }, hostnames: true, replicas: 1 });
+    await g.waitSettled();
+  });
+
+  after(async function () {
+    if (g) await g.stop();
+  });
+
+  afterEach(async function () {
+    for (const f of closers.splice(0).reverse()) await f();
+  });
+
+  function client(t) {
+    const cl = lib.createClient(t);
+    const errors = [];
+    cl.on("error", (e) => errors.push(e));
+    closers.push(() => cl.close());
+    return { cl, errors };
+  }
+
+  it("the data node is verified against the name the Sentinels give (announce-hostnames), the Sentinels against theirs", async function () {
+    assert.equal(String((await g.sentinels[0].command("SENTINEL", "get-master-addr-by-name", g.name))[0]), "localhost");
+    const { cl, errors } = client({ sentinels: g.sentinelList, name: g.name, tls: { ca: c.ca }, sentinelTLS: { ca: c.ca } });
+    await once(cl, "ready", 8000).catch((e) => {
+      throw new Error(`${e.message}; errors: ${errors.map((x) => `${x.code}: ${x.message}`).join(" | ")}`);
+    });
+    assert.equal(String((await cl.command(["ROLE"]))[0]), "master");
+    assert.deepEqual(errors, []);
+  });
+
+  it("a Sentinel given by IP address is verified as that address: refused by a certificate for a name", async function () {
+    const byIp = g.sentinelList.map((s) => ({ host: "127.0.0.1", port: s.port }));
+    const { cl, errors } = client({ sentinels: byIp, name: g.name, tls: { ca: c.ca }, sentinelTLS: { ca: c.ca }, connectTimeout: 2000 });
+    await waitFor(() => errors.some((e) => e.code === "ESENTINEL" && /ERR_TLS_CERT_ALTNAME_INVALID/.test(e.message)), 10000, { what: "ESENTINEL naming ERR_TLS_CERT_ALTNAME_INVALID" });
+    assert.equal(cl.isReady, false);
+    // ... unless servername names what the certificate holds
+    const named = client({ sentinels: byIp, name: g.name, tls: { ca: c.ca }, sentinelTLS: { ca: c.ca, servername: "localhost" } });
+    await once(named.cl, "ready", 8000);
   });
 });
