@@ -105,9 +105,11 @@ class Shared {
     this.owned = !(target instanceof RedisClient);
     if (!this.owned) this.client = target;
     this.events = null; // the factory, which re-emits the client's connection errors
-    // The clients the user passed, exposed read-only as adapter.pubClient / subClient (never used).
-    this.pubClient = isExternalClient(target) ? target : null;
-    this.subClient = isExternalClient(subTarget) ? subTarget : this.pubClient;
+    // The clients the user passed, exposed read-only as adapter.pubClient / subClient (never used); a
+    // createSentinel() client handed over as { sentinelClient, ... } counts as passed.
+    const passed = (t) => (isExternalClient(t) ? t : isPlainObject(t) && isExternalClient(t.sentinelClient) ? t.sentinelClient : null);
+    this.pubClient = passed(target);
+    this.subClient = passed(subTarget) || this.pubClient;
     // Every setting is read (and anything we cannot honour refused) now, at the user's call, not
     // when the first namespace opens the connections.
     if (this.owned) {

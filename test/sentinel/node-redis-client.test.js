@@ -93,6 +93,9 @@ describe("Sentinel: a node-redis v5 createSentinel() client as a target", functi
       { what: "a broadcast between servers" },
     );
     assert.equal((await fleet.ios[0].fetchSockets()).length, 1);
+    // exposed read-only, as upstream's adapter exposes the clients it was given
+    assert.equal(fleet.ios[0].of("/").adapter.pubClient, sentinel);
+    assert.equal(fleet.ios[0].of("/").adapter.subClient, sentinel);
   });
 
   it("stated without the password the master needs: Redis refuses (NOAUTH), nothing is guessed", async function () {
