@@ -234,6 +234,28 @@ describe("Sentinel over TLS", function () {
     await waitFor(() => second.errors.length >= 2, 10000, { what: "errors" });
     assert.equal(second.cl.isReady, false);
   });
+
+  // Last in this group: it leaves one node fewer.
+  it("kill -9 of the master under TLS: broadcasts and requests flow again within 2 s of the switch", async function () {
+    await g.waitSettled(40000);
+    const fleet = await createServers({
+      count: 2,
+      adapter: () => lib.createAdapter(target(), { requestsTimeout: 1000 }).on("error", () => {}),
+    });
+    closers.push(() => fleet.closeAll());
+    const b = await fleet.connect(1);
+    await flows(fleet.ios, b, Date.now(), LIMIT_MS);
+    const watch = await g.watchSwitch();
+    closers.push(() => watch.close());
+    const old = await g.master();
+    await old.kill("SIGKILL");
+    const ev = await watch.first;
+    assert.equal(ev.from, g.known(old));
+    const [broadcastMs, fetchMs] = await Promise.all([flows(fleet.ios, b, ev.at, LIMIT_MS), fetchFlows(fleet.ios[0], 1, ev.at, LIMIT_MS)]);
+    console.log(`      TLS, kill -9: broadcasts flow ${broadcastMs} ms, fetchSockets ${fetchMs} ms after the first +switch-master`);
+    assert.ok(broadcastMs <= LIMIT_MS, `broadcasts flowed again after ${broadcastMs} ms`);
+    assert.ok(fetchMs <= LIMIT_MS, `fetchSockets worked again after ${fetchMs} ms`);
+  });
 });
 
 describe("Sentinel over mutual TLS", function () {
