@@ -167,19 +167,50 @@ export interface RedisSentinelTarget extends RedisConnectionOptions {
   /** sent with CLIENT SETNAME to the data nodes */
   connectionName?: string;
   clientName?: string;
-  /** `redis+sentinel://[user:pass@]host1:port1,host2:port2/name[/db]`, read first; the other keys override it */
+  /**
+   * `redis+sentinel://[user:pass@]host1:port1,host2:port2/name[/db]` (`rediss+sentinel://`: TLS to the Sentinels
+   * and to the data nodes), read first; the other keys override it
+   */
   url?: string;
+  /**
+   * TLS to the data nodes, each verified against the host the Sentinels name it by (an IP address is checked
+   * against the certificate's IP addresses, with no SNI) unless `servername` is given
+   */
+  tls?: boolean | RedisTlsOptions;
+  /** ioredis's switch for `tls`: `false` next to `tls` is refused (ioredis would talk plain text) */
+  enableTLSForSentinelMode?: boolean;
+  /** TLS to the Sentinels, each verified against its own host */
+  sentinelTLS?: boolean | RedisTlsOptions;
 }
 
 /**
- * node-redis v5 `createSentinel()` options (pass these: its client keeps them private), plus our `role` for
- * a subscriber on a replica.
+ * A connected node-redis v5 `createSentinel()` client, with the settings it keeps private stated next to it:
+ * the Sentinel it is connected to is asked first (`sentinels` adds others), everything else is read from here
+ * (README, "Redis Sentinel"). Refused when the client is not connected yet.
+ */
+export interface NodeRedisSentinelClientTarget extends Omit<RedisSentinelTarget, "sentinels" | "url"> {
+  sentinelClient: NodeRedisSentinelLike;
+  sentinels?: ReadonlyArray<RedisSentinelNode>;
+}
+
+/** A node-redis v5 `createSentinel()` client. */
+export interface NodeRedisSentinelLike {
+  getSentinelNode(): { host: string; port: number } | undefined;
+  getMasterNode(): { host: string; port: number } | undefined;
+  readonly isReady: boolean;
+}
+
+/**
+ * node-redis v5 `createSentinel()` options (or pass its connected client as {@link NodeRedisSentinelClientTarget}),
+ * plus our `role` for a subscriber on a replica.
  */
 export interface NodeRedisSentinelOptions {
   name: string;
   sentinelRootNodes: ReadonlyArray<{ host: string; port: number }>;
-  nodeClientOptions?: { username?: string; password?: string; database?: number; name?: string; socket?: { connectTimeout?: number } };
-  sentinelClientOptions?: { username?: string; password?: string };
+  /** `socket.tls: true` and its settings in `socket`: TLS to the data nodes */
+  nodeClientOptions?: { username?: string; password?: string; database?: number; name?: string; socket?: { connectTimeout?: number; tls?: false } | Omit<NodeRedisTlsSocketOptions, "host" | "port"> };
+  /** `socket.tls: true` and its settings in `socket`: TLS to the Sentinels */
+  sentinelClientOptions?: { username?: string; password?: string; socket?: { tls?: false } | Omit<NodeRedisTlsSocketOptions, "host" | "port"> };
   role?: "master" | "replica";
   masterPoolSize?: number;
   replicaPoolSize?: number;
@@ -213,7 +244,7 @@ export interface IoRedisClusterLike {
  * object, a `{ cluster: [...] }` or `{ sentinels: [...], name }` object, a {@link RedisClient} (shared, stays open
  * until you close it), or a node-redis / ioredis client or cluster (drop-in for upstream's `createAdapter(pubClient,
  * subClient)`: their settings are read, their connections never used). TLS is honoured (`rediss://`, `tls`,
- * node-redis's `socket.tls`, ioredis's `tls`), except together with Sentinel; unknown keys and every other setting
+ * node-redis's `socket.tls`, ioredis's `tls`), behind Sentinel too (`sentinelTLS`); unknown keys and every other setting
  * we cannot honour are refused with a TypeError, code `ERR_INVALID_REDIS_TARGET` (README, "Targets").
  */
 export type RedisTarget =
@@ -223,6 +254,7 @@ export type RedisTarget =
   | RedisSentinelTarget
   | NodeRedisClusterOptions
   | NodeRedisSentinelOptions
+  | NodeRedisSentinelClientTarget
   | RedisClient
   | NodeRedisClientLike
   | NodeRedisClusterLike

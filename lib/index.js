@@ -21,7 +21,7 @@ function checkAdapterOptions(opts) {
 // The keys that make an object a connection target rather than adapter options (see lib/target.js).
 const TARGET_KEYS = [
   "url", "host", "port", "path", "socket", "username", "password", "db", "database", "name", "cluster",
-  "rootNodes", "tls", "sentinels", "sentinelRootNodes", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
+  "rootNodes", "tls", "sentinels", "sentinelRootNodes", "sentinelClient", "connectTimeout", "retryBase", "retryMax", "healthInterval", "healthTimeout",
   "keepAlive", "maxReplyMB", "maxOutputMB",
 ];
 // createAdapter's options, which socket.io-redis also read from its single options object.
@@ -105,9 +105,11 @@ class Shared {
     this.owned = !(target instanceof RedisClient);
     if (!this.owned) this.client = target;
     this.events = null; // the factory, which re-emits the client's connection errors
-    // The clients the user passed, exposed read-only as adapter.pubClient / subClient (never used).
-    this.pubClient = isExternalClient(target) ? target : null;
-    this.subClient = isExternalClient(subTarget) ? subTarget : this.pubClient;
+    // The clients the user passed, exposed read-only as adapter.pubClient / subClient (never used); a
+    // createSentinel() client handed over as { sentinelClient, ... } counts as passed.
+    const passed = (t) => (isExternalClient(t) ? t : isPlainObject(t) && isExternalClient(t.sentinelClient) ? t.sentinelClient : null);
+    this.pubClient = passed(target);
+    this.subClient = passed(subTarget) || this.pubClient;
     // Every setting is read (and anything we cannot honour refused) now, at the user's call, not
     // when the first namespace opens the connections.
     if (this.owned) {

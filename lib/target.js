@@ -20,7 +20,6 @@ function fail(message) {
 }
 
 const SENTINEL_ONLY = "a Redis Sentinel setting: give `sentinels` and `name` with it, or use a redis+sentinel:// URL";
-const SENTINEL_TLS_LATER = "TLS together with Redis Sentinel is not supported yet by socket.io-hiredis-adapter (refused rather than sending in plain text)";
 
 // --- our own connection settings ---------------------------------------------------------------
 
@@ -310,6 +309,7 @@ function fromUrl(str) {
       if (!ep.path) throw fail(`a ${url.protocol}// URL needs a socket path`);
       break;
     case "redis+sentinel:":
+    case "rediss+sentinel:":
     case "sentinel:":
       throw fail(`a ${url.protocol}// URL names a Sentinel deployment: it is read on its own, not next to other settings`);
     default:
@@ -356,11 +356,11 @@ const IGNORED = new Set([
 const REFUSED = {
   servername: "`servername` is a TLS setting: give it inside `tls`",
   ssl: "`ssl` is not read: write `tls`",
-  enableTLSForSentinelMode: SENTINEL_TLS_LATER,
+  enableTLSForSentinelMode: SENTINEL_ONLY,
   sentinelPassword: SENTINEL_ONLY,
   sentinelUsername: SENTINEL_ONLY,
   sentinelClientOptions: SENTINEL_ONLY,
-  sentinelTLS: SENTINEL_TLS_LATER,
+  sentinelTLS: SENTINEL_ONLY,
   role: "a role other than \"master\" needs Redis Sentinel: give `sentinels` and `name` with it",
   preferredSlaves: "a replica preference (a function or a list) cannot be honoured: Sentinel's healthy replicas are used in turn",
   natMap: "a NAT map changes which address we connect to, and is not supported",
@@ -701,7 +701,7 @@ const SENTINEL_DEFAULT_PORT = 26379;
 const SENTINEL_IGNORED = new Set([
   // ioredis
   "sentinelRetryStrategy", "sentinelReconnectStrategy", "sentinelMaxConnections", "sentinelCommandTimeout",
-  "failoverDetector", "updateSentinels", "sentinelKeepAlive", "enableTLSForSentinelMode",
+  "failoverDetector", "updateSentinels", "sentinelKeepAlive",
   // node-redis createSentinel()
   "masterPoolSize", "replicaPoolSize", "scanInterval", "passthroughClientErrorEvents", "reserveClient",
   "maxCommandRediscovers", "commandOptions",
@@ -729,7 +729,7 @@ function sentinelNode(node, i) {
   if (node === null || typeof node !== "object" || Array.isArray(node)) throw fail(`invalid Sentinel sentinels[${i}]: ${describe(node)}`);
   for (const k of Object.keys(node)) {
     if (node[k] === undefined) continue;
-    if (k === "tls" || k === "servername") throw fail(`\`sentinels[${i}].${k}\`: ${SENTINEL_TLS_LATER}`);
+    if (k === "tls" || k === "servername") throw fail(`\`sentinels[${i}].${k}\`: TLS settings per Sentinel are not read: give \`sentinelTLS\` once, for every Sentinel (each is verified against its own host)`);
     if (k !== "host" && k !== "port" && k !== "family") throw fail(`unknown setting \`sentinels[${i}].${k}\` (read: host, port)`);
     if (k === "family" && node.family !== 0 && node.family !== 4) throw refuse("family", `sentinels[${i}].`);
   }
@@ -746,26 +746,41 @@ function sentinelList(list, key = "sentinels") {
   return list.map(sentinelNode);
 }
 
-// The resolved form: { sentinel: { sentinels, name, role, username, password }, username, password, db, name,
-// ...tuning }, the outer keys for the data nodes (master or replica), the inner ones for the Sentinels.
+// The resolved form: { sentinel: { sentinels, name, role, username, password, tls }, username, password, db,
+// name, tls, ...tuning }, the outer keys for the data nodes (master or replica), the inner ones for the
+// Sentinels. Each `tls` is its side's TLS settings (absent: plain TCP); the data nodes are verified against
+// the host the Sentinels name them by (an IP address is checked against the certificate's IP SANs and sent
+// no SNI, as Node's tls.connect() does), unless `servername` is given.
 function sentinelSettings(sentinel, node) {
+  if (sentinel.tls === undefined) delete sentinel.tls;
   const out = { sentinel };
-  for (const k of ["username", "password", "db", "name", ...Object.keys(TUNING)]) if (node[k] !== undefined) out[k] = node[k];
+  for (const k of ["username", "password", "db", "name", "tls", ...Object.keys(TUNING)]) if (node[k] !== undefined) out[k] = node[k];
   Object.defineProperty(out, RESOLVED, { value: true });
   return out;
 }
 
 // redis+sentinel://[user[:pass]@]host1[:port1][,host2[:port2]...]/name[/db][?role=&sentinelUsername=
-// &sentinelPassword=&db=&name=&clientName=]: user and password are the data nodes', the query's sentinel*
-// keys the Sentinels'; `name` in the query is the client name (CLIENT SETNAME), the path's first segment the
-// master's name.
-const SENTINEL_URL = /^(?:redis\+sentinel|sentinel):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?(#.*)?$/i;
+// &sentinelPassword=&db=&name=&clientName=&tls=&sentinelTLS=]: user and password are the data nodes', the
+// query's sentinel* keys the Sentinels'; `name` in the query is the client name (CLIENT SETNAME), the path's
+// first segment the master's name. rediss+sentinel:// is TLS (default settings) to the Sentinels and to the
+// data nodes; `tls` and `sentinelTLS` (true/false) turn either side on or off.
+const SENTINEL_SCHEME = /^(rediss?\+)?sentinel:/i;
+const SENTINEL_URL = /^(?:(rediss?)\+sentinel|sentinel):\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(\?[^#]*)?(#.*)?$/i;
+
+function urlBoolean(key, v) {
+  if (v === "true" || v === "1" || v === "yes") return true;
+  if (v === "false" || v === "0" || v === "no") return false;
+  throw fail(`the redis+sentinel:// URL parameter \`${key}\` must be true or false, got ${describe(v)}`);
+}
 
 function fromSentinelUrl(str) {
   if (str.includes("\0")) throw fail("a Redis URL must not contain a NUL character");
   const m = SENTINEL_URL.exec(str);
   if (!m) throw fail(`invalid redis+sentinel:// URL ${redact(str)}`);
-  const [, userinfo, hosts, pathname = "", query = "", hash] = m;
+  const [, scheme, userinfo, hosts, pathname = "", query = "", hash] = m;
+  const secure = typeof scheme === "string" && scheme.toLowerCase() === "rediss";
+  let nodeTls = secure;
+  let sentinelTls = secure;
   if (hash) throw fail(`a Redis URL has no #fragment: ${redact(str)}`);
   const sentinels = hosts.split(",").map((h, i) => {
     if (h === "") throw fail(`a redis+sentinel:// URL lists its Sentinels as host:port,host:port: ${redact(str)}`);
@@ -790,33 +805,53 @@ function fromSentinelUrl(str) {
     if (k === "role") sentinel.role = toRole(v);
     else if (k === "sentinelPassword") sentinel.password = checkString(k, v);
     else if (k === "sentinelUsername") sentinel.username = checkString(k, v);
+    else if (k === "tls") nodeTls = urlBoolean(k, v);
+    else if (k === "sentinelTLS") sentinelTls = urlBoolean(k, v);
     else if (Object.prototype.hasOwnProperty.call(URL_QUERY, k)) URL_QUERY[k](node, v);
-    else throw fail(`unsupported redis+sentinel:// URL parameter \`${k}\` (read: role, sentinelUsername, sentinelPassword, ${Object.keys(URL_QUERY).join(", ")})`);
+    else throw fail(`unsupported redis+sentinel:// URL parameter \`${k}\` (read: role, sentinelUsername, sentinelPassword, tls, sentinelTLS, ${Object.keys(URL_QUERY).join(", ")})`);
   }
+  if (nodeTls) node.tls = readTls({}, "");
+  if (sentinelTls) sentinel.tls = readTls({}, "");
   return { sentinel, node };
 }
 
-const SENTINEL_OWN = ["sentinels", "name", "role", "sentinelPassword", "sentinelUsername", "url", "username", "password", "db", "database", "connectionName", "clientName", ...Object.keys(TUNING)];
+const SENTINEL_OWN = ["sentinels", "name", "role", "sentinelPassword", "sentinelUsername", "sentinelTLS", "enableTLSForSentinelMode", "url", "username", "password", "db", "database", "connectionName", "clientName", "tls", ...Object.keys(TUNING)];
 
-// { sentinels, name, role, sentinelPassword, sentinelUsername, username, password, db, connectionName, ...tuning }
-// (ioredis's Sentinel options), or { url: "redis+sentinel://..." } with the same keys overriding it.
+// ioredis's TLS settings in Sentinel mode: `sentinelTLS` for the Sentinels; `tls` for the data nodes, which
+// ioredis uses only with `enableTLSForSentinelMode: true` (without it, it talks to them in plain text). We
+// never guess between the two: `tls` with `enableTLSForSentinelMode: false` (given, or an ioredis client's
+// default), and `enableTLSForSentinelMode: true` without `tls`, are refused. `explicit`: our own options
+// form, where `tls` alone means TLS to the data nodes.
+function sentinelModeTls(o, explicit) {
+  const nodeTls = tlsValue(o.tls, "tls", explicit);
+  const sentinelTls = tlsValue(o.sentinelTLS, "sentinelTLS", explicit);
+  const mode = o.enableTLSForSentinelMode;
+  if (mode !== undefined && mode !== null && typeof mode !== "boolean") throw fail(`\`enableTLSForSentinelMode\` must be a boolean, got ${describe(mode)}`);
+  if (mode === true && !nodeTls) throw fail("`enableTLSForSentinelMode: true` without `tls`: give the data nodes' TLS settings in `tls` (true for the defaults)");
+  if (nodeTls && mode !== true && (mode === false || !explicit)) {
+    throw fail("`tls` without `enableTLSForSentinelMode: true`: ioredis then talks to the data nodes in plain text; set `enableTLSForSentinelMode: true` for TLS to them (or drop `tls`)");
+  }
+  return { nodeTls, sentinelTls };
+}
+
+// { sentinels, name, role, sentinelPassword, sentinelUsername, sentinelTLS, enableTLSForSentinelMode, username,
+// password, db, connectionName, tls, ...tuning } (ioredis's Sentinel options), or { url: "redis+sentinel://..." }
+// with the same keys overriding it.
 function fromSentinelOptions(o) {
   for (const key of Object.keys(o)) {
     if (o[key] === undefined || SENTINEL_OWN.includes(key) || SENTINEL_IGNORED.has(key) || IGNORED.has(key)) continue;
     if (["host", "port", "path", "socket", "cluster", "rootNodes"].includes(key)) {
       throw fail(`\`${key}\` does not go with \`sentinels\`: the Sentinels say where the master is`);
     }
-    if (key === "sentinelTLS" || key === "tls") throw fail(`\`${key}\`: ${SENTINEL_TLS_LATER}`);
     if (Object.prototype.hasOwnProperty.call(REFUSED, key) && key !== "role") throw refuse(key, "");
     if (ADAPTER_OPTIONS.has(key)) throw fail(`\`${key}\` is an adapter option, not a connection setting: pass it in the options argument`);
     throw fail(`unknown Redis Sentinel target setting \`${key}\` (read: ${SENTINEL_OWN.join(", ")}; see README, "Sentinel")`);
   }
-  if (o.enableTLSForSentinelMode) throw fail(`\`enableTLSForSentinelMode\`: ${SENTINEL_TLS_LATER}`);
   const has = (k) => o[k] !== undefined && o[k] !== null;
   let sentinel = { sentinels: undefined, name: undefined, role: "master" };
   const node = {};
   if (has("url")) {
-    if (typeof o.url !== "string" || !/^(redis\+)?sentinel:/i.test(o.url)) throw fail("`url` next to `sentinels` must be a redis+sentinel:// URL");
+    if (typeof o.url !== "string" || !SENTINEL_SCHEME.test(o.url)) throw fail("`url` next to `sentinels` must be a redis+sentinel:// URL");
     const u = fromSentinelUrl(o.url);
     sentinel = u.sentinel;
     Object.assign(node, u.node);
@@ -833,14 +868,19 @@ function fromSentinelOptions(o) {
   if (has("database")) node.db = toDb(o.database, "database");
   for (const k of ["connectionName", "clientName"]) if (has(k)) node.name = checkString(k, o[k]);
   for (const k of Object.keys(TUNING)) if (has(k)) node[k] = checkTuning(k, o[k]);
+  // Given keys override the URL's TLS (rediss+sentinel://); `tls: false` / `sentinelTLS: false` turn it off.
+  const { nodeTls, sentinelTls } = sentinelModeTls(o, true);
+  if (nodeTls) node.tls = nodeTls;
+  else if (o.tls === false) delete node.tls;
+  if (sentinelTls) sentinel.tls = sentinelTls;
+  else if (o.sentinelTLS === false) delete sentinel.tls;
   return sentinelSettings(sentinel, node);
 }
 
 // An ioredis client created with `sentinels`: its options hold every default, so only set values count.
 function fromIoRedisSentinel(c) {
   const o = c.options || {};
-  if (o.tls) throw fail(`\`tls\`: ${SENTINEL_TLS_LATER}`);
-  if (o.sentinelTLS || o.enableTLSForSentinelMode) throw fail(`\`${o.sentinelTLS ? "sentinelTLS" : "enableTLSForSentinelMode"}\`: ${SENTINEL_TLS_LATER}`);
+  const { nodeTls, sentinelTls } = sentinelModeTls(o, false);
   if (o.natMap) throw refuse("natMap", "");
   if (o.Connector && o.Connector.name !== "SentinelConnector") throw refuse("Connector", "");
   const role = toRole(o.role);
@@ -853,6 +893,8 @@ function fromIoRedisSentinel(c) {
   if (o.password) node.password = checkString("password", o.password);
   if (o.db) node.db = toDb(o.db);
   if (o.connectionName) node.name = checkString("connectionName", o.connectionName);
+  if (nodeTls) node.tls = nodeTls;
+  if (sentinelTls) sentinel.tls = sentinelTls;
   return sentinelSettings(sentinel, node);
 }
 
@@ -867,30 +909,75 @@ function fromNodeRedisSentinelOptions(o) {
   }
   const sentinel = { sentinels: sentinelList(o.sentinelRootNodes, "sentinelRootNodes"), name: toMasterName(o.name), role: toRole(o.role) };
   const clientOptions = (x, where) => {
-    if (x === undefined || x === null) return {};
+    if (x === undefined || x === null) return { opts: {}, tls: undefined };
     if (typeof x !== "object" || Array.isArray(x)) throw fail(`\`${where}\` must be node-redis client options, got ${describe(x)}`);
     const sock = x.socket || {};
-    if (sock.tls) throw fail(`\`${where}.socket.tls\`: ${SENTINEL_TLS_LATER}`);
-    if (typeof x.url === "string" && /^rediss:/i.test(x.url)) throw fail(`rediss:// URL in \`${where}\`: ${SENTINEL_TLS_LATER}`);
-    if (x.url !== undefined) throw fail(`\`${where}.url\`: the Sentinels say where the nodes are; give credentials as username and password`);
+    if (sock === null || typeof sock !== "object" || Array.isArray(sock)) throw fail(`\`${where}.socket\` must be node-redis's socket options object, got ${describe(sock)}`);
+    if (x.url !== undefined) throw fail(`\`${where}.url\`: the Sentinels say where the nodes are (node-redis refuses it too); give TLS as \`${where}.socket.tls\` and credentials as username and password`);
     if (sock.host !== undefined || sock.port !== undefined || sock.path !== undefined) {
       throw fail(`\`${where}.socket.host/port/path\`: the Sentinels say where the nodes are`);
     }
+    for (const key of ["family", "localAddress"]) {
+      if (sock[key] !== undefined && sock[key] !== 0 && sock[key] !== 4) throw refuse(key, `${where}.socket.`);
+    }
     if (x.credentialsProvider && x.password === undefined) throw refuse("credentialsProvider", `${where}.`);
-    return x;
+    // node-redis gives every node (or Sentinel) client these socket options with the host and port the
+    // Sentinels name: TLS with socket.tls: true, its settings in the socket object itself.
+    return { opts: x, tls: nodeRedisTls(sock, undefined, `${where}.socket.`, true) };
   };
-  const nodeOpts = clientOptions(o.nodeClientOptions, "nodeClientOptions");
-  const sentOpts = clientOptions(o.sentinelClientOptions, "sentinelClientOptions");
+  const { opts: nodeOpts, tls: nodeTls } = clientOptions(o.nodeClientOptions, "nodeClientOptions");
+  const { opts: sentOpts, tls: sentinelTls } = clientOptions(o.sentinelClientOptions, "sentinelClientOptions");
   if (sentOpts.username) sentinel.username = checkString("sentinelClientOptions.username", sentOpts.username);
   if (sentOpts.password) sentinel.password = checkString("sentinelClientOptions.password", sentOpts.password);
+  if (sentinelTls) sentinel.tls = sentinelTls;
   const node = {};
   if (nodeOpts.username) node.username = checkString("nodeClientOptions.username", nodeOpts.username);
   if (nodeOpts.password) node.password = checkString("nodeClientOptions.password", nodeOpts.password);
   if (nodeOpts.database !== undefined) node.db = toDb(nodeOpts.database, "nodeClientOptions.database");
   if (nodeOpts.name) node.name = checkString("nodeClientOptions.name", nodeOpts.name);
   if (nodeOpts.socket && nodeOpts.socket.connectTimeout !== undefined) node.connectTimeout = checkTuning("connectTimeout", nodeOpts.socket.connectTimeout);
+  if (nodeTls) node.tls = nodeTls;
   return sentinelSettings(sentinel, node);
 }
+
+// A node-redis v5 createSentinel() client keeps everything it was given in private fields: the master's
+// name, the data nodes' credentials, database and TLS, the Sentinels' credentials and TLS. Once connected
+// it shows only where it is: getSentinelNode() (the Sentinel it watches), getMasterNode(). So it is read
+// only next to the settings it hides, stated by the user:
+//   { sentinelClient, name, username, password, db, tls, sentinelUsername, sentinelPassword, sentinelTLS,
+//     sentinels, role, connectionName, ...tuning }
+// (the keys of our Sentinel options, `sentinels` optional: the client's Sentinel is asked first). Nothing
+// is guessed: what is not stated is not used (no password, plain text), as for any options object.
+function fromNodeRedisSentinelClient(o) {
+  const c = o.sentinelClient;
+  if (c === null || typeof c !== "object" || !isNodeRedisSentinel(c)) {
+    throw fail(`\`sentinelClient\` must be a node-redis createSentinel() client, got ${describe(c)}`);
+  }
+  const { sentinelClient, ...rest } = o;
+  if (rest.name === undefined) {
+    throw fail("`sentinelClient`: a node-redis createSentinel() client keeps the master's name private: give it as `name` next to the client");
+  }
+  let node;
+  try {
+    node = typeof c.getSentinelNode === "function" ? c.getSentinelNode() : undefined;
+  } catch {
+    node = undefined;
+  }
+  if (c.isReady !== true || node === undefined || node === null || typeof node !== "object") {
+    throw fail("`sentinelClient`: connect the node-redis createSentinel() client before handing it over (await client.connect()): until then it does not say which Sentinel it uses");
+  }
+  const first = sentinelNode({ host: node.host, port: node.port }, 0);
+  const more = rest.sentinels === undefined || rest.sentinels === null ? [] : sentinelList(rest.sentinels);
+  const sentinels = [first, ...more.filter((n) => n.host !== first.host || n.port !== first.port)].slice(0, MAX_SENTINELS);
+  return fromSentinelOptions({ ...rest, sentinels });
+}
+
+// The message for a createSentinel() client handed over alone.
+const SENTINEL_CLIENT_PRIVATE =
+  "a node-redis createSentinel() client keeps its options private (the master's name, the credentials and TLS settings of the " +
+  "data nodes and of the Sentinels), and we never connect without settings you gave it: pass the options you gave createSentinel() " +
+  "({ name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions }) as the target, or the connected client with what it hides, " +
+  "{ sentinelClient: client, name, password, tls, sentinelPassword, sentinelTLS, ... } (see README, \"Redis Sentinel\")";
 
 /**
  * The command connection (and the Emitter) publishes: it must go to the master. `role: "replica"` is for the
@@ -949,7 +1036,7 @@ function isPlainObject(x) {
 function resolveTarget(target) {
   if (target === undefined || target === null) return settings({ host: "127.0.0.1", port: 6379 });
   if (typeof target === "string") {
-    if (/^(redis\+)?sentinel:/i.test(target)) {
+    if (SENTINEL_SCHEME.test(target)) {
       const { sentinel, node } = fromSentinelUrl(target);
       return sentinelSettings(sentinel, node);
     }
@@ -961,10 +1048,7 @@ function resolveTarget(target) {
   if (isNodeRedisSentinel(target)) {
     const o = [target.options, target._options].find((x) => x && Array.isArray(x.sentinelRootNodes));
     if (o) return fromNodeRedisSentinelOptions(o);
-    throw fail(
-      "a node-redis createSentinel() client keeps its options private: pass the options you gave createSentinel() " +
-        "({ name, sentinelRootNodes, nodeClientOptions, sentinelClientOptions }) as the target instead",
-    );
+    throw fail(SENTINEL_CLIENT_PRIVATE);
   }
   if (isNodeRedisPool(target)) {
     throw fail("a node-redis createClientPool() pool keeps its client options private: pass a createClient() client with the same options, or its URL");
@@ -981,7 +1065,8 @@ function resolveTarget(target) {
     const name = (target.constructor && target.constructor.name) || "object";
     throw fail(`unsupported Redis target: an instance of ${name} (expected a URL, an options object, or a node-redis / ioredis client)`);
   }
-  if (target.sentinels !== undefined || (typeof target.url === "string" && /^(redis\+)?sentinel:/i.test(target.url))) return fromSentinelOptions(target);
+  if (target.sentinelClient !== undefined) return fromNodeRedisSentinelClient(target);
+  if (target.sentinels !== undefined || (typeof target.url === "string" && SENTINEL_SCHEME.test(target.url))) return fromSentinelOptions(target);
   if (target.sentinelRootNodes !== undefined) return fromNodeRedisSentinelOptions(target);
   if (Array.isArray(target.cluster)) return fromCluster(target);
   if (target.cluster !== undefined) throw fail("`cluster` must be a non-empty array of seed nodes");

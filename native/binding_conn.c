@@ -304,7 +304,10 @@ create_cluster (napi_env env, napi_value opts, uv_loop_t *loop, const hra_conn_o
   return s;
 }
 
-// opts.sentinel: { name, role, username, password, sentinels: [{ host, port }] }. Sets o->endpoint to a
+static napi_status
+read_tls (napi_env env, napi_value opts, hra_tls_t **out);
+
+// opts.sentinel: { name, role, username, password, tls, sentinels: [{ host, port }] }. Sets o->endpoint to a
 // Sentinel provider (taken by hra_conn_new). Returns napi_ok with o->endpoint NULL when there is none.
 static napi_status
 create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t *o) {
@@ -329,7 +332,7 @@ create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t
   so_c.conn = *o;
   so_c.conn.username = NULL;
   so_c.conn.password = NULL;
-  so_c.conn.tls = NULL;  // the Sentinels are asked in plain text (lib/target.js refuses TLS with Sentinel)
+  so_c.conn.tls = NULL;  // the Sentinels' own TLS settings (sentinel.tls), read below
   for (uint32_t i = 0; i < n && s == napi_ok; i++) {
     napi_value e;
     char *host = NULL;
@@ -343,7 +346,8 @@ create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t
   if (s == napi_ok && (s = hra_napi_get_named_string(env, so, "name", &name)) == napi_ok &&
     (s = hra_napi_get_named_string(env, so, "role", &role)) == napi_ok &&
     (s = hra_napi_get_named_string(env, so, "username", &so_c.conn.username)) == napi_ok &&
-    (s = hra_napi_get_named_string(env, so, "password", &so_c.conn.password)) == napi_ok) {
+    (s = hra_napi_get_named_string(env, so, "password", &so_c.conn.password)) == napi_ok &&
+    (s = read_tls(env, so, &so_c.conn.tls)) == napi_ok) {
     so_c.name = name;
     so_c.replica = role != NULL && strcmp(role, "replica") == 0;
     so_c.sentinels = nodes;
@@ -357,7 +361,7 @@ create_sentinel (napi_env env, napi_value opts, uv_loop_t *loop, hra_conn_opts_t
   }
   for (uint32_t i = 0; i < n; i++)
     free((char *) nodes[i].host);
-  free(name), free(role), free(so_c.conn.username), free(so_c.conn.password);
+  free(name), free(role), free(so_c.conn.username), free(so_c.conn.password), hra_tls_unref(so_c.conn.tls);
   return s;
 }
 

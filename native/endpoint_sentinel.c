@@ -5,6 +5,7 @@
 
 #include "endpoint_sentinel.h"
 #include "sentinel_parse.h"
+#include "tls.h"
 
 #define MAX_REPLICAS 256  // instances read from one SENTINEL replicas answer
 #define HINT_MS 5000  // for this long, a +switch-master's new master is taken without asking again
@@ -25,7 +26,7 @@ struct sentinel_s {
   uv_loop_t *loop;
   char *name;
   int replica;
-  hra_conn_opts_t copts;  // the Sentinel connections' settings (username and password owned here)
+  hra_conn_opts_t copts;  // the Sentinel connections' settings (username, password and a tls reference owned here)
   hra_sentinel_addr_t known[HRA_SENTINEL_MAX];  // given, then learned; never removed, so their hosts stay put
   size_t nknown;
   hra_conn_t *query;  // asks the questions
@@ -466,6 +467,7 @@ sentinel_free (hra_endpoint_provider_t *p) {
   free(s->name);
   free(s->copts.username);
   free(s->copts.password);
+  hra_tls_unref(s->copts.tls);
   free(s);
 }
 
@@ -510,6 +512,8 @@ hra_endpoint_sentinel_new (uv_loop_t *loop, const hra_sentinel_opts_t *o) {
   s->copts.name = NULL;
   s->copts.username = o->conn.username != NULL ? dup_str(o->conn.username) : NULL;
   s->copts.password = o->conn.password != NULL ? dup_str(o->conn.password) : NULL;
+  // Each Sentinel connection's stream takes a reference of its own; this one lasts as long as the provider.
+  if (s->copts.tls != NULL) hra_tls_ref(s->copts.tls);
   s->name = dup_str(o->name);
   if (s->name == NULL || (o->conn.username != NULL && s->copts.username == NULL) || (o->conn.password != NULL && s->copts.password == NULL)) {
     sentinel_free(&s->base);

@@ -26,7 +26,8 @@ typedef struct {
   size_t count;
   // The Sentinel connections' settings: username and password are the Sentinels' (sentinelUsername,
   // sentinelPassword), the timeouts, backoff, health check and maxReplyMB the data connection's. host,
-  // port, path, db, name and endpoint are ignored.
+  // port, path, db, name and endpoint are ignored. tls: the Sentinels' TLS settings (NULL: plain TCP), of
+  // which the provider takes a reference; SNI and verification name each Sentinel by its host.
   hra_conn_opts_t conn;
 } hra_sentinel_opts_t;
 

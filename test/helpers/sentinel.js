@@ -4,6 +4,12 @@
 // Sentinels (`redis-server <conf> --sentinel`, the same binary as redis-sentinel), all on free ports of
 // 127.0.0.1, with writable config files in a temp dir and short timings (down-after 1 s, failover-timeout
 // 3 s), so a failover takes about 1 to 3 s. Processes are killed when the test process exits.
+//
+// With `tls` every process gets a TLS port too (helpers/tls.js certificates) and `tls-replication yes`: the
+// replicas replicate over TLS, the Sentinels monitor the nodes and talk to each other over TLS, and so every
+// address a Sentinel gives (SENTINEL get-master-addr-by-name, replicas, sentinels, +switch-master) is a TLS
+// port. The plain ports stay open for the test's own tools only (a client given the TLS ports never
+// learns them).
 
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -26,7 +32,7 @@ process.on("exit", () => {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One Sentinel process on `port`, its config in `dir` (Sentinel rewrites it: it must be writable).
-function sentinelProcess({ port, dir, name, masterPort, quorum, downAfterMs, failoverTimeoutMs, password, masterPassword }) {
+function sentinelProcess({ port, tlsPort, tls, hostnames, dir, name, masterPort, quorum, downAfterMs, failoverTimeoutMs, password, masterPassword }) {
   const conf = path.join(dir, `sentinel-${port}.conf`);
   const lines = [
     `port ${port}`,
@@ -34,18 +40,25 @@ function sentinelProcess({ port, dir, name, masterPort, quorum, downAfterMs, fai
     "daemonize no",
     `dir ${dir}`,
     "loglevel warning",
-    `sentinel monitor ${name} 127.0.0.1 ${masterPort} ${quorum}`,
+    ...(hostnames ? ["sentinel resolve-hostnames yes", "sentinel announce-hostnames yes", "sentinel announce-ip localhost"] : []),
+    `sentinel monitor ${name} ${hostnames ? "localhost" : "127.0.0.1"} ${masterPort} ${quorum}`,
     `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
     `sentinel failover-timeout ${name} ${failoverTimeoutMs}`,
     `sentinel parallel-syncs ${name} 2`,
   ];
   if (password) lines.push(`requirepass ${password}`);
   if (masterPassword) lines.push(`sentinel auth-pass ${name} ${masterPassword}`);
+  if (tls) {
+    const c = require("./tls").certs();
+    const s = tls.server || c.server;
+    lines.push(`tls-port ${tlsPort}`, `tls-cert-file ${s.certFile}`, `tls-key-file ${s.keyFile}`, `tls-ca-cert-file ${c.caFile}`, "tls-replication yes", `tls-auth-clients ${tls.authClients || "no"}`);
+  }
   fs.writeFileSync(conf, lines.join("\n") + "\n");
   let child = null;
   let exited = null;
   const handle = {
     port,
+    tlsPort,
     host: "127.0.0.1",
     conf,
     get running() {
@@ -98,8 +111,11 @@ function sentinelProcess({ port, dir, name, masterPort, quorum, downAfterMs, fai
 
 /**
  * startSentinelGroup({ replicas = 2, sentinels = 3, name = "mymaster", downAfterMs = 1000,
- *   failoverTimeoutMs = 3000, sentinelPassword, masterPassword })
- * -> { name, nodes: [redis handles, master first], sentinels: [handles], sentinelList: [{ host, port }],
+ *   failoverTimeoutMs = 3000, sentinelPassword, masterPassword, tls: { authClients, server }, hostnames })
+ * hostnames: every process is named `localhost`, never 127.0.0.1 (Sentinel's resolve-hostnames and
+ *   announce-hostnames, replica-announce-ip, sentinel announce-ip): the Sentinels give names, not addresses.
+ * -> { name, nodes: [redis handles, master first], sentinels: [handles], sentinelList: [{ host, port }] (the
+ *      TLS ports with tls),
  *      masterPort(), master(), replicas(), watchSwitch(), failover(), waitSettled(), stop() }
  */
 async function startSentinelGroup(opts = {}) {
@@ -111,24 +127,35 @@ async function startSentinelGroup(opts = {}) {
     failoverTimeoutMs = 3000,
     sentinelPassword,
     masterPassword,
+    tls,
+    hostnames,
   } = opts;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hra-sentinel-"));
   const common = ["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1"];
   if (masterPassword) common.push("--requirepass", masterPassword, "--masterauth", masterPassword);
+  if (tls) common.push("--tls-replication", "yes");
+  if (hostnames) common.push("--replica-announce-ip", "localhost");
   const nodes = [];
   const group = { name, nodes, sentinels: [], dir };
+  // The port the Sentinels know a node by.
+  const known = (n) => (tls ? n.tlsPort : n.port);
+  group.known = known;
   try {
-    nodes.push(await startRedis({ args: common }));
+    nodes.push(await startRedis({ args: common, tls }));
     for (let i = 0; i < replicas; i++) {
-      nodes.push(await startRedis({ args: [...common, "--replicaof", "127.0.0.1", String(nodes[0].port)] }));
+      nodes.push(await startRedis({ args: [...common, "--replicaof", hostnames ? "localhost" : "127.0.0.1", String(known(nodes[0]))], tls }));
     }
     const quorum = Math.max(1, Math.floor(sentinels / 2) + 1);
     for (let i = 0; i < sentinels; i++) {
+      const sport = await freePort();
       const s = sentinelProcess({
-        port: await freePort(),
+        port: sport,
+        tlsPort: tls ? await freePort() : undefined,
+        tls,
+        hostnames,
         dir,
         name,
-        masterPort: nodes[0].port,
+        masterPort: known(nodes[0]),
         quorum,
         downAfterMs,
         failoverTimeoutMs,
@@ -164,15 +191,15 @@ async function startSentinelGroup(opts = {}) {
   }
 
   Object.assign(group, {
-    sentinelList: group.sentinels.map((s) => ({ host: "127.0.0.1", port: s.port })),
+    sentinelList: group.sentinels.map((s) => ({ host: hostnames ? "localhost" : "127.0.0.1", port: tls ? s.tlsPort : s.port })),
     masterPort,
     async master() {
       const port = await masterPort();
-      return nodes.find((n) => n.port === port);
+      return nodes.find((n) => known(n) === port);
     },
     async replicaNodes() {
       const port = await masterPort();
-      return nodes.filter((n) => n.port !== port && n.running);
+      return nodes.filter((n) => known(n) !== port && n.running);
     },
     // Waits until every Sentinel sees the master, both replicas and the other Sentinels, and every replica
     // is in sync: a failover started before that may not find a replica to promote.
@@ -187,7 +214,7 @@ async function startSentinelGroup(opts = {}) {
             const m = await s.command("SENTINEL", "master", name);
             const fields = {};
             for (let i = 0; i + 1 < m.length; i += 2) fields[m[i].toString()] = m[i + 1].toString();
-            const liveReplicas = nodes.filter((n) => n.running && n.port !== port).length;
+            const liveReplicas = nodes.filter((n) => n.running && known(n) !== port).length;
             const liveSentinels = group.sentinels.filter((x) => x.running).length;
             if (Number(fields.port) !== port || fields.flags !== "master") ok = false;
             if (Number(fields["num-slaves"]) < liveReplicas || Number(fields["num-other-sentinels"]) < liveSentinels - 1) ok = false;
@@ -195,7 +222,7 @@ async function startSentinelGroup(opts = {}) {
             for (const r of reps) {
               const f = {};
               for (let i = 0; i + 1 < r.length; i += 2) f[r[i].toString()] = r[i + 1].toString();
-              const node = nodes.find((n) => n.port === Number(f.port));
+              const node = nodes.find((n) => known(n) === Number(f.port));
               if (node && node.running && (f.flags !== "slave" || f["master-link-status"] !== "ok" || Number(f["master-port"]) !== port)) ok = false;
             }
           }

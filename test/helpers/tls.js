@@ -4,7 +4,7 @@
 // a CA; a server certificate for localhost, 127.0.0.1 and ::1 (with clientAuth too, since redis-server
 // presents it on its own outgoing cluster-bus and replication links); a client certificate (mutual TLS)
 // and an encrypted copy of its key; and the bad ones: a server certificate of another CA, one for another
-// host name, an expired one, and a client certificate of another CA. EC P-256 keys: quick to make.
+// host name, an expired one, and a client certificate of another CA; and one for the name localhost only. EC P-256 keys: quick to make.
 
 const { execFileSync } = require("node:child_process");
 const fs = require("node:fs");
@@ -55,6 +55,7 @@ function certs() {
   makeLeaf(dir, "otherserver", "otherca", { cn: "localhost", san: SERVER, usage: "serverAuth,clientAuth" });
   makeLeaf(dir, "otherclient", "otherca", { cn: "hra-other-client", usage: "clientAuth" });
   makeLeaf(dir, "wronghost", "ca", { cn: "wrong.example", san: "DNS:wrong.example", usage: "serverAuth,clientAuth" });
+  makeLeaf(dir, "dnsonly", "ca", { cn: "localhost", san: "DNS:localhost", usage: "serverAuth,clientAuth" });
   makeLeaf(dir, "expired", "ca", { cn: "localhost", san: SERVER, usage: "serverAuth,clientAuth", days: -1 });
   openssl(dir, ["pkey", "-in", "client.key", "-aes256", "-passout", `pass:${PASSPHRASE}`, "-out", "client-enc.key"]);
   made = {
@@ -68,6 +69,8 @@ function certs() {
     otherServer: pair(dir, "otherserver"),
     otherClient: pair(dir, "otherclient"),
     wrongHost: pair(dir, "wronghost"),
+    // for localhost by name only (no IP address): verified against an IP, it fails
+    dnsOnly: pair(dir, "dnsonly"),
     expired: pair(dir, "expired"),
   };
   return made;

@@ -70,12 +70,17 @@ describe("Primus plugin: options", function () {
     assert.throws(() => readOptions({ sentinel: true, endpoints, url: "redis://h" }), { code: "ERR_INVALID_REDIS_TARGET" });
     assert.throws(() => readOptions({ sentinel: true, endpoints, role: "sentinel" }), { code: "ERR_INVALID_REDIS_TARGET" });
     assert.ok(readOptions({ host: "h", tls: { servername: "h" } }).target.tls);
+    // in the Sentinel form `tls` is the data nodes' (node_redis's option), `sentinelTLS` the Sentinels'
+    cfg = readOptions({ sentinel: true, endpoints, tls: { servername: "redis.example" } });
+    assert.equal(cfg.target.tls.servername, "redis.example");
+    assert.equal(cfg.target.sentinel.tls, undefined);
+    assert.ok(readOptions({ sentinel: true, endpoints, sentinelTLS: true }).target.sentinel.tls);
     assert.ok(readOptions("rediss://h:6380").target.tls);
   });
 
   it("refuses, synchronously, what it cannot honour", async function () {
     assert.throws(() => readOptions({ family: "IPv6" }), { code: "ERR_INVALID_REDIS_TARGET" });
-    assert.throws(() => readOptions({ sentinel: true, endpoints: [{ host: "h", port: 26379 }], tls: {} }), { code: "ERR_INVALID_REDIS_TARGET" });
+    assert.throws(() => readOptions({ sentinel: true, endpoints: [{ host: "h", port: 26379 }], tls: { pfx: Buffer.alloc(4) } }), { code: "ERR_INVALID_REDIS_TARGET", message: /`tls\.pfx`/ });
     assert.throws(() => readOptions({ hots: "typo" }), { code: "ERR_INVALID_REDIS_TARGET", message: /hots/ });
     assert.throws(() => readOptions({ channel: 5 }), TypeError);
     assert.throws(() => readOptions({ channel: "a\0b" }), TypeError);

@@ -110,6 +110,38 @@ describe("Sentinel targets: every form is read", function () {
     assert.equal(resolveTarget({ ...o, role: "replica" }).sentinel.role, "replica");
   });
 
+  it("TLS: to the data nodes and to the Sentinels, in every form", function () {
+    const on = (t) => [!!t.tls, !!(t.sentinel && t.sentinel.tls)];
+    // our / ioredis's options: `tls` the data nodes, `sentinelTLS` the Sentinels, each alone or together
+    assert.deepEqual(on(resolveTarget({ sentinels: S, name: "m", tls: true })), [true, false]);
+    assert.deepEqual(on(resolveTarget({ sentinels: S, name: "m", sentinelTLS: true })), [false, true]);
+    const both = resolveTarget({ sentinels: S, name: "m", tls: { servername: "redis.example", rejectUnauthorized: false }, enableTLSForSentinelMode: true, sentinelTLS: { minVersion: "TLSv1.3" } });
+    assert.equal(both.tls.servername, "redis.example");
+    assert.equal(both.tls.rejectUnauthorized, false);
+    assert.equal(both.sentinel.tls.rejectUnauthorized, true);
+    assert.equal(both.sentinel.tls.minVersion, 0x304);
+    // URLs: rediss+sentinel:// is TLS both ways; tls= and sentinelTLS= turn a side on or off
+    assert.deepEqual(on(resolveTarget("rediss+sentinel://h/m")), [true, true]);
+    assert.deepEqual(on(resolveTarget("rediss+sentinel://h/m?sentinelTLS=false")), [true, false]);
+    assert.deepEqual(on(resolveTarget("redis+sentinel://h/m?tls=true")), [true, false]);
+    assert.deepEqual(on(resolveTarget("redis+sentinel://h/m")), [false, false]);
+    assert.deepEqual(on(resolveTarget({ url: "rediss+sentinel://h/m", tls: false })), [false, true]);
+    assert.equal(resolveTarget({ url: "rediss+sentinel://h/m", tls: { servername: "x" } }).tls.servername, "x");
+    // ioredis clients: `tls` counts only with enableTLSForSentinelMode, as ioredis itself reads it
+    const io = new IORedis({ sentinels: S, name: "m", tls: { servername: "n" }, enableTLSForSentinelMode: true, sentinelTLS: {}, lazyConnect: true });
+    made.push(io);
+    assert.deepEqual(on(resolveTarget(io)), [true, true]);
+    assert.equal(resolveTarget(io).tls.servername, "n");
+    const ioS = new IORedis({ sentinels: S, name: "m", sentinelTLS: { rejectUnauthorized: false }, lazyConnect: true });
+    made.push(ioS);
+    assert.deepEqual(on(resolveTarget(ioS)), [false, true]);
+    // node-redis createSentinel() options: socket.tls and its settings in socket, per side
+    const nr = resolveTarget({ name: "m", sentinelRootNodes: S, nodeClientOptions: { socket: { tls: true, servername: "d" } }, sentinelClientOptions: { socket: { tls: true } } });
+    assert.deepEqual(on(nr), [true, true]);
+    assert.equal(nr.tls.servername, "d");
+    assert.deepEqual(on(resolveTarget({ name: "m", sentinelRootNodes: S, sentinelClientOptions: { socket: { tls: true } } })), [false, true]);
+  });
+
   it("role replica: for the subscriber side only", async function () {
     const sub = { sentinels: [{ host: "127.0.0.1", port: 1 }], name: "m", role: "replica", retryBase: 1000 };
     assert.throws(() => lib.createClient(sub), { code: "ERR_INVALID_REDIS_TARGET", message: /subscriber connection only/ });
@@ -139,14 +171,18 @@ describe("Sentinel targets: what cannot be honoured is refused", function () {
   it("what would send us elsewhere, or in clear", function () {
     refused({ sentinels: S, name: "m", host: "h" }, /`host` does not go with `sentinels`/);
     refused({ sentinels: S, name: "m", socket: "/tmp/s" }, /`socket` does not go with `sentinels`/);
-    refused({ sentinels: S, name: "m", tls: {} }, /`tls`/);
-    refused({ sentinels: S, name: "m", sentinelTLS: {} }, /`sentinelTLS`/);
-    refused({ sentinels: S, name: "m", enableTLSForSentinelMode: true }, /`enableTLSForSentinelMode`/);
+    refused({ sentinels: S, name: "m", tls: {}, enableTLSForSentinelMode: false }, /`tls` without `enableTLSForSentinelMode: true`/);
+    refused({ sentinels: S, name: "m", enableTLSForSentinelMode: true }, /`enableTLSForSentinelMode: true` without `tls`/);
+    refused({ sentinels: S, name: "m", sentinelTLS: { checkServerIdentity: () => undefined } }, /`sentinelTLS\.checkServerIdentity`/);
+    refused({ sentinels: S, name: "m", sentinelTLS: { rejectUnauthorised: false } }, /unknown TLS setting `sentinelTLS\.rejectUnauthorised`/);
+    refused({ sentinels: [{ host: "h", port: 1, tls: {} }], name: "m" }, /`sentinels\[0\]\.tls`: TLS settings per Sentinel are not read/);
+    refused("redis+sentinel://h/m?tls=maybe", /`tls` must be true or false/);
     refused({ sentinels: S, name: "m", natMap: {} }, /`natMap`/);
     refused({ sentinels: S, name: "m", url: "redis://h" }, /must be a redis\+sentinel:\/\/ URL/);
     refused({ name: "m", sentinelRootNodes: S, nodeAddressMap: {} }, /`nodeAddressMap`/);
-    refused({ name: "m", sentinelRootNodes: S, nodeClientOptions: { socket: { tls: true } } }, /`nodeClientOptions\.socket\.tls`/);
-    refused({ name: "m", sentinelRootNodes: S, sentinelClientOptions: { url: "rediss://h" } }, /rediss:\/\//);
+    refused({ name: "m", sentinelRootNodes: S, nodeClientOptions: { socket: { ca: "x" } } }, /`nodeClientOptions\.socket\.ca` is a TLS setting, but `nodeClientOptions\.socket\.tls` is not true/);
+    refused({ name: "m", sentinelRootNodes: S, sentinelClientOptions: { socket: { tls: true, pfx: Buffer.alloc(4) } } }, /`sentinelClientOptions\.socket\.pfx`/);
+    refused({ name: "m", sentinelRootNodes: S, sentinelClientOptions: { url: "rediss://h" } }, /`sentinelClientOptions\.url`: the Sentinels say where the nodes are/);
     refused({ name: "m", sentinelRootNodes: S, nodeClientOptions: { socket: { host: "h" } } }, /the Sentinels say where the nodes are/);
     const io = new IORedis({ sentinels: S, name: "m", role: "slave", preferredSlaves: [{ ip: "h", port: "1" }], lazyConnect: true });
     made.push(io);

@@ -144,6 +144,15 @@ io2.adapter(createAdapter("redis+sentinel://:p@10.0.0.1:26379,10.0.0.2:26379/mym
 // publishes held while a connection is replaced (README "Frozen Redis"), behind Sentinel too
 io2.adapter(createAdapter({ sentinels, name: "mymaster", healthTimeout: 2000, holdMs: 10000, maxOutputMB: 8 }));
 io2.adapter(createShardedAdapter({ name: "mymaster", sentinelRootNodes: [{ host: "10.0.0.1", port: 26379 }], nodeClientOptions: { password: "p" } }));
+// Sentinel over TLS: the data nodes (tls) and the Sentinels (sentinelTLS), or rediss+sentinel://
+io2.adapter(createAdapter({ sentinels, name: "mymaster", tls: { ca: "PEM" }, enableTLSForSentinelMode: true, sentinelTLS: { ca: "PEM", servername: "sentinel.example" } }));
+io2.adapter(createAdapter("rediss+sentinel://:p@10.0.0.1:26379/mymaster?sentinelTLS=false"));
+io2.adapter(createAdapter({ name: "mymaster", sentinelRootNodes: [{ host: "10.0.0.1", port: 26379 }], nodeClientOptions: { socket: { tls: true, ca: "PEM" } }, sentinelClientOptions: { socket: { tls: true } } }));
+// a connected node-redis createSentinel() client, with what it keeps private
+declare const nrSentinel: { getSentinelNode(): { host: string; port: number } | undefined; getMasterNode(): { host: string; port: number } | undefined; readonly isReady: boolean };
+io2.adapter(createAdapter({ sentinelClient: nrSentinel, name: "mymaster", password: "p", tls: true }));
+// @ts-expect-error sentinelTLS is true or TLS options
+createClient({ sentinels, name: "mymaster", sentinelTLS: "yes" });
 // @ts-expect-error a Sentinel role is "master" or "replica"
 createClient({ sentinels, name: "mymaster", role: "primary" });
 // @ts-expect-error a typo in a target key
