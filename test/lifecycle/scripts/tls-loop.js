@@ -1,12 +1,14 @@
 "use strict";
 // TLS connections opened and closed in every state: mid-handshake, ready with commands pending, after
 // multi-record replies and a pub/sub message, while failing verification and retrying, refused by a server
-// that wants a client certificate, and across a Redis restart; then an adapter over TLS. It starts its own
+// that wants a client certificate, and across a Redis restart; then an adapter over TLS, and clients through
+// a Sentinel over TLS. It starts its own
 // TLS redis-server (certificates from test/helpers/tls.js) and ignores argv[2]. Exits on its own (no
 // process.exit): a leaked handle makes it hang, a leaked SSL or SSL_CTX shows under valgrind/ASan.
 const { Server } = require("socket.io");
 const { createClient, createAdapter } = require("../../..");
 const { startRedis } = require("../../helpers/redis");
+const { startSentinelGroup } = require("../../helpers/sentinel");
 const { certs } = require("../../helpers/tls");
 
 const rounds = Number(process.argv[3] || 6);
@@ -81,6 +83,34 @@ function readyOrError(c) {
     await tick(100);
     io.emit("hello", 1);
     await new Promise((r) => io.close(() => r()));
+
+    // through a Sentinel over TLS to a master over TLS: closed while the Sentinel is asked, when ready with
+    // commands pending, and while retrying after a Sentinel's certificate was refused
+    const group = await startSentinelGroup({ replicas: 0, sentinels: 1, tls: {} });
+    try {
+      const target = { sentinels: group.sentinelList, name: group.name, tls, sentinelTLS: tls, retryBase: 20, retryMax: 50 };
+      for (let i = 0; i < rounds; i++) {
+        const client = createClient(target);
+        client.on("error", () => {});
+        if (i % 2 === 0) {
+          await tick(i);
+          await client.close();
+          continue;
+        }
+        await new Promise((r) => client.once("ready", r));
+        const pending = [client.command(["PING"]), client.command(["ROLE"])];
+        pending.forEach((p) => p.catch(() => {}));
+        await client.close();
+        await Promise.allSettled(pending);
+      }
+      const refused = createClient({ ...target, sentinelTLS: { ca: c.otherCa } });
+      const codes = [];
+      refused.on("error", (err) => codes.push(err.code));
+      while (codes.length < 2) await tick(10);
+      await refused.close();
+    } finally {
+      await group.stop();
+    }
   } finally {
     await redis.stop();
     await mtls.stop();
