@@ -139,12 +139,16 @@ async function startRedis(opts = {}) {
 
   async function spawnServer() {
     stderr = "";
-    child = spawn(REDIS_SERVER, args, { stdio: ["ignore", "ignore", "pipe"] });
+    // redis-server logs to stdout (warnings only, at this log level): kept, so that a server that exits at
+    // once says why (a port in use, a locked nodes.conf) in the error
+    child = spawn(REDIS_SERVER, args, { stdio: ["ignore", "pipe", "pipe"] });
     live.add(child);
     const proc = child;
-    proc.stderr.on("data", (d) => {
+    const keep = (d) => {
       if (stderr.length < 4096) stderr += d.toString();
-    });
+    };
+    proc.stdout.on("data", keep);
+    proc.stderr.on("data", keep);
     exitPromise = new Promise((resolve) => {
       proc.on("exit", (code, signal) => {
         live.delete(proc);

@@ -13,11 +13,11 @@ const REDIS_CLI = process.env.REDIS_CLI_BIN || "redis-cli";
 
 // n ports p such that p and its cluster bus port p + 10000 are both free, all distinct, all below the
 // ephemeral range (helpers/redis.js freePort): failover tests kill and restart nodes on their ports.
-async function clusterPorts(n) {
+async function clusterPorts(n, taken = []) {
   const out = [];
   while (out.length < n) {
     const p = await freePort([10000]);
-    if (out.some((q) => Math.abs(q - p) < 2 || Math.abs(q + 10000 - p) < 2 || Math.abs(q - 10000 - p) < 2)) continue;
+    if ([...taken, ...out].some((q) => Math.abs(q - p) < 2 || Math.abs(q + 10000 - p) < 2 || Math.abs(q - 10000 - p) < 2)) continue;
     out.push(p);
   }
   return out;
@@ -79,10 +79,20 @@ class RedisCluster {
     const ports = await clusterPorts(6);
     const nodes = [];
     try {
-      for (const port of ports) {
+      for (let i = 0; i < ports.length; i++) {
         const args = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", String(nodeTimeout), "--cluster-require-full-coverage", "yes"];
         if (tls) args.push("--tls-cluster", "yes", "--tls-replication", "yes");
-        nodes.push(await startRedis({ port, args, tls }));
+        // Another process on the machine may take a port between our check and the server's bind: the
+        // node then starts on new ports (the cluster is only formed once every node is up).
+        for (let attempt = 1; ; attempt++) {
+          try {
+            nodes.push(await startRedis({ port: ports[i], args, tls }));
+            break;
+          } catch (err) {
+            if (!/already in use/i.test(err.message) || attempt === 3) throw err;
+            ports[i] = (await clusterPorts(1, ports))[0];
+          }
+        }
       }
       await cliRaw(["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"]);
       const c = new RedisCluster(nodes);
