@@ -86,7 +86,9 @@ class RedisCluster {
         // node then starts on new ports (the cluster is only formed once every node is up).
         for (let attempt = 1; ; attempt++) {
           try {
-            nodes.push(await startRedis({ port: ports[i], args, tls }));
+            // with tls-cluster the bus port is the TLS port + 10000 (not the plain port's): both free
+            const nodeTls = tls ? { ...tls, port: await freePort([10000]) } : undefined;
+            nodes.push(await startRedis({ port: ports[i], args, tls: nodeTls }));
             break;
           } catch (err) {
             if (!/already in use/i.test(err.message) || attempt === 3) throw err;
