@@ -294,7 +294,7 @@ json_room_keys (hra_adapter_t *a, hra_slice_t arr, int t, size_t *n) {
 int
 hra_pipeline_cluster_json (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
   hra_slice_t packet = { NULL, 0 }, opts = { NULL, 0 }, key, v;
-  int t, pt = 0, ot = 0, first = 1, rc;
+  int t, pt = 0, ot = 0, first = 1, rc, rid = 0;
   hra_json_t j = { data.base, data.base + data.len, a->max_depth };
   if ((rc = hra_json_object_begin(&j)) != 0) return rc;
   while ((rc = hra_pipeline_obj_next(&j, &first, &key, &v, &t)) == 1) {
@@ -302,8 +302,12 @@ hra_pipeline_cluster_json (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batc
       packet = v, pt = t;
     else if (hra_pipeline_key_is(a, key, "opts"))
       opts = v, ot = t;
+    else if (hra_pipeline_key_is(a, key, "requestId"))
+      rid = 1;
   }
   if (rc < 0) return rc;
+  if (!hra_json_at_end(&j)) return HRA_EINVAL;
+  if (rid) return HRA_PIPELINE_TO_JS;
   if (pt != HRA_JSON_OBJECT || ot != HRA_JSON_OBJECT) return HRA_ETYPE;
   // packet
   double type = -1;
@@ -414,7 +418,7 @@ hra_pipeline_cluster_mp (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch)
   hra_mp_reader_t r;
   hra_mp_obj_t o, k, v;
   hra_slice_t raw, packet = { NULL, 0 }, opts = { NULL, 0 };
-  int err = 0;
+  int err = 0, rid = 0;
   hra_mp_reader_init(&r, data.base, data.len);
   hra_mp_read(&r, &o);
   for (uint32_t i = 0; i < o.count; i++) {
@@ -423,7 +427,10 @@ hra_pipeline_cluster_mp (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch)
       packet = v.type == HRA_MP_MAP ? raw : (hra_slice_t){ NULL, 0 };
     else if (hra_mp_str_is(&k, "opts"))
       opts = v.type == HRA_MP_MAP ? raw : (hra_slice_t){ NULL, 0 };
+    else if (hra_mp_str_is(&k, "requestId"))
+      rid = 1;
   }
+  if (rid) return HRA_PIPELINE_TO_JS;
   if (packet.base == NULL || opts.base == NULL) return HRA_ETYPE;
   hra_envelope_t env;
   memset(&env, 0, sizeof(env));

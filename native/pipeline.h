@@ -48,10 +48,11 @@ hra_pipeline_obj_next (hra_json_t *j, int *first, hra_slice_t *key, hra_slice_t 
 int
 hra_pipeline_mp_member (hra_adapter_t *a, hra_mp_reader_t *r, hra_mp_obj_t *k, hra_mp_obj_t *v, hra_slice_t *raw);
 
-// A ClusterAdapter BROADCAST's data without requestId ({packet: {type: 2, data}, opts: {rooms, except,
-// flags}}), JSON (a validated object's text) or msgpack (validated, a map): selects the local targets,
-// encodes the packet once and writes a HRA_REC_BROADCAST record. HRA_OK (delivered, or no local target:
-// counted), HRA_PIPELINE_TO_JS (valid, but only JS reproduces it exactly), or an HRA_E* code (invalid).
+// A ClusterAdapter BROADCAST's data ({packet: {type: 2, data}, opts: {rooms, except, flags}}), JSON (the
+// text of one object, validated here as it is read) or msgpack (validated by the caller, a map): selects
+// the local targets, encodes the packet once and writes a HRA_REC_BROADCAST record. HRA_OK (delivered, or
+// no local target: counted), HRA_PIPELINE_TO_JS (valid, but only JS reproduces it exactly; a requestId
+// member, a broadcast with acks, is always for JS), or an HRA_E* code (invalid).
 int
 hra_pipeline_cluster_json (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch);
 

@@ -162,31 +162,6 @@ parse_type (hra_slice_t t) {
   return v > 0 ? v : -1;
 }
 
-// 1 when the data object (validated) has a requestId member: a broadcast with acks, for JS.
-static int
-has_request_id (hra_adapter_t *a, hra_slice_t body, int json) {
-  if (json) {
-    hra_json_t j = { body.base, body.base + body.len, a->max_depth };
-    hra_slice_t key, v;
-    int t, first = 1;
-    if (hra_json_object_begin(&j) != 0) return 0;
-    while (hra_pipeline_obj_next(&j, &first, &key, &v, &t) == 1) {
-      if (hra_pipeline_key_is(a, key, "requestId")) return 1;
-    }
-    return 0;
-  }
-  hra_mp_reader_t r;
-  hra_mp_obj_t o, k, v;
-  hra_slice_t raw;
-  hra_mp_reader_init(&r, body.base, body.len);
-  if (hra_mp_read(&r, &o) != 0 || o.type != HRA_MP_MAP) return 0;
-  for (uint32_t i = 0; i < o.count; i++) {
-    if (hra_pipeline_mp_member(a, &r, &k, &v, &raw) != 0) return 0;
-    if (hra_mp_str_is(&k, "requestId")) return 1;
-  }
-  return 0;
-}
-
 // HRA_REC_STREAM: type, flags, data (JSON text or msgpack), entry id, uid (the sender's: responses go to it).
 static void
 js_record (hra_adapter_t *a, int type, int json, hra_slice_t body, hra_slice_t id, hra_slice_t uid, hra_batch_t *batch) {
@@ -228,8 +203,11 @@ hra_streams_on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_sl
     return;
   }
   int json = data.base[0] == '{', err;
+  int native = mt == MT_BROADCAST && !a->js_broadcasts;
   hra_slice_t body = data;
-  if (json) {
+  if (json && native) {
+    // The pipeline validates the object as it reads it (one pass, not two).
+  } else if (json) {
     hra_json_t j = { data.base, data.base + data.len, a->max_depth };
     int t = hra_json_skip(&j, NULL);
     if (t < 0 || t != HRA_JSON_OBJECT || !hra_json_at_end(&j)) {
@@ -254,7 +232,7 @@ hra_streams_on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_sl
   err = HRA_PIPELINE_TO_JS;
   if (mt == MT_BROADCAST) {
     a->stats.received++;
-    if (!a->js_broadcasts && !has_request_id(a, body, json)) err = json ? hra_pipeline_cluster_json(a, body, batch) : hra_pipeline_cluster_mp(a, body, batch);
+    if (native) err = json ? hra_pipeline_cluster_json(a, body, batch) : hra_pipeline_cluster_mp(a, body, batch);
   } else {
     a->stats.requests++;
   }
