@@ -1,0 +1,117 @@
+"use strict";
+// Streams: @socket.io/redis-streams-adapter 0.3.1 (node-redis 4 client) against createStreamsAdapter, on
+// the same Redis, alternating, medians of --reps runs, in this process.
+//
+// 1. receive path, room miss: one server holding one socket in room "held"; --entries stream entries
+//    for room "other" (what upstream writes for io.to("other").emit("m", <100 chars>)) are written by
+//    `redis-cli --pipe` (another process, from a file), then one for "held". The figure is this process's CPU
+//    (process.cpuUsage()) from before the first entry until the client has the last one, per entry.
+// 2. io.close() to process exit: a child process with one server (default blockTimeInMs, 5000) closes it
+//    once its reader is blocked in XREAD, and reports how long it lived after io.close().
+//
+//   node bench/streams.js [--entries 20000] [--reps 5]
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const { spawn } = require("node:child_process");
+const { Server } = require("socket.io");
+const { io: ioc } = require("socket.io-client");
+const h = require("./lib/harness");
+const { startRedis, redisCli } = require("../test/helpers/redis");
+const { createStreamsAdapter } = require("..");
+
+const ENTRIES = h.arg("entries", 20000, 2000);
+const REPS = h.arg("reps", 5, 1);
+
+function resp(args) {
+  let s = `*${args.length}\r\n`;
+  for (const a of args) s += `$${Buffer.byteLength(a)}\r\n${a}\r\n`;
+  return s;
+}
+
+function entry(room, text) {
+  const data = JSON.stringify({ packet: { type: 2, data: ["m", text] }, opts: { rooms: [room], except: [], flags: {} } });
+  return resp(["XADD", "socket.io", "MAXLEN", "~", "100000", "*", "uid", "0123456789abcdef", "nsp", "/", "type", "3", "data", data]);
+}
+
+// redis-cli --pipe reads the commands from a file: this process spends nothing on writing them.
+function pipe(port, file) {
+  return new Promise((resolve, reject) => {
+    const fd = fs.openSync(file, "r");
+    const child = spawn("redis-cli", ["-p", String(port), "--pipe"], { stdio: [fd, "ignore", "inherit"] });
+    fs.closeSync(fd);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`redis-cli --pipe: ${code}`))));
+  });
+}
+
+async function blockedReaders(port) {
+  return (await redisCli(port, "CLIENT", "LIST")).split("\n").filter((l) => / cmd=xread /.test(l)).length;
+}
+
+async function factory(kind, url) {
+  if (kind === "ours") return { adapter: createStreamsAdapter(url), close: async () => {} };
+  const { createAdapter } = require("@socket.io/redis-streams-adapter");
+  const { createClient } = require("redis");
+  const client = createClient({ url });
+  client.on("error", () => {});
+  await client.connect();
+  return { adapter: createAdapter(client, { blockTimeInMs: 200 }), close: () => client.quit() };
+}
+
+async function receiveMiss(kind, redis, misses) {
+  await redis.cli("DEL", "socket.io");
+  const f = await factory(kind, redis.url);
+  const io = new Server({ adapter: f.adapter });
+  io.listen(0);
+  const port = io.httpServer.address().port;
+  io.on("connection", (s) => s.join("held"));
+  const client = ioc(`http://127.0.0.1:${port}`, { transports: ["websocket"], forceNew: true });
+  await new Promise((r) => client.on("connect", r));
+  while ((await blockedReaders(redis.port)) < 1) await new Promise((r) => setTimeout(r, 10));
+  const got = new Promise((resolve) => client.on("m", (t) => t === "last" && resolve()));
+  const before = process.cpuUsage();
+  await pipe(redis.port, misses);
+  await got;
+  const cpu = process.cpuUsage(before);
+  client.close();
+  await io.close();
+  await f.close();
+  return (cpu.user + cpu.system) / ENTRIES;
+}
+
+function closeToExit(kind, url) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, "lib", "streams-close.js"), kind, url], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.on("exit", () => {
+      const m = /closed-to-exit (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+      else reject(new Error(`no figure: ${out}`));
+    });
+  });
+}
+
+(async () => {
+  const redis = await startRedis();
+  try {
+    const text = "x".repeat(100);
+    const misses = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hra-bench-")), "misses.resp");
+    fs.writeFileSync(misses, Array.from({ length: ENTRIES }, () => entry("other", text)).join("") + entry("held", "last"));
+    const miss = { upstream: [], ours: [] };
+    const exit = { upstream: [], ours: [] };
+    for (let r = 0; r < REPS; r++) {
+      for (const kind of ["upstream", "ours"]) {
+        miss[kind].push(await receiveMiss(kind, redis, misses));
+        exit[kind].push(await closeToExit(kind, redis.url));
+      }
+    }
+    const m = { upstream: h.median(miss.upstream), ours: h.median(miss.ours) };
+    const e = { upstream: h.median(exit.upstream), ours: h.median(exit.ours) };
+    console.log(`streams, ${ENTRIES} entries, median of ${REPS}`);
+    console.log(`receive, room miss, CPU per entry: upstream ${m.upstream.toFixed(2)} us, ours ${m.ours.toFixed(2)} us, ratio ${(m.ours / m.upstream).toFixed(3)}`);
+    console.log(`io.close() to process exit (blockTimeInMs 5000): upstream ${e.upstream} ms, ours ${e.ours} ms`);
+  } finally {
+    await redis.stop();
+  }
+})();
