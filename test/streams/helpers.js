@@ -3,6 +3,7 @@
 // node-redis v4 client), and waits for a fleet to be listening: every reader blocked in XREAD (an
 // entry written before a reader's first XREAD "$" is never seen, by upstream's design) and every
 // server subscribed to the namespace's public channel.
+const net = require("node:net");
 const { createStreamsAdapter } = require("../..");
 const { redisCli } = require("../helpers/redis");
 const { bounded } = require("../helpers/util");
@@ -90,4 +91,46 @@ async function entries(port, stream = "socket.io") {
   return list;
 }
 
-module.exports = { ours, upstream, waitForFleet, next, entries };
+// A proxy on a fixed port that can be cut (every connection closed, nothing accepted) and restored.
+async function cuttableProxy(target) {
+  const socks = new Set();
+  let server = null;
+  let port = 0;
+  const listen = () =>
+    new Promise((resolve, reject) => {
+      server = net.createServer((c) => {
+        const u = net.connect(target, "127.0.0.1");
+        for (const s of [c, u]) {
+          socks.add(s);
+          s.on("error", () => {});
+          s.on("close", () => socks.delete(s));
+        }
+        c.on("close", () => u.destroy());
+        u.on("close", () => c.destroy());
+        c.pipe(u);
+        u.pipe(c);
+      });
+      server.once("error", reject);
+      server.listen(port, "127.0.0.1", () => {
+        port = server.address().port;
+        resolve();
+      });
+    });
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    cut() {
+      for (const s of socks) s.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+    restore: listen,
+    close() {
+      for (const s of socks) s.destroy();
+      return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    },
+  };
+}
+
+module.exports = { ours, upstream, waitForFleet, next, entries, cuttableProxy };

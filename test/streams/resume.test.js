@@ -3,53 +3,10 @@
 // connection and refuses new ones) gets, once it is back, every entry written meanwhile, in order,
 // none twice; also when it had read nothing yet (no "$" gap: upstream loses those).
 const assert = require("node:assert/strict");
-const net = require("node:net");
 const { startRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { waitFor, never, sleep } = require("../helpers/util");
-const { ours, waitForFleet, next } = require("./helpers");
-
-// A proxy on a fixed port that can be cut (every connection closed, nothing accepted) and restored.
-async function cuttableProxy(target) {
-  const socks = new Set();
-  let server = null;
-  let port = 0;
-  const listen = () =>
-    new Promise((resolve, reject) => {
-      server = net.createServer((c) => {
-        const u = net.connect(target, "127.0.0.1");
-        for (const s of [c, u]) {
-          socks.add(s);
-          s.on("error", () => {});
-          s.on("close", () => socks.delete(s));
-        }
-        c.on("close", () => u.destroy());
-        u.on("close", () => c.destroy());
-        c.pipe(u);
-        u.pipe(c);
-      });
-      server.once("error", reject);
-      server.listen(port, "127.0.0.1", () => {
-        port = server.address().port;
-        resolve();
-      });
-    });
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    cut() {
-      for (const s of socks) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-    restore: listen,
-    close() {
-      for (const s of socks) s.destroy();
-      return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-    },
-  };
-}
+const { ours, waitForFleet, next, cuttableProxy } = require("./helpers");
 
 describe("streams: resume after a cut", function () {
   let redis, proxy, impl, cluster, clients;
