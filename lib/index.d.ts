@@ -494,6 +494,8 @@ export interface StreamsAdapterStats {
   responses: number;
   ignored: number;
   lastError: number;
+  /** messages @msgpack/msgpack could not encode (each also an 'error' event, code ERR_STREAMS_ENCODE) */
+  encodeFailures: number;
   /** The stream's reader: entries read, skipped (other namespaces), invalid replies, the last id. */
   reader: { replies: number; entries: number; skipped: number; ignored: number; invalid: number; lastId: string };
   [key: string]: unknown;

@@ -142,6 +142,8 @@ class StreamsAdapter extends ClusterAdapter {
     this._slotIds = [];
     this._freeSlots = [];
     this._jsInvalid = 0;
+    this._encodeFailures = 0; // messages msgpack could not encode (stats.encodeFailures)
+    this._warnedEncode = false;
     this._persisting = new Map(); // pid -> the SET of its session, until Redis answered
     this._lastServerCount = 0;
     this._nativeEncode = usesDefaultEncoder(this.encoder);
@@ -180,6 +182,7 @@ class StreamsAdapter extends ClusterAdapter {
   get stats() {
     const s = binding.adapter_stats(this._handle);
     s.invalid += this._jsInvalid;
+    s.encodeFailures = this._encodeFailures;
     s.ignored = s.ignoredRoom + s.ignoredOwn + s.ignoredNamespace + s.ignoredNoTarget;
     s.reader = binding.streams_stats(this._reader.handle);
     return s;
@@ -219,7 +222,23 @@ class StreamsAdapter extends ClusterAdapter {
       return Promise.resolve("");
     }
     const args = ["XADD", this._streamName, "MAXLEN", "~", String(this.opts.maxLen), "*"];
-    const fields = this.encode(message);
+    let fields;
+    try {
+      fields = this.encode(message);
+    } catch (err) {
+      // @msgpack/msgpack throws on a function among binary data: upstream then drops the remote part in
+      // silence (the base class logs it under DEBUG only). Say so: an 'error' event and a counter.
+      this._encodeFailures++;
+      const e = new Error(`the message of type ${message.type} cannot be encoded for the stream (${err && err.message}): only local clients get it`);
+      e.code = "ERR_STREAMS_ENCODE";
+      e.cause = err;
+      if (this.listenerCount("error") > 0) this.emit("error", e);
+      else if (!this._warnedEncode) {
+        this._warnedEncode = true;
+        console.warn(`socket.io-hiredis-adapter: ${e.message} (listen with io.of(nsp).adapter.on('error', ...); printed once)`);
+      }
+      return Promise.reject(e);
+    }
     for (const key of Object.keys(fields)) args.push(key, fields[key]);
     return this._client.command(args).then((id) => `${id}`);
   }
@@ -282,11 +301,12 @@ class StreamsAdapter extends ClusterAdapter {
     if (pending !== undefined) await pending;
     const key = this.opts.sessionKeyPrefix + pid;
     const c = this._client;
-    const [exec, at] = await Promise.all([
-      Promise.all([c.command(["MULTI"]), c.command(["GET", key]), c.command(["DEL", key]), c.command(["EXEC"])]).then((r) => r[3]),
-      c.command(["XRANGE", this._streamName, offset, offset]),
-    ]);
-    const raw = Array.isArray(exec) ? exec[0] : null;
+    // MULTI GET DEL EXEC as upstream (GETDEL before Redis 6.2); on a cluster the four commands could be
+    // routed apart, so GETDEL (one key, Redis 6.2 or later there).
+    const getdel = c.isCluster
+      ? c.command(["GETDEL", key])
+      : Promise.all([c.command(["MULTI"]), c.command(["GET", key]), c.command(["DEL", key]), c.command(["EXEC"])]).then((r) => (Array.isArray(r[3]) ? r[3][0] : null));
+    const [raw, at] = await Promise.all([getdel, c.command(["XRANGE", this._streamName, offset, offset])]);
     if (!raw || !Array.isArray(at) || at.length === 0) throw new Error("session or offset not found");
     const session = msgpack.decode(Buffer.from(`${raw}`, "base64"));
     if (!session || typeof session !== "object" || !Array.isArray(session.rooms)) throw new Error("invalid session");

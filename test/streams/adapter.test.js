@@ -165,3 +165,37 @@ describe("streams: io.close()", function () {
     assert.ok(Number(m[1]) < 500, `exit took ${m[1]} ms after io.close()`);
   });
 });
+
+describe("streams: a broadcast msgpack cannot encode", function () {
+  let redis, impl, cluster;
+  before(async function () {
+    redis = await startRedis();
+  });
+  after(async function () {
+    if (redis) await redis.stop();
+  });
+  afterEach(async function () {
+    if (cluster) await cluster.closeAll();
+  });
+
+  it("fails loudly: an 'error' event and stats.encodeFailures, local clients still get it", async function () {
+    impl = ours();
+    cluster = await createServers({ count: 2, adapter: () => impl.factory(redis.url, { blockTimeInMs: 500 }) });
+    const local = await cluster.connect(0);
+    const remote = await cluster.connect(1);
+    await waitForFleet(redis.port, { readers: 2 });
+    const adapter = cluster.ios[0].of("/").adapter;
+    const errors = [];
+    adapter.on("error", (err) => errors.push(err));
+    const seen = [];
+    remote.on("bad", () => seen.push("remote"));
+    const got = next(local, "bad");
+    // binary, so msgpack; a function inside it makes @msgpack/msgpack throw
+    cluster.ios[0].emit("bad", { buf: Buffer.from([1]), fn() {} });
+    await got;
+    await waitFor(() => errors.length === 1);
+    assert.equal(errors[0].code, "ERR_STREAMS_ENCODE");
+    assert.equal(adapter.stats.encodeFailures, 1);
+    await never(() => seen.length > 0, 300);
+  });
+});
