@@ -178,8 +178,20 @@ js_record (hra_adapter_t *a, int type, int json, hra_slice_t body, hra_slice_t i
   hra_batch_end(batch);
 }
 
+static void
+on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_slice_t uid, hra_slice_t type, hra_slice_t data, hra_batch_t *batch);
+
+// Largest decoding buffer kept between entries: one huge binary entry does not pin its size for good.
+#define DECODED_KEEP (1u << 20)
+
 void
 hra_streams_on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_slice_t uid, hra_slice_t type, hra_slice_t data, hra_batch_t *batch) {
+  on_entry(s, a, id, uid, type, data, batch);
+  if (s->decoded.cap > DECODED_KEEP) hra_buf_free(&s->decoded);
+}
+
+static void
+on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_slice_t uid, hra_slice_t type, hra_slice_t data, hra_batch_t *batch) {
   if (uid.base != NULL && uid.len == a->uid_len && memcmp(uid.base, a->uid, uid.len) == 0) {
     a->stats.ignored_own++;
     return;
