@@ -6,10 +6,13 @@
 //    for room "other" (what upstream writes for io.to("other").emit("m", <100 chars>)) are written by
 //    `redis-cli --pipe` (another process, from a file), then one for "held". The figure is this process's CPU
 //    (process.cpuUsage()) from before the first entry until the client has the last one, per entry.
-// 2. io.close() to process exit: a child process with one server (default blockTimeInMs, 5000) closes it
+// 2. receive path, room hit, to 1 and to 100 websocket clients (socket.io-client in a separate process, all
+//    in room "held"): --hits1 / --hits100 entries for "held", written the same way; this process's CPU from
+//    before the first entry until every client has every message, per entry.
+// 3. io.close() to process exit: a child process with one server (default blockTimeInMs, 5000) closes it
 //    once its reader is blocked in XREAD, and reports how long it lived after io.close().
 //
-//   node bench/streams.js [--entries 20000] [--reps 5]
+//   node bench/streams.js [--entries 20000] [--hits1 20000] [--hits100 2000] [--reps 5]
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -22,6 +25,8 @@ const { createStreamsAdapter } = require("..");
 
 const ENTRIES = h.arg("entries", 20000, 2000);
 const REPS = h.arg("reps", 5, 1);
+const HITS1 = h.arg("hits1", 20000, 2000);
+const HITS100 = h.arg("hits100", 2000, 200);
 
 function resp(args) {
   let s = `*${args.length}\r\n`;
@@ -79,6 +84,29 @@ async function receiveMiss(kind, redis, misses) {
   return (cpu.user + cpu.system) / ENTRIES;
 }
 
+async function receiveHit(kind, redis, file, clients, n) {
+  await redis.cli("DEL", "socket.io");
+  const f = await factory(kind, redis.url);
+  const io = new Server({ adapter: f.adapter });
+  io.listen(0);
+  io.on("connection", (s) => s.join("held"));
+  const group = new h.ClientGroup();
+  try {
+    await group.add(io.httpServer.address().port, clients);
+    while ((await blockedReaders(redis.port)) < 1) await new Promise((r) => setTimeout(r, 10));
+    const [done] = await group.expect(n, Math.max(1, n));
+    const before = process.cpuUsage();
+    await pipe(redis.port, file);
+    await h.within(120000, done, "deliveries");
+    const cpu = process.cpuUsage(before);
+    return (cpu.user + cpu.system) / n;
+  } finally {
+    await group.stop();
+    await io.close();
+    await f.close();
+  }
+}
+
 function closeToExit(kind, url) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(__dirname, "lib", "streams-close.js"), kind, url], { stdio: ["ignore", "pipe", "inherit"] });
@@ -98,11 +126,22 @@ function closeToExit(kind, url) {
     const text = "x".repeat(100);
     const misses = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "hra-bench-")), "misses.resp");
     fs.writeFileSync(misses, Array.from({ length: ENTRIES }, () => entry("other", text)).join("") + entry("held", "last"));
+    const hitFile = (n) => {
+      const file = path.join(path.dirname(misses), `hits-${n}.resp`);
+      fs.writeFileSync(file, Array.from({ length: n }, () => entry("held", text)).join(""));
+      return file;
+    };
+    const hits1 = hitFile(HITS1);
+    const hits100 = hitFile(HITS100);
+    const hit1 = { upstream: [], ours: [] };
+    const hit100 = { upstream: [], ours: [] };
     const miss = { upstream: [], ours: [] };
     const exit = { upstream: [], ours: [] };
     for (let r = 0; r < REPS; r++) {
       for (const kind of ["upstream", "ours"]) {
         miss[kind].push(await receiveMiss(kind, redis, misses));
+        hit1[kind].push(await receiveHit(kind, redis, hits1, 1, HITS1));
+        hit100[kind].push(await receiveHit(kind, redis, hits100, 100, HITS100));
         exit[kind].push(await closeToExit(kind, redis.url));
       }
     }
@@ -110,6 +149,14 @@ function closeToExit(kind, url) {
     const e = { upstream: h.median(exit.upstream), ours: h.median(exit.ours) };
     console.log(`streams, ${ENTRIES} entries, median of ${REPS}`);
     console.log(`receive, room miss, CPU per entry: upstream ${m.upstream.toFixed(2)} us, ours ${m.ours.toFixed(2)} us, ratio ${(m.ours / m.upstream).toFixed(3)}`);
+    for (const [what, r] of [
+      ["receive, room hit, 1 client, CPU per entry", hit1],
+      ["receive, room hit, 100 clients, CPU per entry", hit100],
+    ]) {
+      const u = h.median(r.upstream);
+      const o = h.median(r.ours);
+      console.log(`${what}: upstream ${u.toFixed(2)} us, ours ${o.toFixed(2)} us, ratio ${(o / u).toFixed(3)}`);
+    }
     console.log(`io.close() to process exit (blockTimeInMs 5000): upstream ${e.upstream} ms, ours ${e.ours} ms`);
   } finally {
     await redis.stop();

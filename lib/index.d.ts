@@ -481,6 +481,8 @@ export interface StreamsAdapterOptions {
   maxDepth?: number;
   /** Largest received message, in bytes. Default 64 MiB. */
   maxMessageBytes?: number;
+  /** Hold the deliveries of one read batch to one write per client (as createAdapter). Default true. */
+  coalesceWrites?: boolean;
 }
 
 export interface StreamsAdapterStats {

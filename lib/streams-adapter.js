@@ -13,6 +13,7 @@ const binding = require("./binding");
 const { RedisAdapter, usesDefaultEncoder, refuseNul } = require("./adapter");
 const { hasBinary, TrackedMap } = require("./sharded");
 const { NativeConnection, watchAdapter, unwatchAdapter } = require("./client");
+const { coalesceNamespace } = require("./cork");
 
 const C = binding.constants;
 
@@ -147,6 +148,9 @@ class StreamsAdapter extends ClusterAdapter {
     this._persisting = new Map(); // pid -> the SET of its session, until Redis answered
     this._lastServerCount = 0;
     this._nativeEncode = usesDefaultEncoder(this.encoder);
+    // Write coalescing, as createAdapter: the deliveries of one read batch cost one write per client.
+    this._coalesce = opts.coalesceWrites !== false;
+    if (this._coalesce) coalesceNamespace(nsp);
     const server = nsp.server;
     const recovery = !!(server && server.opts && server.opts.connectionStateRecovery);
     this._id = this._client._register(this);
