@@ -24,7 +24,7 @@ describe("streams: three servers on createStreamsAdapter", function () {
     impl = ours();
     cluster = await createServers({ count: 3, adapter: () => impl.factory(redis.url, { blockTimeInMs: 2000 }) });
     clients = [await cluster.connect(0), await cluster.connect(1), await cluster.connect(2)];
-    await waitForFleet(redis.port, { readers: 3 });
+    await waitForFleet(redis.port, { readers: 3, ios: cluster.ios });
   });
 
   afterEach(async function () {
@@ -134,7 +134,7 @@ describe("streams: three servers on createStreamsAdapter", function () {
   it("another namespace only reaches its own clients", async function () {
     for (const io of cluster.ios) io.of("/other");
     const c = await cluster.connect(1, { nsp: "/other" });
-    await waitForFleet(redis.port, { readers: 3, nsp: "/other" });
+    await waitForFleet(redis.port, { readers: 3, nsp: "/other", ios: cluster.ios });
     const onMain = [];
     clients[1].on("x", (v) => onMain.push(v));
     const got = next(c, "x");
@@ -183,7 +183,7 @@ describe("streams: a broadcast msgpack cannot encode", function () {
     cluster = await createServers({ count: 2, adapter: () => impl.factory(redis.url, { blockTimeInMs: 500 }) });
     const local = await cluster.connect(0);
     const remote = await cluster.connect(1);
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
     const adapter = cluster.ios[0].of("/").adapter;
     const errors = [];
     adapter.on("error", (err) => errors.push(err));

@@ -47,16 +47,37 @@ async function clientList(port) {
   return (await redisCli(port, "CLIENT", "LIST")).split("\n");
 }
 
-// Waits until `readers` connections are blocked in XREAD and `subscribers` listen on <prefix>#<nsp>#.
-async function waitForFleet(port, { readers, subscribers = readers, nsp = "/", prefix = "socket.io", timeoutMs = 5000 }) {
+// Waits until `readers` connections are blocked in XREAD and `subscribers` listen on <prefix>#<nsp>#, and
+// the readers of our servers among `ios` know where they start (their first command, XREVRANGE, has been
+// answered: what is written from then on is theirs). Upstream's readers of an earlier test may still be
+// blocked for up to their BLOCK time after it closed: waitForNoReaders() between tests.
+async function waitForFleet(port, { readers, subscribers = readers, nsp = "/", prefix = "socket.io", timeoutMs = 5000, ios = [] }) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const started = ios.every((io) => {
+      const stats = io.of(nsp).adapter.stats;
+      return !stats || !stats.reader || stats.reader.lastId !== "$";
+    });
+    if (!started) {
+      if (Date.now() > deadline) throw new Error("a reader of ours has not started");
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
     const lines = await clientList(port);
     const blocked = lines.filter((l) => / cmd=xread /.test(l)).length;
     const subs = await redisCli(port, "PUBSUB", "NUMSUB", `${prefix}#${nsp}#`);
     const n = parseInt(subs.split("\n").pop(), 10);
     if (blocked >= readers && n >= subscribers) return;
     if (Date.now() > deadline) throw new Error(`fleet not listening: ${blocked}/${readers} readers, ${n}/${subscribers} subscribers`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+// Waits until no connection is blocked in XREAD (the readers of the last test are gone).
+async function waitForNoReaders(port, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while ((await clientList(port)).some((l) => / cmd=xread /.test(l))) {
+    if (Date.now() > deadline) throw new Error("readers of an earlier test are still blocked in XREAD");
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -133,4 +154,4 @@ async function cuttableProxy(target) {
   };
 }
 
-module.exports = { ours, upstream, waitForFleet, next, entries, cuttableProxy };
+module.exports = { ours, upstream, waitForFleet, waitForNoReaders, next, entries, cuttableProxy };

@@ -8,7 +8,7 @@ const { encode } = require("@msgpack/msgpack");
 const { startRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { waitFor } = require("../helpers/util");
-const { ours, upstream, waitForFleet, next } = require("./helpers");
+const { ours, upstream, waitForFleet, waitForNoReaders, next } = require("./helpers");
 
 const b64 = (v) => Buffer.from(encode(v)).toString("base64");
 const valid = (text) => JSON.stringify({ packet: { type: 2, data: ["ok", text] }, opts: { rooms: [], except: [], flags: {} } });
@@ -49,12 +49,13 @@ describe(`streams: hostile entries (${impl === ours ? "ours" : "upstream"})`, fu
     adapters = impl();
     cluster = await createServers({ count: 2, adapter: () => adapters.factory(redis.url, { blockTimeInMs: 300 }) });
     clients = [await cluster.connect(0), await cluster.connect(1)];
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
   });
 
   afterEach(async function () {
     await cluster.closeAll();
     await adapters.cleanup();
+    await waitForNoReaders(redis.port);
     await redis.cli("DEL", "socket.io");
   });
 

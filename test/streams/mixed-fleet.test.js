@@ -5,7 +5,7 @@ const assert = require("node:assert/strict");
 const { startRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { waitFor, never } = require("../helpers/util");
-const { ours, upstream, waitForFleet, next } = require("./helpers");
+const { ours, upstream, waitForFleet, waitForNoReaders, next } = require("./helpers");
 
 for (const [first, second] of [
   ["ours", "upstream"],
@@ -27,12 +27,13 @@ for (const [first, second] of [
       const order = [first, second, second];
       cluster = await createServers({ count: 3, adapter: (i) => impls[order[i]].factory(redis.url, { blockTimeInMs: 300 }) });
       clients = [await cluster.connect(0), await cluster.connect(1), await cluster.connect(2)];
-      await waitForFleet(redis.port, { readers: 3 });
+      await waitForFleet(redis.port, { readers: 3, ios: cluster.ios });
     });
 
     afterEach(async function () {
       await cluster.closeAll();
       await impls.upstream.cleanup();
+      await waitForNoReaders(redis.port);
       assert.deepEqual(impls.ours.errors, []);
       await redis.cli("DEL", "socket.io");
     });

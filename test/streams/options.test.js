@@ -41,7 +41,7 @@ describe("streams: upstream's entry point and options", function () {
     const clients = [nodeRedis, ioredis];
     cluster = await createServers({ count: 2, adapter: (i) => createAdapter(clients[i], { streamName: "app", blockTimeInMs: 500 }) });
     const sockets = [await cluster.connect(0), await cluster.connect(1)];
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
     const got = next(sockets, "x");
     cluster.ios[1].emit("x", 1);
     for (const args of await got) assert.deepEqual(args, [1]);
@@ -56,7 +56,7 @@ describe("streams: upstream's entry point and options", function () {
     for (const io of cluster.ios) io.of("/custom");
     const c = await cluster.connect(1, { nsp: "/custom" });
     const m = await cluster.connect(1);
-    await waitForFleet(redis.port, { readers: 4, subscribers: 2, nsp: "/custom" });
+    await waitForFleet(redis.port, { readers: 4, subscribers: 2, nsp: "/custom", ios: cluster.ios });
     const got = [next(c, "x"), next(m, "y")];
     cluster.ios[0].of("/custom").emit("x", "custom");
     cluster.ios[0].emit("y", "main");
@@ -79,7 +79,7 @@ describe("streams: upstream's entry point and options", function () {
     cluster = await createServers({ count: 2, adapter: () => impl.factory(redis.url, { maxLen: 100, blockTimeInMs: 500 }) });
     const c = await cluster.connect(1);
     await cluster.connect(0);
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
     const seen = [];
     c.on("b", (i) => seen.push(i));
     let maxLen = 0;
@@ -121,7 +121,7 @@ describe("streams: Redis killed and restarted with appendonly while a server was
     cluster = await createServers({ count: 2, adapter: (i) => impl.factory(urls[i], { blockTimeInMs: 500 }) });
     const c = await cluster.connect(1);
     await cluster.connect(0);
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
     const seen = [];
     c.on("m", (i) => seen.push(i));
     cluster.ios[0].emit("m", 0);

@@ -6,7 +6,7 @@ const assert = require("node:assert/strict");
 const { startRedis } = require("../helpers/redis");
 const { createServers } = require("../helpers/servers");
 const { waitFor, never } = require("../helpers/util");
-const { ours, upstream, waitForFleet, next } = require("./helpers");
+const { ours, upstream, waitForFleet, waitForNoReaders, next } = require("./helpers");
 
 const CSR = { connectionStateRecovery: { maxDisconnectionDuration: 60000, skipMiddlewares: true } };
 
@@ -30,12 +30,13 @@ for (const [persister, restorer] of [
       impls = { ours: ours(), upstream: upstream() };
       const order = [persister, restorer];
       cluster = await createServers({ count: 2, serverOpts: CSR, adapter: (i) => impls[order[i]].factory(redis.url, { blockTimeInMs: 300 }) });
-      await waitForFleet(redis.port, { readers: 2 });
+      await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
     });
 
     afterEach(async function () {
       await cluster.closeAll();
       await impls.upstream.cleanup();
+      await waitForNoReaders(redis.port);
       assert.deepEqual(impls.ours.errors, []);
       await redis.cli("DEL", "socket.io");
     });
@@ -115,7 +116,7 @@ describe("streams recovery: missed entries read in batches of readCount", functi
   beforeEach(async function () {
     impl = ours();
     cluster = await createServers({ count: 2, serverOpts: CSR, adapter: () => impl.factory(redis.url, { readCount: 10, blockTimeInMs: 300 }) });
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
   });
 
   afterEach(async function () {

@@ -26,7 +26,7 @@ describe("streams: resume after a cut", function () {
     cluster = await createServers({ count: 2, adapter: (i) => impl.factory(urls[i], { blockTimeInMs: 1000 }) });
     clients = [await cluster.connect(0), await cluster.connect(1)];
     cluster.serverSocket(1, clients[1]).join("room");
-    await waitForFleet(redis.port, { readers: 2 });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
   });
 
   afterEach(async function () {
