@@ -483,6 +483,8 @@ export interface StreamsAdapterOptions {
   maxMessageBytes?: number;
   /** Hold the deliveries of one read batch to one write per client (as createAdapter). Default true. */
   coalesceWrites?: boolean;
+  /** fetchSockets() without a timeout flag and serverSideEmitWithAck() wait this long (ms). Default: 5000, as upstream. */
+  requestsTimeout?: number;
 }
 
 export interface StreamsAdapterStats {

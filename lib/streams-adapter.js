@@ -54,6 +54,7 @@ function checkOptions(o) {
   int("maxLen", 1);
   int("readCount", 1);
   int("blockTimeInMs", 0);
+  if (o.requestsTimeout !== undefined) int("requestsTimeout", 1);
   if (o.readCount > 0xffffffff || o.blockTimeInMs > 0xffffffff) throw invalidOption("readCount and blockTimeInMs must fit in 32 bits");
   for (const name of ["streamName", "channelPrefix", "sessionKeyPrefix"]) {
     if (typeof o[name] !== "string") throw invalidOption(`${name} must be a string`);
@@ -77,6 +78,23 @@ function streamOf(nspName, o) {
 function nextOffset(id) {
   const dash = id.indexOf("-");
   return `${id.slice(0, dash)}-${BigInt(id.slice(dash + 1)) + 1n}`;
+}
+
+// The base class's requests Map, with requestsTimeout applied to serverSideEmitWithAck (the base class
+// arms a fixed 5 s timer for it): the timer is re-armed with the option's delay when the request is stored.
+class RequestsMap extends TrackedMap {
+  set(key, value) {
+    const ms = this._adapter.opts.requestsTimeout;
+    if (ms !== undefined && value && value.type === MessageType.SERVER_SIDE_EMIT && value.timeout !== undefined && !super.has(key)) {
+      clearTimeout(value.timeout);
+      value.timeout = setTimeout(() => {
+        if (this.get(key) !== value) return;
+        value.resolve(new Error(`timeout reached: only ${value.current} responses received out of ${value.expected}`), value.responses);
+        this.delete(key);
+      }, ms);
+    }
+    return super.set(key, value);
+  }
 }
 
 function isEphemeral(message) {
@@ -178,7 +196,7 @@ class StreamsAdapter extends ClusterAdapter {
       },
       this._client.cmd._handle,
     );
-    this.requests = new TrackedMap(this);
+    this.requests = new RequestsMap(this);
     this.ackRequests = new TrackedMap(this);
     this._reader = readers.attach(this);
   }
@@ -274,6 +292,13 @@ class StreamsAdapter extends ClusterAdapter {
         return this._lastServerCount || Number.MAX_SAFE_INTEGER;
       },
     );
+  }
+
+  // requestsTimeout (ours) when the caller gave no timeout (upstream always waits 5 s).
+  fetchSockets(opts) {
+    const ms = this.opts.requestsTimeout;
+    if (ms !== undefined && !(opts.flags && opts.flags.timeout)) opts = Object.assign({}, opts, { flags: Object.assign({}, opts.flags, { timeout: ms }) });
+    return super.fetchSockets(opts);
   }
 
   // --- connection state recovery (spec streams.md 7) -----------------------------------------

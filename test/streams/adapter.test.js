@@ -199,3 +199,35 @@ describe("streams: a broadcast msgpack cannot encode", function () {
     await never(() => seen.length > 0, 300);
   });
 });
+
+describe("streams: requestsTimeout", function () {
+  let redis, impl, cluster;
+  before(async function () {
+    redis = await startRedis();
+  });
+  after(async function () {
+    if (redis) await redis.stop();
+  });
+  afterEach(async function () {
+    if (cluster) await cluster.closeAll();
+  });
+
+  it("a server that never answers makes fetchSockets and serverSideEmitWithAck fail after requestsTimeout, not 5 s", async function () {
+    impl = ours();
+    cluster = await createServers({ count: 2, adapter: () => impl.factory(redis.url, { blockTimeInMs: 500, requestsTimeout: 300 }) });
+    await waitForFleet(redis.port, { readers: 2, ios: cluster.ios });
+    cluster.ios[1].on("q", () => {}); // never acknowledges
+    let t0 = Date.now();
+    await assert.rejects(cluster.ios[0].serverSideEmitWithAck("q"), /timeout reached: only 0 responses received out of 1/);
+    let took = Date.now() - t0;
+    assert.ok(took >= 280 && took < 2000, `serverSideEmitWithAck took ${took} ms`);
+    // the other server stops answering requests
+    const other = cluster.ios[1].of("/").adapter;
+    other.onMessage = () => {};
+    other._onrecord = () => {};
+    t0 = Date.now();
+    await assert.rejects(cluster.ios[0].fetchSockets(), /timeout reached/);
+    took = Date.now() - t0;
+    assert.ok(took >= 280 && took < 2000, `fetchSockets took ${took} ms`);
+  });
+});
