@@ -9,10 +9,12 @@
 // 2. receive path, room hit, to 1 and to 100 websocket clients (socket.io-client in a separate process, all
 //    in room "held"): --hits1 / --hits100 entries for "held", written the same way; this process's CPU from
 //    before the first entry until every client has every message, per entry.
-// 3. io.close() to process exit: a child process with one server (default blockTimeInMs, 5000) closes it
+// 3. requests across 3 servers in this process, each with 100 websocket clients (another process):
+//    --requests sequential fetchSockets() and serverSideEmitWithAck() from the first server, p50 and p99.
+// 4. io.close() to process exit: a child process with one server (default blockTimeInMs, 5000) closes it
 //    once its reader is blocked in XREAD, and reports how long it lived after io.close().
 //
-//   node bench/streams.js [--entries 20000] [--hits1 20000] [--hits100 2000] [--reps 5]
+//   node bench/streams.js [--entries 20000] [--hits1 20000] [--hits100 2000] [--requests 500] [--reps 5]
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
@@ -27,6 +29,7 @@ const ENTRIES = h.arg("entries", 20000, 2000);
 const REPS = h.arg("reps", 5, 1);
 const HITS1 = h.arg("hits1", 20000, 2000);
 const HITS100 = h.arg("hits100", 2000, 200);
+const REQUESTS = h.arg("requests", 500, 50);
 
 function resp(args) {
   let s = `*${args.length}\r\n`;
@@ -94,7 +97,8 @@ async function receiveHit(kind, redis, file, clients, n) {
   try {
     await group.add(io.httpServer.address().port, clients);
     while ((await blockedReaders(redis.port)) < 1) await new Promise((r) => setTimeout(r, 10));
-    const [done] = await group.expect(n, Math.max(1, n));
+    // every client counts every entry: the process is done at n x clients deliveries
+    const [done] = await group.expect(n * clients, n * clients);
     const before = process.cpuUsage();
     await pipe(redis.port, file);
     await h.within(120000, done, "deliveries");
@@ -104,6 +108,41 @@ async function receiveHit(kind, redis, file, clients, n) {
     await group.stop();
     await io.close();
     await f.close();
+  }
+}
+
+async function requests(kind, redis) {
+  await redis.cli("DEL", "socket.io");
+  const fs3 = [];
+  const ios = [];
+  const group = new h.ClientGroup();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const f = await factory(kind, redis.url);
+      fs3.push(f);
+      const io = new Server({ adapter: f.adapter });
+      io.listen(0);
+      io.on("ping", (cb) => cb("pong"));
+      ios.push(io);
+      await group.add(io.httpServer.address().port, 100);
+    }
+    while ((await ios[0].of("/").adapter.serverCount()) < 3) await new Promise((r) => setTimeout(r, 10));
+    const fetch = [];
+    const emit = [];
+    for (let i = 0; i < REQUESTS; i++) {
+      let t = process.hrtime.bigint();
+      const sockets = await ios[0].fetchSockets();
+      fetch.push(Number(process.hrtime.bigint() - t) / 1e6);
+      if (sockets.length !== 300) throw new Error(`fetchSockets: ${sockets.length}`);
+      t = process.hrtime.bigint();
+      await ios[0].serverSideEmitWithAck("ping");
+      emit.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return { fetch50: h.percentile(fetch, 50), fetch99: h.percentile(fetch, 99), emit50: h.percentile(emit, 50), emit99: h.percentile(emit, 99) };
+  } finally {
+    await group.stop();
+    for (const io of ios) await io.close();
+    for (const f of fs3) await f.close();
   }
 }
 
@@ -136,13 +175,16 @@ function closeToExit(kind, url) {
     const hit1 = { upstream: [], ours: [] };
     const hit100 = { upstream: [], ours: [] };
     const miss = { upstream: [], ours: [] };
+    const req = { upstream: [], ours: [] };
     const exit = { upstream: [], ours: [] };
     for (let r = 0; r < REPS; r++) {
       for (const kind of ["upstream", "ours"]) {
+        if (process.env.BENCH_VERBOSE) console.error(`rep ${r} ${kind}`);
         miss[kind].push(await receiveMiss(kind, redis, misses));
         hit1[kind].push(await receiveHit(kind, redis, hits1, 1, HITS1));
         hit100[kind].push(await receiveHit(kind, redis, hits100, 100, HITS100));
         exit[kind].push(await closeToExit(kind, redis.url));
+        req[kind].push(await requests(kind, redis));
       }
     }
     const m = { upstream: h.median(miss.upstream), ours: h.median(miss.ours) };
@@ -156,6 +198,12 @@ function closeToExit(kind, url) {
       const u = h.median(r.upstream);
       const o = h.median(r.ours);
       console.log(`${what}: upstream ${u.toFixed(2)} us, ours ${o.toFixed(2)} us, ratio ${(o / u).toFixed(3)}`);
+    }
+    for (const key of ["fetch50", "fetch99", "emit50", "emit99"]) {
+      const u = h.median(req.upstream.map((r) => r[key]));
+      const o = h.median(req.ours.map((r) => r[key]));
+      const what = { fetch50: "fetchSockets p50", fetch99: "fetchSockets p99", emit50: "serverSideEmitWithAck p50", emit99: "serverSideEmitWithAck p99" }[key];
+      console.log(`${what} (3 servers x 100 clients): upstream ${u.toFixed(2)} ms, ours ${o.toFixed(2)} ms, ratio ${(o / u).toFixed(3)}`);
     }
     console.log(`io.close() to process exit (blockTimeInMs 5000): upstream ${e.upstream} ms, ours ${e.ours} ms`);
   } finally {
