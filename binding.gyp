@@ -52,11 +52,13 @@
         "native/adapter.c",
         "native/sharded.c",
         "native/primus.c",
+        "native/streams.c",
         "native/napi_util.c",
         "native/binding_shared.c",
         "native/binding_conn.c",
         "native/binding_adapter.c",
         "native/binding_primus.c",
+        "native/binding_streams.c",
         "native/binding.c"
       ],
       "conditions": [

@@ -408,4 +408,4 @@ function createClient(target, subTarget) {
   return new RedisClient(target, subTarget);
 }
 
-module.exports = { RedisClient, createClient, watchAdapter, unwatchAdapter };
+module.exports = { RedisClient, NativeConnection, createClient, watchAdapter, unwatchAdapter };

@@ -485,6 +485,87 @@ export declare function createShardedAdapter(
   opts?: ShardedRedisAdapterOptions,
 ): AdapterFactory<ShardedRedisAdapter>;
 
+/** @socket.io/redis-streams-adapter 0.3.x's options, with its defaults. */
+export interface StreamsAdapterOptions {
+  /** The stream (or the prefix of the streams when streamCount > 1). Default "socket.io". */
+  streamName?: string;
+  /** How many streams the namespaces are spread over. Default 1. */
+  streamCount?: number;
+  /** Prefix of the pub/sub channels <prefix>#<nsp># and <prefix>#<nsp>#<uid>#. Default "socket.io". */
+  channelPrefix?: string;
+  /** SSUBSCRIBE / SPUBLISH / PUBSUB SHARDNUMSUB instead of the classic commands. Default false. */
+  useShardedPubSub?: boolean;
+  /** XADD ... MAXLEN ~ maxLen on every write. Default 10000. */
+  maxLen?: number;
+  /** XREAD COUNT. Default 100. */
+  readCount?: number;
+  /** XREAD BLOCK, in ms. Default 5000. */
+  blockTimeInMs?: number;
+  /** Connection state recovery session keys (not used yet by this adapter). Default "sio:session:". */
+  sessionKeyPrefix?: string;
+  /** Always JSON in the stream, never msgpack. Default false. */
+  onlyPlaintext?: boolean;
+  /** Accepted, unused (as in 0.3.x). */
+  heartbeatInterval?: number;
+  /** Accepted, unused (as in 0.3.x). */
+  heartbeatTimeout?: number;
+  /** Deepest nesting of a received message. Default 100. */
+  maxDepth?: number;
+  /** Largest received message, in bytes. Default 64 MiB. */
+  maxMessageBytes?: number;
+  /** Hold the deliveries of one read batch to one write per client (as createAdapter). Default true. */
+  coalesceWrites?: boolean;
+  /** fetchSockets() without a timeout flag and serverSideEmitWithAck() wait this long (ms). Default: 5000, as upstream. */
+  requestsTimeout?: number;
+}
+
+export interface StreamsAdapterStats {
+  received: number;
+  delivered: number;
+  deliveries: number;
+  ignoredOwn: number;
+  ignoredNoTarget: number;
+  invalid: number;
+  requests: number;
+  responses: number;
+  ignored: number;
+  lastError: number;
+  /** messages @msgpack/msgpack could not encode (each also an 'error' event, code ERR_STREAMS_ENCODE) */
+  encodeFailures: number;
+  /** The stream's reader: entries read, skipped (other namespaces), invalid replies, the last id. */
+  reader: { replies: number; entries: number; skipped: number; ignored: number; invalid: number; lastId: string };
+  [key: string]: unknown;
+}
+
+/** The adapter of one namespace on createStreamsAdapter() (extends socket.io-adapter's ClusterAdapter). */
+export declare class StreamsAdapter extends ClusterAdapter {
+  /** created by a factory from createStreamsAdapter() */
+  protected constructor(nsp: any, shared: unknown, readers: unknown, opts: StreamsAdapterOptions);
+  /** the options in force: upstream's defaults, then yours */
+  readonly opts: Required<Omit<StreamsAdapterOptions, "maxDepth" | "maxMessageBytes">> & StreamsAdapterOptions;
+  /** the client you passed (read-only, never used: we send through our own connections), or our RedisClient */
+  readonly pubClient: unknown;
+  readonly subClient: unknown;
+  readonly stats: StreamsAdapterStats;
+  /** XADD to the stream (durable messages, resolves with the entry id), or a publish (ephemeral ones, ""). */
+  doPublish(message: ClusterMessage): Promise<Offset>;
+  doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void>;
+  /** PUBSUB NUMSUB (or SHARDNUMSUB) of the namespace's public channel; never rejects. */
+  serverCount(): Promise<number>;
+  close(): Promise<void> | void;
+  on(event: "error", listener: (err: RedisConnectionError) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: "error", listener: (err: RedisConnectionError) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/**
+ * Returns an adapter factory on Redis Streams, wire-compatible with @socket.io/redis-streams-adapter 0.3.x.
+ *
+ * @example createStreamsAdapter("redis://127.0.0.1:6379", { maxLen: 100000 })
+ */
+export declare function createStreamsAdapter(target: RedisTarget, opts?: StreamsAdapterOptions): AdapterFactory<StreamsAdapter>;
+
 export declare class RedisAdapter extends Adapter {
   /** created by a factory from createAdapter() */
   protected constructor(nsp: any, shared: unknown, opts: Partial<RedisAdapterOptions>);

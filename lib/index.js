@@ -211,6 +211,22 @@ function createShardedAdapter(target, subTarget, opts) {
   return makeFactory(shared, (nsp) => new ShardedRedisAdapter(nsp, shared, opts));
 }
 
+/**
+ * Returns a Socket.IO adapter factory on Redis Streams, wire-compatible with
+ * @socket.io/redis-streams-adapter 0.3.x (its options, names and defaults).
+ *
+ *   createStreamsAdapter("redis://host:6379", { streamName, maxLen, readCount, ... })
+ *   createStreamsAdapter(nodeRedisOrIoredisClient, opts)   (its settings; we open our own connections)
+ */
+function createStreamsAdapter(target, opts) {
+  if (target === undefined || target === null) throw invalidTarget("createStreamsAdapter needs a target (a URL, options, or a Redis client)");
+  opts = Object.assign({}, opts);
+  checkAdapterOptions(opts);
+  const shared = new Shared(target, undefined);
+  return makeFactory(shared, streamsAdapterMaker(shared, opts));
+}
+
+const { streamsAdapterMaker, StreamsAdapter } = require("./streams-adapter");
 const { Emitter } = require("./emitter");
 const { ShardedRedisAdapter } = require("./sharded");
 
@@ -218,7 +234,7 @@ const { coalesceWrites } = require("./cork");
 
 // adapter.pubClient / adapter.subClient, as upstream's classic adapter has them: the clients the user
 // passed (read-only; we never send through them), or our RedisClient when the target was a URL or options.
-for (const Cls of [RedisAdapter, ShardedRedisAdapter]) {
+for (const Cls of [RedisAdapter, ShardedRedisAdapter, StreamsAdapter]) {
   Object.defineProperties(Cls.prototype, {
     pubClient: { get() { return this._shared.pubClient || this._client; }, configurable: true },
     subClient: { get() { return this._shared.subClient || this._client; }, configurable: true },
@@ -233,12 +249,14 @@ function clusterKeySlot(key) {
 module.exports = {
   createAdapter,
   createShardedAdapter,
+  createStreamsAdapter,
   createClient,
   clusterKeySlot,
   coalesceWrites,
   Emitter,
   RedisAdapter,
   ShardedRedisAdapter,
+  StreamsAdapter,
   RedisClient,
   RequestType,
 };

@@ -278,4 +278,4 @@ for (const name of ["_slotFor", "_room", "_indexAdd", "_indexDel", "_indexDelAll
   ShardedRedisAdapter.prototype[name] = RedisAdapter.prototype[name];
 }
 
-module.exports = { ShardedRedisAdapter, hasBinary };
+module.exports = { ShardedRedisAdapter, hasBinary, TrackedMap };

@@ -66,6 +66,7 @@ hra_adapter_new (const hra_adapter_opts_t *o) {
   a->emitter = o->emitter;
   a->dynamic = o->dynamic;
   a->sharded = o->sharded;
+  a->classic_pubsub = o->sharded && o->classic_pubsub;
   a->js_broadcasts = o->js_broadcasts;
   a->rng = o->seed ^ 0x6a09e667f3bcc909ULL;
   if (a->rng == 0) a->rng = 1;

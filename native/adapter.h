@@ -83,6 +83,7 @@ typedef struct {
   int dynamic;  // subscriptionMode 'dynamic': broadcasts arrive by SUBSCRIBE on K#N# and K#N#room#
   int sharded;  // createShardedAdapter (protocol.md 2): key is the channelPrefix
   int js_broadcasts;  // sharded: broadcasts go to JS as HRA_REC_SHARDED records (CSR, custom parser)
+  int classic_pubsub;  // sharded: the same channels and messages over SUBSCRIBE/PUBLISH (the streams adapter)
 } hra_adapter_opts_t;
 
 hra_adapter_t *
@@ -116,6 +117,10 @@ hra_adapter_main_channel (const hra_adapter_t *a);
 
 int
 hra_adapter_is_sharded (const hra_adapter_t *a);
+
+// Sharded: the subscription kind of its channels, 's' (SSUBSCRIBE) or 'c' (SUBSCRIBE: classic_pubsub).
+int
+hra_sharded_kind (const hra_adapter_t *a);
 
 // Sharded (sharded.c's front): routes one SSUBSCRIBE'd message (kind 's'); 1 when the channel belongs to
 // this adapter. No Node dependency: a fuzzer can drive it with an adapter from hra_adapter_new

@@ -45,6 +45,7 @@ struct hra_adapter_s {
   hra_buf_t msg;  // a request or response being composed
   hra_buf_t chan;  // a response channel name being composed
   int sharded;  // createShardedAdapter: SSUBSCRIBE'd channels, ClusterAdapter messages (sharded.c)
+  int classic_pubsub;  // sharded: SUBSCRIBE'd instead (the streams adapter's requests and responses)
   int js_broadcasts;  // sharded: hand every broadcast to JS (custom parser, connection state recovery)
   hra_buf_t scratch;  // sharded: unescaped JSON strings of the message being processed
   hra_room_key_t *skeys;  // sharded: room keys of the message being processed

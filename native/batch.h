@@ -26,6 +26,9 @@
 //     DATA_ABSENT, no data member (upstream writes undefined); DATA_PACKET, the data bytes are exactly
 //     what Primus's JSON encoder would send (canonical JSON, U+2028/U+2029 escaped), else they are the
 //     data member's JSON text for JS to parse.
+//   HRA_REC_STREAM: type, flags, data off, data len, id off, id len, uid off, uid len: a stream entry (streams.c) for the
+//     ClusterAdapter, with its entry id (the offset). Flags: HRA_ST_JSON, the data is JSON text, else the
+//     msgpack bytes its base64 `data` field held.
 //
 // A target list is a count n followed by n socket slots, or a marker with no slots after it:
 //   HRA_TARGETS_ALL: every local socket of the adapter (a broadcast with no rooms and no exceptions), which
@@ -51,12 +54,15 @@ enum {
   HRA_REC_RAW_BROADCAST = 8,
   HRA_REC_SHARDED = 9,
   HRA_REC_DONE = 10,
-  HRA_REC_PRIMUS = 11
+  HRA_REC_PRIMUS = 11,
+  HRA_REC_STREAM = 12
 };
 
 #define HRA_PR_ROOM_JSON 1u
 #define HRA_PR_DATA_ABSENT 2u
 #define HRA_PR_DATA_PACKET 4u
+
+#define HRA_ST_JSON 1u
 
 #define HRA_BATCH_HEADER 4u
 #define HRA_TARGETS_ALL 0xffffffffu
@@ -113,7 +119,16 @@ enum {
   HRA_F_PR_ROOM_OFF = 5,
   HRA_F_PR_ROOM_LEN = 6,
   HRA_F_PR_DATA_OFF = 7,
-  HRA_F_PR_DATA_LEN = 8
+  HRA_F_PR_DATA_LEN = 8,
+  // HRA_REC_STREAM
+  HRA_F_ST_TYPE = 4,
+  HRA_F_ST_FLAGS = 5,
+  HRA_F_ST_DATA_OFF = 6,
+  HRA_F_ST_DATA_LEN = 7,
+  HRA_F_ST_ID_OFF = 8,
+  HRA_F_ST_ID_LEN = 9,
+  HRA_F_ST_UID_OFF = 10,
+  HRA_F_ST_UID_LEN = 11
 };
 
 typedef struct {

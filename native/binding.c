@@ -83,6 +83,7 @@ NAPI_MODULE_INIT() {
   HRA_NAPI_CALL(env, hra_binding_conn_define(env, exports, inst));
   HRA_NAPI_CALL(env, hra_binding_adapter_define(env, exports, inst));
   HRA_NAPI_CALL(env, hra_binding_primus_define(env, exports, inst));
+  HRA_NAPI_CALL(env, hra_binding_streams_define(env, exports, inst));
   napi_value constants;
   HRA_NAPI_CALL(env, napi_create_object(env, &constants));
   const struct {
@@ -151,6 +152,16 @@ NAPI_MODULE_INIT() {
     { "PR_ROOM_JSON", HRA_PR_ROOM_JSON },
     { "PR_DATA_ABSENT", HRA_PR_DATA_ABSENT },
     { "PR_DATA_PACKET", HRA_PR_DATA_PACKET },
+    { "REC_STREAM", HRA_REC_STREAM },
+    { "F_ST_TYPE", HRA_F_ST_TYPE },
+    { "F_ST_FLAGS", HRA_F_ST_FLAGS },
+    { "F_ST_DATA_OFF", HRA_F_ST_DATA_OFF },
+    { "F_ST_DATA_LEN", HRA_F_ST_DATA_LEN },
+    { "F_ST_ID_OFF", HRA_F_ST_ID_OFF },
+    { "F_ST_ID_LEN", HRA_F_ST_ID_LEN },
+    { "F_ST_UID_OFF", HRA_F_ST_UID_OFF },
+    { "F_ST_UID_LEN", HRA_F_ST_UID_LEN },
+    { "ST_JSON", HRA_ST_JSON },
     { "DONE_OK", HRA_DONE_OK },
     { "DONE_TIMEOUT", HRA_DONE_TIMEOUT },
     { "DONE_NOTCONN", HRA_DONE_NOTCONN },

@@ -200,7 +200,7 @@ adapter_subscriptions (js_adapter_t *ja, int subscribe) {
     // The main channel and this node's response channel; room channels follow the rooms (adapter_ssub).
     const char *sch[2] = { hra_adapter_main_channel(ja->a), hra_adapter_specific_channel(ja->a) };
     for (int i = 0; i < 2; i++)
-      jc_subscribe(c, 's', sch[i], strlen(sch[i]), subscribe);
+      jc_subscribe(c, hra_sharded_kind(ja->a), sch[i], strlen(sch[i]), subscribe);
     return;
   }
   if (ja->emitter) {
@@ -280,6 +280,9 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   if (napi_get_named_property(env, argv[2], "jsBroadcasts", &ev) == napi_ok && napi_get_value_bool(env, ev, &js_broadcasts) != napi_ok) js_broadcasts = false;
   o.sharded = sharded;
   o.js_broadcasts = js_broadcasts;
+  bool classic = false;
+  if (napi_get_named_property(env, argv[2], "classicPubSub", &ev) == napi_ok && napi_get_value_bool(env, ev, &classic) != napi_ok) classic = false;
+  o.classic_pubsub = classic;
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);

@@ -120,7 +120,7 @@ js_message (js_conn_t *jc, int kind, hra_slice_t pattern, hra_slice_t channel, h
     // Each front takes the messages of its own transport.
     if (!hra_adapter_is_sharded(ja->a))
       hra_adapter_on_message(ja->a, kind, pattern, channel, payload, &inst->batch);
-    else if (kind == 's')
+    else if (kind == 's' ? hra_sharded_kind(ja->a) == 's' : kind == 'm' && hra_sharded_kind(ja->a) == 'c')
       hra_sharded_on_message(ja->a, channel, payload, &inst->batch);
   }
   for (js_primus_t *jp = jc->primus; jp != NULL; jp = jp->next)

@@ -1,5 +1,5 @@
-// What the Node-API glue files share (binding_shared.c implements it; binding_conn.c, binding_adapter.c
-// and binding_primus.c use it; binding.c, the module init, uses all of them). Layering: binding.c ->
+// What the Node-API glue files share (binding_shared.c implements it; binding_conn.c, binding_adapter.c,
+// binding_primus.c and binding_streams.c use it; binding.c, the module init, uses all of them). Layering: binding.c ->
 // binding_conn.c, binding_adapter.c, binding_primus.c -> binding_shared.c -> the core; never upwards,
 // never sideways.
 #ifndef HRA_BINDING_INTERNAL_H
@@ -155,5 +155,7 @@ napi_status
 hra_binding_adapter_define (napi_env env, napi_value exports, instance_t *inst);
 napi_status
 hra_binding_primus_define (napi_env env, napi_value exports, instance_t *inst);
+napi_status
+hra_binding_streams_define (napi_env env, napi_value exports, instance_t *inst);
 
 #endif

@@ -142,6 +142,25 @@ const primusBodies = [
 ];
 for (const b of primusBodies) write("primus", Buffer.concat([Buffer.from([0]), Buffer.from(b, "utf8")]));
 
+// streams: the 0.3.1 entries of spec streams.md 3 as fields ([selector][type 0xff uid 0xff data]), the same
+// and two more in XREAD replies as Redis sends them ([selector 1][RESP]), and an XREVRANGE answer.
+fs.rmSync(path.join(corpus, "streams"), { recursive: true, force: true });
+const streamEntries = [
+  ["3", '{"packet":{"type":2,"data":["chat",{"text":"hi"},42]},"opts":{"rooms":["room1"],"except":["room2"],"flags":{}}}'],
+  ["3", "gqZwYWNrZXSCpHR5cGUCpGRhdGGSo2JpbsQDAQIDpG9wdHODpXJvb21zkKZleGNlcHSQpWZsYWdzgA=="],
+  ["4", '{"opts":{"rooms":["room1"],"except":[],"flags":{}},"rooms":["room3"]}'],
+  ["6", '{"opts":{"rooms":["gpWniHwH35TCw1r2AAAA"],"except":[],"flags":{}},"close":true}'],
+  ["3", '{"packet":{"type":2,"data":["v"]},"opts":{"rooms":[],"except":[],"flags":{"volatile":true}},"requestId":"x"}'],
+];
+for (const [type, data] of streamEntries) {
+  write("streams", Buffer.concat([Buffer.from([0]), Buffer.from(`${type}\xff3dd9ade00ea8bb5a\xff${data}`, "latin1")]));
+}
+const xentries = streamEntries.map(([type, data], i) => `*2\r\n${bulk(`1796288280005-${i}`)}*8\r\n${bulk("uid")}${bulk("3dd9ade00ea8bb5a")}${bulk("nsp")}${bulk("/")}${bulk("type")}${bulk(type)}${bulk("data")}${bulk(data)}`);
+write("streams", Buffer.concat([Buffer.from([0xf1]), Buffer.from(`*1\r\n*2\r\n${bulk("socket.io")}*${xentries.length}\r\n${xentries.join("")}`, "utf8")]));
+write("streams", Buffer.concat([Buffer.from([0x01]), Buffer.from("*-1\r\n", "utf8")]));
+write("streams", Buffer.concat([Buffer.from([0xf3]), Buffer.from(`*1\r\n${xentries[0]}`, "utf8")]));
+write("streams", Buffer.concat([Buffer.from([0x03]), Buffer.from("*0\r\n", "utf8")]));
+
 const counts = {};
 for (const t of fs.readdirSync(corpus)) counts[t] = fs.readdirSync(path.join(corpus, t)).length;
 console.log(`${payloads.length} spec payloads -> ${JSON.stringify(counts)}`);

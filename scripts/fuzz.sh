@@ -8,7 +8,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
-targets=${FUZZ_TARGETS:-"resp envelope encoder json adapter sharded sentinel tls primus"}
+targets=${FUZZ_TARGETS:-"resp envelope encoder json adapter sharded sentinel tls primus streams"}
 command -v clang >/dev/null || { echo "clang not found: run scripts/setup.sh (installs clang and libclang-rt-14-dev)" >&2; exit 1; }
 make -s -f test/fuzz/Makefile all || exit 1
 make -s -f test/fuzz/Makefile regress || exit 1

@@ -38,7 +38,7 @@ status=0
 # tls-loop.js starts its own TLS redis-server (the url argument is ignored).
 for script in client-loop.js:url:6 adapter-loop.js:url:2 worker-terminate.js:url: sharded-loop.js:url:3 \
   ../../emitter/scripts/emit-and-exit.js:url: cluster-worker.js:curl: sharded-loop.js:curl:"2 cluster" sentinel-loop.js:surl:4 \
-  tls-loop.js:url:4; do
+  tls-loop.js:url:4 streams-loop.js:url:2 streams-loop.js:curl:"1 cluster"; do
   name=${script%%:*}; rest=${script#*:}; which=${rest%%:*}; arg=${rest#*:}
   target=$url; [ "$which" = curl ] && target=$curl; [ "$which" = surl ] && target=$surl
   echo "valgrind: $name $arg"

@@ -28,6 +28,7 @@ describe("lifecycle (child processes exit on their own)", function () {
     ["adapter-loop.js", ["4"]],
     ["worker-terminate.js", []],
     ["sharded-loop.js", ["6"]],
+    ["streams-loop.js", ["4"]],
   ]) {
     it(`${script} exits cleanly`, async function () {
       const r = await run(script, [redis.url, ...args], 40000);
@@ -50,6 +51,12 @@ describe("lifecycle on a one-node Redis Cluster", function () {
   it("sharded-loop.js exits cleanly (sharded adapters through a cluster target)", async function () {
     const r = await run("sharded-loop.js", [node.url, "3", "cluster"], 40000);
     assert.equal(r.err, null, `sharded-loop.js failed: ${r.err && r.err.message}\n${r.stderr}`);
+    assert.match(r.stdout, /^ok$/m);
+  });
+
+  it("streams-loop.js exits cleanly (streams adapters through a cluster target)", async function () {
+    const r = await run("streams-loop.js", [node.url, "2", "cluster"], 40000);
+    assert.equal(r.err, null, `streams-loop.js failed: ${r.err && r.err.message}\n${r.stderr}`);
     assert.match(r.stdout, /^ok$/m);
   });
 
