@@ -67,8 +67,10 @@ reserve_entry (hra_outq_t *q) {
   if (cap > SIZE_MAX / sizeof(hra_outq_entry_t)) return HRA_ENOMEM;
   hra_outq_entry_t *a = malloc(cap * sizeof(*a));
   if (a == NULL) return HRA_ENOMEM;
-  for (size_t i = 0; i < q->ents_len; i++)
-    a[i] = q->ents[(q->ents_head + i) % q->ents_cap];
+  if (q->ents_cap > 0) {  // an empty ring (cap 0) has no entries to move
+    for (size_t i = 0; i < q->ents_len; i++)
+      a[i] = q->ents[(q->ents_head + i) % q->ents_cap];
+  }
   free(q->ents);
   q->ents = a;
   q->ents_cap = cap;

@@ -114,7 +114,8 @@ hra_pubsub_changes (hra_outq_t *q, hra_subs_t *subs, int connected, uint64_t now
   }
   hra_subs_collect(subs, connected, changes, &n, &garbage);
   int err = HRA_OK;
-  for (int k = 0; k < 3 && err == HRA_OK && n > 0; k++) {
+  // Nothing is collected while disconnected (changes is NULL then): the reconnect sends the wanted set.
+  for (int k = 0; k < 3 && err == HRA_OK && n > 0 && changes != NULL; k++) {
     for (int subscribe = 1; subscribe >= 0 && err == HRA_OK; subscribe--) {
       size_t m = 0;
       for (size_t i = 0; i < n; i++) {
