@@ -1,9 +1,11 @@
 "use strict";
 // RedisAdapter: socket.io-adapter's in-memory Adapter plus the classic Redis adapter protocol of
 // @socket.io/redis-adapter 8.x. Broadcasts are published with notepack.io (byte-identical to upstream
-// by construction). Receiving, filtering, target selection, packet encoding and the bookkeeping of
-// requests and acknowledgements happen in C; JS gets one batch per read wakeup and one callback per
-// finished request, and supplies only what only JS knows (sockets, handshakes, local operations).
+// by construction). Receiving, filtering by the rooms this node holds, packet encoding and the bookkeeping
+// of requests and acknowledgements happen in C; JS gets one batch per read wakeup and one callback per
+// finished request, and supplies only what only JS knows: sockets, membership (socket.io-adapter's own
+// `rooms`/`sids` Maps, the one index; C hears only of rooms created and deleted), handshakes, local
+// operations.
 const { createRequire } = require("node:module");
 const { randomBytes } = require("node:crypto");
 const { Adapter } = require("socket.io-adapter");
@@ -92,9 +94,9 @@ class RedisAdapter extends Adapter {
     this._shared = shared;
     this._client = shared.acquire();
     this._closed = false;
-    this._slots = new Map();
-    this._slotIds = [];
-    this._freeSlots = [];
+    this._delivered = 0;
+    this._deliveries = 0;
+    this._noTarget = 0;
     this._publishDropped = 0;
     this._lastServerCount = 0;
     this._pending = new PendingRequests(this); // token -> { kind, resolve, reject } or ack callbacks
@@ -126,79 +128,74 @@ class RedisAdapter extends Adapter {
     this._coalesce = opts.coalesceWrites !== false;
     this._holdNext = false;
     if (this._coalesce) coalesceNamespace(nsp);
+    // "dynamic": interest-based subscriptions, one channel per room this node holds (socket-id rooms
+    // included), so broadcasts for rooms held elsewhere never reach this node. C subscribes when it is told
+    // a room was created (_hold) and unsubscribes when it is deleted; churn is batched per loop turn in C.
     this.subscriptionMode = opts.subscriptionMode === "dynamic" ? "dynamic" : "pattern";
-    if (this.subscriptionMode === "dynamic") {
-      // Interest-based subscriptions: one channel per room this node holds (socket-id rooms included),
-      // so broadcasts for rooms held elsewhere never reach this node. Churn is batched per loop turn in C.
-      this.on("create-room", (room) => this._interest(room, true));
-      this.on("delete-room", (room) => this._interest(room, false));
-    }
-  }
-
-  _interest(room, on) {
-    if (this._closed) return;
-    if (typeof room === "string") binding.adapter_interest(this._handle, room, on);
-    else if (typeof room === "number") binding.adapter_interest(this._handle, String(room), on);
   }
 
   get stats() {
     const s = binding.adapter_stats(this._handle);
+    s.delivered = this._delivered;
+    s.deliveries = this._deliveries;
+    s.ignoredNoTarget = (s.ignoredNoTarget || 0) + this._noTarget;
     s.ignored = s.ignoredRoom + s.ignoredOwn + s.ignoredNamespace + s.ignoredNoTarget;
     s.publishDropped = this._publishDropped;
     return s;
   }
 
-  // --- membership: socket.io-adapter's Maps and the native index, in step --------------------
+  // --- membership: socket.io-adapter's Maps, the only index --------------------------------------
+  //
+  // addAll / del / delAll / _del are socket.io-adapter's, with fewer Map lookups, and with one thing added: C
+  // is told when a room is created (its first member) and deleted (its last), so that it can drop a message
+  // for a room this node does not hold before decoding it, without calling JS. Same Maps, same events, in
+  // the same order. (Shared with the sharded adapter, which has another base class.)
 
-  _slotFor(id) {
-    let slot = this._slots.get(id);
-    if (slot === undefined) {
-      slot = this._freeSlots.length > 0 ? this._freeSlots.pop() : this._slotIds.length;
-      this._slots.set(id, slot);
-      this._slotIds[slot] = id;
-    }
-    return slot;
-  }
-
-  _room(op, slot, room) {
-    if (typeof room === "number") binding.adapter_room(this._handle, op, slot, String(room), true);
-    else binding.adapter_room(this._handle, op, slot, room, false);
-  }
-
-  // The native side of addAll / del / delAll (shared with the sharded adapter, which has another base class).
-  _indexAdd(id, rooms) {
+  // The room set in C (and, in subscriptionMode "dynamic", the room's channel) follows the rooms Map.
+  _hold(room, on) {
     if (this._closed) return;
-    const slot = this._slotFor(id);
-    for (const room of rooms) this._room(1, slot, room);
-  }
-
-  _indexDel(id, room) {
-    const slot = this._slots.get(id);
-    if (slot !== undefined && !this._closed) this._room(2, slot, room);
-  }
-
-  _indexDelAll(id) {
-    const slot = this._slots.get(id);
-    if (slot === undefined) return;
-    if (!this._closed) binding.adapter_room(this._handle, 3, slot, "", false);
-    this._slots.delete(id);
-    this._slotIds[slot] = undefined;
-    this._freeSlots.push(slot);
+    if (typeof room === "string") binding.adapter_room(this._handle, on, room, false);
+    else if (typeof room === "number") binding.adapter_room(this._handle, on, String(room), true);
   }
 
   addAll(id, rooms) {
-    super.addAll(id, rooms);
-    this._indexAdd(id, rooms);
+    let mine = this.sids.get(id);
+    if (mine === undefined) this.sids.set(id, (mine = new Set()));
+    for (const room of rooms) {
+      mine.add(room);
+      let members = this.rooms.get(room);
+      if (members === undefined) {
+        this.rooms.set(room, (members = new Set()));
+        this._hold(room, true);
+        this.emit("create-room", room);
+      }
+      const before = members.size;
+      members.add(id);
+      if (members.size !== before) this.emit("join-room", room, id);
+    }
   }
 
   del(id, room) {
-    super.del(id, room);
-    this._indexDel(id, room);
+    const mine = this.sids.get(id);
+    if (mine !== undefined) mine.delete(room);
+    this._del(room, id);
+  }
+
+  _del(room, id) {
+    const members = this.rooms.get(room);
+    if (members === undefined) return;
+    if (members.delete(id)) this.emit("leave-room", room, id);
+    if (members.size === 0 && this.rooms.delete(room)) {
+      this._hold(room, false);
+      this.emit("delete-room", room);
+    }
   }
 
   delAll(id) {
-    super.delAll(id);
-    this._indexDelAll(id);
+    const mine = this.sids.get(id);
+    if (mine === undefined) return;
+    for (const room of mine) this._del(room, id);
+    this.sids.delete(id);
   }
 
   // --- publishing ------------------------------------------------------------------------------
@@ -377,14 +374,14 @@ class RedisAdapter extends Adapter {
 
   // --- records from the native receive path ----------------------------------------------------
 
-  _onrecord(kind, buf, words, i, tp, tn) {
+  _onrecord(kind, buf, words, i, targets) {
     switch (kind) {
       case C.REC_BROADCAST:
-        return this._deliver(buf, words, i, tp, tn);
+        return this._deliver(buf, words, i, targets);
       case C.REC_RAW_BROADCAST:
-        return this._deliverRaw(buf, words, i, tp, tn);
+        return this._deliverRaw(buf, words, i, targets);
       case C.REC_BCAST_ACK:
-        return this._deliverWithAck(buf, words, i, tp, tn);
+        return this._deliverWithAck(buf, words, i, targets);
       case C.REC_ACK_COUNT: {
         const p = this._pending.get(words[i + C.F_ACK_TOKEN]);
         if (p !== undefined && p.kind === KIND_ACK) p.clientCountCallback(words[i + C.F_ACK_COUNT]);
@@ -406,14 +403,46 @@ class RedisAdapter extends Adapter {
     }
   }
 
-  // Writes a packet to the target sockets: the slots words[p .. p + n), or with n === -1 every local socket
-  // in first-join order (this.sids, as the in-memory adapter's apply() walks it).
-  _write(encoded, packetOpts, words, p, n, lazyPacket, onTarget) {
+  // Calls fn(id) for each local socket id the targets select, as socket.io-adapter's apply() walks them: the
+  // members of each room in turn, each once, minus the members of the exceptions; with no rooms, every socket
+  // of this.sids (first-join order) minus the exceptions. C listed only rooms this node holds.
+  _eachTarget(targets, fn) {
+    const { rooms, except } = targets;
+    if (rooms.length === 1 && except.length === 0) {
+      const members = this.rooms.get(rooms[0]);
+      if (members !== undefined) for (const id of members) fn(id);
+      return;
+    }
+    let excluded = null;
+    if (except.length > 0) {
+      excluded = new Set();
+      for (const room of except) {
+        const members = this.rooms.get(room);
+        if (members !== undefined) for (const id of members) excluded.add(id);
+      }
+    }
+    if (rooms.length === 0) {
+      for (const id of this.sids.keys()) if (excluded === null || !excluded.has(id)) fn(id);
+      return;
+    }
+    const seen = new Set();
+    for (const room of rooms) {
+      const members = this.rooms.get(room);
+      if (members === undefined) continue;
+      for (const id of members) {
+        if (seen.has(id) || (excluded !== null && excluded.has(id))) continue;
+        seen.add(id);
+        fn(id);
+      }
+    }
+  }
+
+  // Writes a packet to the sockets the targets select; returns how many there were.
+  _write(encoded, packetOpts, targets, lazyPacket, onTarget) {
     const sockets = this.nsp.sockets;
     let packet = null;
     let count = 0;
-    const send = (id) => {
-      if (id === undefined) return;
+    this._eachTarget(targets, (id) => {
       const socket = sockets.get(id);
       if (socket === undefined) return;
       count++;
@@ -425,13 +454,17 @@ class RedisAdapter extends Adapter {
       }
       if (packetOpts.volatile !== true) holdConnection(socket.conn);
       socket.client.writeToEngine(encoded, packetOpts);
-    };
-    if (n === -1) for (const id of this.sids.keys()) send(id);
-    else for (let k = 0; k < n; k++) send(this._slotIds[words[p + k]]);
+    });
+    if (count > 0) {
+      this._delivered++;
+      this._deliveries += count;
+    } else {
+      this._noTarget++;
+    }
     return count;
   }
 
-  _deliver(buf, words, i, tp, tn) {
+  _deliver(buf, words, i, targets) {
     const flags = words[i + C.F_BC_FLAGS];
     const off = words[i + C.F_BC_OFF];
     const len = words[i + C.F_BC_LEN];
@@ -440,11 +473,11 @@ class RedisAdapter extends Adapter {
     for (let k = 0, p = i + C.F_BC_ATT; k < natt; k++, p += 2) encoded.push(buf.subarray(words[p], words[p] + words[p + 1]));
     const packetOpts = packetOptsFor(flags);
     if (natt === 0 && canPreComputeFrame) packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(buf.subarray(off, off + len), FRAME_OPTS);
-    this._write(encoded, packetOpts, words, tp, tn, () => this._decodeForListeners(encoded));
+    this._write(encoded, packetOpts, targets, () => this._decodeForListeners(encoded));
   }
 
   // A custom parser is in use: decode the packet data and let server.encoder encode it.
-  _deliverRaw(buf, words, i, tp, tn) {
+  _deliverRaw(buf, words, i, targets) {
     const flags = words[i + C.F_RAW_FLAGS];
     const dataOff = words[i + C.F_RAW_DATA_OFF];
     const packet = { type: words[i + C.F_RAW_TYPE], data: notepack.decode(buf.subarray(dataOff, dataOff + words[i + C.F_RAW_DATA_LEN])), nsp: this.nsp.name };
@@ -452,11 +485,11 @@ class RedisAdapter extends Adapter {
     if (idLen > 0) packet.id = notepack.decode(buf.subarray(words[i + C.F_RAW_ID_OFF], words[i + C.F_RAW_ID_OFF] + idLen));
     const packetOpts = packetOptsFor(flags);
     const encoded = this._encode(packet, packetOpts);
-    this._write(encoded, packetOpts, words, tp, tn, () => packet);
+    this._write(encoded, packetOpts, targets, () => packet);
   }
 
   // Another server's broadcast with acks, run on our sockets with our own ack id.
-  _deliverWithAck(buf, words, i, tp, tn) {
+  _deliverWithAck(buf, words, i, targets) {
     const off = words[i + C.F_BA_OFF];
     const len = words[i + C.F_BA_LEN];
     const split = words[i + C.F_BA_SPLIT];
@@ -486,7 +519,7 @@ class RedisAdapter extends Adapter {
       }
       this._respond(RequestType.BROADCAST_ACK, requestId, requesterUid, payload);
     };
-    const count = this._write(encoded, packetOpts, words, tp, tn, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
+    const count = this._write(encoded, packetOpts, targets, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
     this._respond(RequestType.BROADCAST_CLIENT_COUNT, requestId, requesterUid, String(count));
   }
 

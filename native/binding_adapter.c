@@ -381,96 +381,38 @@ hra_js_adapter_close (napi_env env, napi_callback_info info) {
   return make_bool(env, true);
 }
 
-// adapter_room(handle, op, slot, room, numeric): op 1 join, 2 leave, 3 leave all (room ignored).
-// Number rooms arrive as their JS String(room) text with numeric = true.
-static napi_value
-hra_js_adapter_room (napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  js_adapter_t *ja = get_adapter(env, argv[0]);
-  if (ja == NULL) return NULL;
-  if (ja->a == NULL) return make_bool(env, false);
-  uint32_t op = 0, slot = 0;
-  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &op));
-  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &slot));
-  int r = 0;
-  if (op == 3) {
-    r = hra_adapter_leave_all(ja->a, slot);
-  } else {
-    napi_valuetype t;
-    HRA_NAPI_CALL(env, napi_typeof(env, argv[3], &t));
-    char stack[256];
-    char *name = stack;
-    size_t len = 0;
-    int kind = 0;
-    if (t == napi_string) {
-      HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[3], stack, sizeof(stack), &len));
-      if (len >= sizeof(stack) - 1) {
-        HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[3], NULL, 0, &len));
-        name = malloc(len + 1);
-        if (name == NULL) {
-          napi_throw_error(env, "ENOMEM", "out of memory");
-          return NULL;
-        }
-        if (napi_get_value_string_utf8(env, argv[3], name, len + 1, &len) != napi_ok) {
-          free(name);
-          hra_napi_throw_last(env, "adapter_room");
-          return NULL;
-        }
-      }
-    } else {
-      return make_bool(env, false);  // symbols and objects are not mirrored natively
-    }
-    bool numeric = false;
-    if (argc >= 5 && napi_get_value_bool(env, argv[4], &numeric) != napi_ok) numeric = false;
-    kind = numeric ? 1 : 0;
-    if (op == 1)
-      r = hra_adapter_join(ja->a, slot, kind, (const uint8_t *) name, len);
-    else
-      r = hra_adapter_leave(ja->a, slot, kind, (const uint8_t *) name, len);
-    if (name != stack) free(name);
+// Reads a string argument into a stack buffer or a malloc'd one (*heap set when it must be freed).
+static napi_status
+get_string_arg (napi_env env, napi_value v, char *stack, size_t cap, char **out, size_t *len) {
+  napi_status s = napi_get_value_string_utf8(env, v, stack, cap, len);
+  if (s != napi_ok) return s;
+  *out = stack;
+  if (*len < cap - 1) return napi_ok;
+  if ((s = napi_get_value_string_utf8(env, v, NULL, 0, len)) != napi_ok) return s;
+  char *heap = malloc(*len + 1);
+  if (heap == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return napi_generic_failure;
   }
-  if (r < 0) {
-    napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
-    return NULL;
+  if ((s = napi_get_value_string_utf8(env, v, heap, *len + 1, len)) != napi_ok) {
+    free(heap);
+    return s;
   }
-  int64_t mem = (int64_t) hra_adapter_memory(ja->a), delta = mem - ja->memory, adjusted;
-  if (delta > 65536 || delta < -65536) {
-    if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
-  }
-  return make_bool(env, r > 0);
+  *out = heap;
+  return napi_ok;
 }
 
-// adapter_interest(handle, room, on): subscriptionMode 'dynamic' only. The node holds (on = true) or no
-// longer holds (false) the room whose JS String(room) text is `room`: SUBSCRIBE / UNSUBSCRIBE K#N#room#,
-// reference counted (the number 5 and the string "5" share a channel). Returns false when not applicable.
-static napi_value
-hra_js_adapter_interest (napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return hra_napi_type_error(env, "adapter_interest(handle, room, on)");
-  js_adapter_t *ja = get_adapter(env, argv[0]);
-  if (ja == NULL) return NULL;
-  if (ja->a == NULL || !jc_live(ja->sub) || !hra_adapter_is_dynamic(ja->a)) return make_bool(env, false);
-  bool on = false;
-  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[2], &on));
-  size_t len = 0;
-  HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+// subscriptionMode 'dynamic': the node holds (on) or no longer holds the room whose JS String(room) text is
+// name: SUBSCRIBE / UNSUBSCRIBE K#N#name#, reference counted (the number 5 and the string "5" share a channel).
+static int
+interest (js_adapter_t *ja, const char *name, size_t len, int on) {
+  if (len > HRA_ROOMS_MAX_NAME) return HRA_OK;  // never subscribed
   const char *prefix = hra_adapter_prefix(ja->a);
   size_t plen = strlen(prefix);
-  if (len > HRA_ROOMS_MAX_NAME) return make_bool(env, false);  // never indexed, never subscribed
-  char *ch = malloc(plen + len + 2);
-  if (ch == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  memcpy(ch, prefix, plen + 1);
-  if (napi_get_value_string_utf8(env, argv[1], ch + plen, len + 1, &len) != napi_ok) {
-    free(ch);
-    return hra_napi_throw_last(env, "adapter_interest"), NULL;
-  }
+  char *ch = malloc(plen + len + 1);
+  if (ch == NULL) return HRA_ENOMEM;
+  memcpy(ch, prefix, plen);
+  if (len) memcpy(ch + plen, name, len);
   ch[plen + len] = '#';
   size_t clen = plen + len + 1;
   int r = 0;
@@ -490,9 +432,43 @@ hra_js_adapter_interest (napi_env env, napi_callback_info info) {
   }
   free(ch);
   interest_collect(ja);
-  if (r < 0) {
-    napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
+  return r < 0 ? r : HRA_OK;
+}
+
+// adapter_room(handle, on, room, numeric): JS created (on) or deleted (!on) a room, whose JS String(room)
+// text is room; numeric when it was joined as a number. C keeps only the set of rooms held (rooms.h), and in
+// subscriptionMode 'dynamic' the room's channel subscription. Membership is JS's alone.
+static napi_value
+hra_js_adapter_room (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return hra_napi_type_error(env, "adapter_room(handle, on, room, numeric)");
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  if (ja->a == NULL) return make_bool(env, false);
+  bool on = false, numeric = false;
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[3], &numeric));
+  char stack[256];
+  char *name = NULL;
+  size_t len = 0;
+  if (get_string_arg(env, argv[2], stack, sizeof(stack), &name, &len) != napi_ok) return hra_napi_throw_last(env, "adapter_room"), NULL;
+  int kind = numeric ? 1 : 0, err = HRA_OK;
+  if (on)
+    err = hra_adapter_hold(ja->a, kind, (const uint8_t *) name, len);
+  else
+    hra_adapter_release(ja->a, kind, (const uint8_t *) name, len);
+  // The set follows the rooms Map even when the subscription fails: the caller hears of that by the throw.
+  if (err == HRA_OK && hra_adapter_is_dynamic(ja->a) && jc_live(ja->sub)) err = interest(ja, name, len, on);
+  if (name != stack) free(name);
+  if (err < 0) {
+    napi_throw_error(env, err == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(err));
     return NULL;
+  }
+  int64_t mem = (int64_t) hra_adapter_memory(ja->a), delta = mem - ja->memory, adjusted;
+  if (delta > 65536 || delta < -65536) {
+    if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
   }
   return make_bool(env, true);
 }
@@ -595,27 +571,6 @@ done:
   return result;
 }
 
-// Reads a string argument into a stack buffer or a malloc'd one (*heap set when it must be freed).
-static napi_status
-get_string_arg (napi_env env, napi_value v, char *stack, size_t cap, char **out, size_t *len) {
-  napi_status s = napi_get_value_string_utf8(env, v, stack, cap, len);
-  if (s != napi_ok) return s;
-  *out = stack;
-  if (*len < cap - 1) return napi_ok;
-  if ((s = napi_get_value_string_utf8(env, v, NULL, 0, len)) != napi_ok) return s;
-  char *heap = malloc(*len + 1);
-  if (heap == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return napi_generic_failure;
-  }
-  if ((s = napi_get_value_string_utf8(env, v, heap, *len + 1, len)) != napi_ok) {
-    free(heap);
-    return s;
-  }
-  *out = heap;
-  return napi_ok;
-}
-
 // adapter_ssub(handle, subscribe, room): SSUBSCRIBE / SUNSUBSCRIBE the room channel P#N#<room>#
 // (reference counted in conn.c, so String(5) and "5" sharing a channel stay consistent).
 static napi_value
@@ -696,8 +651,6 @@ hra_js_adapter_stats (napi_env env, napi_callback_info info) {
   if (ja->a == NULL) return o;
   const hra_adapter_stats_t *st = hra_adapter_stats(ja->a);
   HRA_NAPI_CALL(env, set_number(env, o, "received", (double) st->received));
-  HRA_NAPI_CALL(env, set_number(env, o, "delivered", (double) st->delivered));
-  HRA_NAPI_CALL(env, set_number(env, o, "deliveries", (double) st->deliveries));
   HRA_NAPI_CALL(env, set_number(env, o, "ignoredRoom", (double) st->ignored_room));
   HRA_NAPI_CALL(env, set_number(env, o, "ignoredOwn", (double) st->ignored_own));
   HRA_NAPI_CALL(env, set_number(env, o, "ignoredNamespace", (double) st->ignored_nsp));
@@ -717,7 +670,6 @@ hra_binding_adapter_define (napi_env env, napi_value exports, instance_t *inst) 
     { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
-    { "adapter_interest", NULL, hra_js_adapter_interest, NULL, NULL, NULL, napi_default, inst },
     { "adapter_stats", NULL, hra_js_adapter_stats, NULL, NULL, NULL, napi_default, inst },
     { "adapter_request", NULL, hra_js_adapter_request, NULL, NULL, NULL, napi_default, inst },
     { "adapter_broadcast_ack", NULL, hra_js_adapter_broadcast_ack, NULL, NULL, NULL, napi_default, inst },

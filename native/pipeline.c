@@ -95,6 +95,22 @@ hra_pipeline_deliverable (const hra_envelope_t *env, unsigned max_depth) {
   return HRA_OK;
 }
 
+int
+hra_pipeline_select (hra_adapter_t *a, hra_room_key_t *keys, size_t nrooms, size_t nall) {
+  size_t kept = 0, kept_rooms = 0;
+  for (size_t i = 0; i < nall; i++) {
+    if (i == nrooms) kept_rooms = kept;
+    // A name as long as a target list's length word could not be a room of a JS string.
+    if (keys[i].len < HRA_TARGET_NUM && hra_rooms_has(a->rooms, keys[i])) keys[kept++] = keys[i];
+  }
+  if (nall == nrooms) kept_rooms = kept;
+  a->targets.keys = keys;
+  a->targets.nrooms = kept_rooms;
+  a->targets.nexcept = kept - kept_rooms;
+  a->targets.all = kept == 0;
+  return nrooms > 0 && kept_rooms == 0;
+}
+
 // Target selection and encoding shared by plain broadcasts and broadcasts with acks: fills
 // a->targets, a->out and a->attachments. Returns 1 when no local socket matches (nothing encoded).
 int
@@ -111,11 +127,7 @@ hra_pipeline_prepare (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, i
       a->keys[i].base = a->numtext.data + (uintptr_t) a->keys[i].base;
     }
   }
-  // No keys at all leaves a->keys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_adapter).
-  const hra_room_key_t *except_keys = a->keys != NULL ? a->keys + nrooms : NULL;
-  if (hra_rooms_targets(a->rooms, a->keys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
-  a->targets_all = nall == 0;
-  if (a->targets.len == 0) return 1;
+  if (hra_pipeline_select(a, a->keys, nrooms, nall) != 0) return 1;
   if (a->raw_broadcasts) return hra_pipeline_has_proto_key(data, a->max_depth) ? HRA_ENOTSUP : HRA_OK;
   hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };
   a->out.len = 0;

@@ -89,13 +89,8 @@ js_record (hra_adapter_t *a, hra_slice_t payload, int route, hra_batch_t *batch)
 static void
 broadcast_record (hra_adapter_t *a, uint32_t flags, hra_batch_t *batch) {
   hra_slice_t packet = { a->out.data, a->out.len };
-  int err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, hra_adapter__targets(a));
-  if (err) {
-    hra_adapter__invalid(a, err);
-    return;
-  }
-  a->stats.delivered++;
-  a->stats.deliveries += a->targets.len;
+  int err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, a->targets);
+  if (err) hra_adapter__invalid(a, err);
 }
 
 static int
@@ -269,11 +264,7 @@ json_broadcast (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batch) {
   if ((err = json_room_keys(a, except, et, &nall)) != 0) return err;
   for (size_t i = 0; i < nall; i++)
     a->skeys[i].base = a->scratch.data + (uintptr_t) a->skeys[i].base;
-  // No keys at all leaves a->skeys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_sharded).
-  const hra_room_key_t *except_keys = a->skeys != NULL ? a->skeys + nrooms : NULL;
-  if (hra_rooms_targets(a->rooms, a->skeys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
-  a->targets_all = nall == 0;
-  if (a->targets.len == 0) {
+  if (hra_pipeline_select(a, a->skeys, nrooms, nall) != 0) {
     a->stats.ignored_no_target++;
     return HRA_OK;
   }
