@@ -409,9 +409,9 @@ interest (js_adapter_t *ja, const char *name, size_t len, int on) {
   if (len > HRA_ROOMS_MAX_NAME) return HRA_OK;  // never subscribed
   const char *prefix = hra_adapter_prefix(ja->a);
   size_t plen = strlen(prefix);
-  char *ch = malloc(plen + len + 1);
+  char *ch = malloc(plen + len + 2);
   if (ch == NULL) return HRA_ENOMEM;
-  memcpy(ch, prefix, plen);
+  memcpy(ch, prefix, plen + 1);
   if (len) memcpy(ch + plen, name, len);
   ch[plen + len] = '#';
   size_t clen = plen + len + 1;
