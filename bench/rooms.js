@@ -6,8 +6,9 @@
 //    --large), each in 2 rooms of 10,000, then the same with each socket also in its own room (one addAll
 //    of 3 rooms, socket ids as socket.io makes them); then adapter.delAll(sid) for each. Figures: the RSS
 //    the adapter's local state adds, per membership (after full GCs, inputs built first and kept alive, the
-//    young generation pinned to 16 MB and its resident pages left out), and the time per addAll and per
-//    delAll call.
+//    young generation pinned to 16 MB and its resident pages left out), and the CPU time per addAll and per
+//    delAll call (the process's user + system time, GC threads included: wall time would also count whatever
+//    else runs on the machine).
 // 2. room miss: receive-and-discard (bench/receive-discard.js) with the server holding only its sentinel's
 //    rooms, then holding --held more rooms: CPU per broadcast for a room the server does not hold.
 //

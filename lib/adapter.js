@@ -68,6 +68,13 @@ const TIMEOUT_MESSAGES = {
 
 const KIND_ACK = -1;
 
+// The room log (native/rooms.h): created and deleted rooms, written here and read by C before its next lookup,
+// so a room created costs no call into C. A u32 of bytes used, then per room a u32 head (name length | flags)
+// and the name's UTF-8, padded to 4 bytes.
+const ROOM_LOG_BYTES = 64 * 1024;
+const LOG_NUM = 0x80000000;
+const LOG_ON = 0x40000000;
+
 // Channel names are C strings: a NUL would cut them short (and mix namespaces). Refused up front,
 // before any connection is acquired.
 function refuseNul(what, s) {
@@ -105,6 +112,9 @@ class RedisAdapter extends Adapter {
     this._id = this._client._register(this);
     watchAdapter(this, shared);
     this._handle = {};
+    // subscriptionMode "dynamic" subscribes per room: C hears of every room at once, not through the log.
+    const dynamic = opts.subscriptionMode === "dynamic";
+    initRoomLog(this, !dynamic);
     const seed = randomBytes(8);
     binding.adapter_init(
       this._handle,
@@ -120,7 +130,8 @@ class RedisAdapter extends Adapter {
         seedHi: seed.readUInt32LE(4),
         specificResponseChannel: this.publishOnSpecificResponseChannel,
         rawBroadcasts: !this._nativeEncode,
-        dynamic: opts.subscriptionMode === "dynamic",
+        dynamic,
+        roomLog: this._roomLog || undefined,
       },
       this._client.cmd._handle,
     );
@@ -151,11 +162,37 @@ class RedisAdapter extends Adapter {
   // for a room this node does not hold before decoding it, without calling JS. Same Maps, same events, in
   // the same order. (Shared with the sharded adapter, which has another base class.)
 
-  // The room set in C (and, in subscriptionMode "dynamic", the room's channel) follows the rooms Map.
+  // The room set in C (and, in subscriptionMode "dynamic", the room's channel) follows the rooms Map: through
+  // the room log, or by a call when there is none or the name would not fit in it.
   _hold(room, on) {
     if (this._closed) return;
-    if (typeof room === "string") binding.adapter_room(this._handle, on, room, false);
-    else if (typeof room === "number") binding.adapter_room(this._handle, on, String(room), true);
+    const num = typeof room === "number";
+    if (!num && typeof room !== "string") return;
+    const name = num ? String(room) : room;
+    const log = this._roomLog;
+    const need = 4 + 3 * name.length + 3; // a UTF-16 unit is at most 3 bytes of UTF-8
+    if (log === null || need > ROOM_LOG_BYTES - 4) {
+      binding.adapter_room(this._handle, on, name, num);
+      return;
+    }
+    const words = this._roomLogWords;
+    let used = words[0]; // C empties the log when it reads it
+    if (4 + used + need > ROOM_LOG_BYTES) {
+      binding.adapter_rooms_sync(this._handle);
+      used = 0;
+    }
+    const at = 4 + used;
+    let p = at + 4;
+    let i = 0;
+    for (const n = name.length; i < n; i++) {
+      const c = name.charCodeAt(i);
+      if (c >= 0x80) break;
+      log[p++] = c;
+    }
+    if (i < name.length) p = at + 4 + log.write(name, at + 4, "utf8");
+    const len = p - at - 4;
+    words[at >>> 2] = len | (num ? LOG_NUM : 0) | (on ? LOG_ON : 0);
+    words[0] = used + 4 + ((len + 3) & ~3);
   }
 
   addAll(id, rooms) {
@@ -679,6 +716,13 @@ class PendingRequests extends Map {
   }
 }
 
+// A room log for the adapter (null: C hears of rooms by calls). Buffer.alloc of this size has its own, aligned
+// memory, which C pins for as long as the adapter lives.
+function initRoomLog(adapter, enabled) {
+  adapter._roomLog = enabled ? Buffer.alloc(ROOM_LOG_BYTES) : null;
+  adapter._roomLogWords = enabled ? new Uint32Array(adapter._roomLog.buffer, adapter._roomLog.byteOffset, ROOM_LOG_BYTES / 4) : null;
+}
+
 const EMPTY_OPTS = Object.freeze({ rooms: Object.freeze([]), except: Object.freeze([]), flags: Object.freeze({}) });
 
 function isEmptyObject(o) {
@@ -714,4 +758,4 @@ function toArray(x) {
   return Array.isArray(x) ? x : [];
 }
 
-module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder, refuseNul };
+module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder, refuseNul, initRoomLog };

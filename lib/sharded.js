@@ -11,7 +11,7 @@ const { ClusterAdapter, MessageType } = require("socket.io-adapter");
 const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter:sharded");
 const binding = require("./binding");
-const { RedisAdapter, usesDefaultEncoder, refuseNul } = require("./adapter");
+const { RedisAdapter, usesDefaultEncoder, refuseNul, initRoomLog } = require("./adapter");
 const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
 const { watchAdapter, unwatchAdapter } = require("./client");
 
@@ -105,6 +105,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
     this._id = this._client._register(this);
     watchAdapter(this, shared);
     this._handle = {};
+    initRoomLog(this, true); // room channels are this class's (adapter_ssub), not C's
     const seed = randomBytes(8);
     binding.adapter_init(
       this._handle,
@@ -123,6 +124,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
         // With connection state recovery the base class appends an offset, and a custom parser
         // encodes differently: both need the JS path for every broadcast.
         jsBroadcasts: !this._nativeEncode || recovery,
+        roomLog: this._roomLog,
       },
       this._client.cmd._handle,
     );

@@ -150,13 +150,27 @@ hra_adapter_memory (const hra_adapter_t *a) {
 int
 hra_adapter_hold (hra_adapter_t *a, int kind, const uint8_t *name, size_t len) {
   hra_room_key_t k = { name, len, kind ? HRA_ROOM_NUM : HRA_ROOM_STR };
+  hra_adapter__sync_rooms(a);  // in order with what was logged before
   return hra_rooms_add(a->rooms, k);
 }
 
 int
 hra_adapter_release (hra_adapter_t *a, int kind, const uint8_t *name, size_t len) {
   hra_room_key_t k = { name, len, kind ? HRA_ROOM_NUM : HRA_ROOM_STR };
+  hra_adapter__sync_rooms(a);
   return hra_rooms_remove(a->rooms, k);
+}
+
+void
+hra_adapter_set_room_log (hra_adapter_t *a, uint8_t *log, size_t cap) {
+  hra_adapter__sync_rooms(a);
+  a->room_log = cap >= 4 ? log : NULL;
+  a->room_log_cap = cap;
+}
+
+void
+hra_adapter_sync_rooms (hra_adapter_t *a) {
+  hra_adapter__sync_rooms(a);
 }
 
 static int
@@ -933,6 +947,7 @@ on_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
 int
 hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
   if (a->sharded) return 0;  // sharded.c's front: the glue hands it its messages
+  hra_adapter__sync_rooms(a);
   if (kind == 'p') {
     if (!slice_is(pattern, a->pattern, a->prefix_len + 1)) return 0;
     on_broadcast(a, channel, payload, batch);

@@ -138,6 +138,14 @@ hra_adapter_hold (hra_adapter_t *a, int kind, const uint8_t *name, size_t len);
 int
 hra_adapter_release (hra_adapter_t *a, int kind, const uint8_t *name, size_t len);
 
+// The room log JS writes (rooms.h), borrowed: the caller keeps it alive and unmoved until it sets another (or
+// NULL), and may call hra_adapter_sync_rooms at any time; messages apply it first on their own.
+void
+hra_adapter_set_room_log (hra_adapter_t *a, uint8_t *log, size_t cap);
+
+void
+hra_adapter_sync_rooms (hra_adapter_t *a);
+
 // Routes one pub/sub message. Returns 1 when it belonged to this adapter (whatever became of it).
 int
 hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);

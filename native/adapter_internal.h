@@ -25,6 +25,8 @@ struct hra_adapter_s {
   uint32_t max_depth;
   uint32_t max_message_bytes;
   hra_rooms_t *rooms;  // the rooms held here (membership itself is JS's)
+  uint8_t *room_log;  // JS's log of rooms created and deleted since (rooms.h), owned by the glue; or NULL
+  size_t room_log_cap;
   hra_targets_t targets;  // of the message being processed: its held rooms and exceptions (in keys or skeys)
   hra_room_key_t *keys;  // rooms then except of the message being processed
   size_t keys_cap;
@@ -50,6 +52,15 @@ struct hra_adapter_s {
   hra_buf_t ckeys;  // sharded: object keys seen by the canonical-JSON check
   size_t skeys_cap;
 };
+
+// Applies what JS logged about rooms since the last message, before anything is looked up.
+static inline void
+hra_adapter__sync_rooms (hra_adapter_t *a) {
+  uint32_t used;
+  if (a->room_log == NULL) return;
+  memcpy(&used, a->room_log, 4);
+  if (used != 0) hra_rooms_apply_log(a->rooms, a->room_log, a->room_log_cap);
+}
 
 // A message was malformed, over a limit or of a shape we refuse: count it.
 static inline void

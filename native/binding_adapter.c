@@ -280,6 +280,23 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   if (napi_get_named_property(env, argv[2], "jsBroadcasts", &ev) == napi_ok && napi_get_value_bool(env, ev, &js_broadcasts) != napi_ok) js_broadcasts = false;
   o.sharded = sharded;
   o.js_broadcasts = js_broadcasts;
+  // roomLog: a Buffer JS logs created and deleted rooms into (rooms.h), 4-byte aligned (Buffer.alloc).
+  void *log_mem = NULL;
+  size_t log_cap = 0;
+  napi_value log;
+  napi_valuetype log_type = napi_undefined;
+  if (napi_get_named_property(env, argv[2], "roomLog", &log) != napi_ok || napi_typeof(env, log, &log_type) != napi_ok) {
+    hra_napi_throw_last(env, "adapter_init");
+    goto done;
+  }
+  if (log_type != napi_undefined) {
+    bool is_buffer = false;
+    if (napi_is_buffer(env, log, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, log, &log_mem, &log_cap) != napi_ok ||
+      log_cap < 4 || ((uintptr_t) log_mem & 3) != 0) {
+      hra_napi_type_error(env, "roomLog must be a 4-byte aligned Buffer of at least 4 bytes");
+      goto done;
+    }
+  }
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);
@@ -287,12 +304,17 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     goto done;
   }
-  if (napi_type_tag_object(env, argv[0], &adapter_tag) != napi_ok ||
+  // The log is pinned by a reference until the finalizer: the core reads it on every message.
+  if ((log_mem != NULL && napi_create_reference(env, log, 1, &ja->room_log) != napi_ok) ||
+    napi_type_tag_object(env, argv[0], &adapter_tag) != napi_ok ||
     napi_wrap(env, argv[0], ja, adapter_finalize, NULL, NULL) != napi_ok) {
+    hra_napi_throw_last(env, "adapter_init");
+    if (ja->room_log != NULL && napi_delete_reference(env, ja->room_log) != napi_ok) {
+      // Nothing more to undo: the Buffer just stays pinned.
+    }
     adapter_release(ja);
     free(ja);
     ja = NULL;
-    hra_napi_throw_last(env, "adapter_init");
     goto done;
   }
   hra_subs_init(&ja->interest, o.seed ^ 0x5bd1e9955bd1e995ULL);
@@ -307,6 +329,7 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   hra_adapter_host_t host = adapter_host_template;
   host.data = ja;
   hra_adapter_set_host(ja->a, &host);
+  if (log_mem != NULL) hra_adapter_set_room_log(ja->a, log_mem, log_cap);
   if (jc->open && jc_live(jc)) {
     ja->sub = jc;
     ja->next = jc->adapters;
@@ -365,6 +388,9 @@ adapter_finalize (napi_env env, void *data, void *hint) {
     ja->inst->adapters = ja->all_next;
   if (ja->all_next) ja->all_next->all_prev = ja->all_prev;
   adapter_release(ja);
+  // Only now that nothing reads the room log (ja->a is gone) may its Buffer go. Should the reference not be
+  // deleted, the Buffer stays pinned (a leak of its 4 KiB): nothing else can be done in a finalizer.
+  if (ja->room_log != NULL && napi_delete_reference(env, ja->room_log) != napi_ok) ja->room_log = NULL;
   free(ja);
 }
 
@@ -402,6 +428,23 @@ get_string_arg (napi_env env, napi_value v, char *stack, size_t cap, char **out,
   return napi_ok;
 }
 
+// adapter_rooms_sync(handle): applies the room log now (JS calls it when the log is full).
+static napi_value
+hra_js_adapter_rooms_sync (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  if (ja->a == NULL) return make_bool(env, false);
+  hra_adapter_sync_rooms(ja->a);
+  int64_t mem = (int64_t) hra_adapter_memory(ja->a), delta = mem - ja->memory, adjusted;
+  if (delta > 65536 || delta < -65536) {
+    if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
+  }
+  return make_bool(env, true);
+}
+
 // subscriptionMode 'dynamic': the node holds (on) or no longer holds the room whose JS String(room) text is
 // name: SUBSCRIBE / UNSUBSCRIBE K#N#name#, reference counted (the number 5 and the string "5" share a channel).
 static int
@@ -437,7 +480,8 @@ interest (js_adapter_t *ja, const char *name, size_t len, int on) {
 
 // adapter_room(handle, on, room, numeric): JS created (on) or deleted (!on) a room, whose JS String(room)
 // text is room; numeric when it was joined as a number. C keeps only the set of rooms held (rooms.h), and in
-// subscriptionMode 'dynamic' the room's channel subscription. Membership is JS's alone.
+// subscriptionMode 'dynamic' the room's channel subscription. Membership is JS's alone. (Without subscriptions
+// to make, JS writes the room log instead and calls this only for a name too long for the log.)
 static napi_value
 hra_js_adapter_room (napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -670,6 +714,7 @@ hra_binding_adapter_define (napi_env env, napi_value exports, instance_t *inst) 
     { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_rooms_sync", NULL, hra_js_adapter_rooms_sync, NULL, NULL, NULL, napi_default, inst },
     { "adapter_stats", NULL, hra_js_adapter_stats, NULL, NULL, NULL, napi_default, inst },
     { "adapter_request", NULL, hra_js_adapter_request, NULL, NULL, NULL, napi_default, inst },
     { "adapter_broadcast_ack", NULL, hra_js_adapter_broadcast_ack, NULL, NULL, NULL, napi_default, inst },

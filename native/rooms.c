@@ -29,6 +29,7 @@ struct hra_rooms_s {
   size_t cap;  // power of two
   size_t count;
   size_t num_count;  // NUM rooms among them
+  int lossy;  // a creation was lost (see hra_rooms_apply_log): every room may be held
 };
 
 static uint32_t
@@ -131,6 +132,7 @@ hra_rooms_remove (hra_rooms_t *r, hra_room_key_t key) {
 
 int
 hra_rooms_has (const hra_rooms_t *r, hra_room_key_t key) {
+  if (r->lossy) return 1;
   if (!key_valid(key) || r->count == 0) return 0;
   uint32_t f = fingerprint(r, key);
   size_t mask = r->cap - 1;
@@ -217,6 +219,38 @@ hra_rooms_has_str_or_num (const hra_rooms_t *r, const uint8_t *s, size_t len) {
   size_t n = hra_jsnum_format(d, buf);
   if (n == 0 || n > sizeof(buf)) return 1;
   return hra_rooms_has(r, (hra_room_key_t){ (const uint8_t *) buf, n, HRA_ROOM_NUM });
+}
+
+void
+hra_rooms_apply_log (hra_rooms_t *r, uint8_t *log, size_t cap) {
+  uint32_t used, zero = 0;
+  if (cap < 4) return;
+  memcpy(&used, log, 4);
+  if (used > cap - 4) {
+    r->lossy = 1;
+    used = (uint32_t) (cap - 4);
+  }
+  size_t p = 4, end = 4 + (size_t) used;
+  while (p < end) {
+    uint32_t head;
+    if (end - p < 4) {
+      r->lossy = 1;
+      break;
+    }
+    memcpy(&head, log + p, 4);
+    size_t len = head & HRA_ROOMS_LOG_LEN;
+    if (len > end - p - 4) {
+      r->lossy = 1;
+      break;
+    }
+    hra_room_key_t key = { log + p + 4, len, head & HRA_ROOMS_LOG_NUM ? HRA_ROOM_NUM : HRA_ROOM_STR };
+    if (!(head & HRA_ROOMS_LOG_ON))
+      hra_rooms_remove(r, key);
+    else if (hra_rooms_add(r, key) != HRA_OK)
+      r->lossy = 1;
+    p += 4 + ((len + 3) & ~(size_t) 3);
+  }
+  memcpy(log, &zero, 4);
 }
 
 size_t

@@ -56,6 +56,19 @@ hra_rooms_has (const hra_rooms_t *r, hra_room_key_t key);
 int
 hra_rooms_has_str_or_num (const hra_rooms_t *r, const uint8_t *s, size_t len);
 
+// The room log: creations and deletions written by JS into memory it shares with C (lib/adapter.js), so that a
+// room created costs JS no call into C. Its first u32 (native byte order) is the number of bytes of records after
+// it; each record is a u32 head, the name's length or'ed with the flags below, then the name, padded to a
+// multiple of 4 bytes. Applies every record in order and empties the log (the first u32 back to 0). A record
+// that would not fit, or a creation that fails for memory, makes the set lossy: from then on hra_rooms_has
+// answers 1 for every room (nothing held is ever dropped; misses then reach JS).
+#define HRA_ROOMS_LOG_NUM 0x80000000u  // a room joined with a number
+#define HRA_ROOMS_LOG_ON 0x40000000u  // created (else deleted)
+#define HRA_ROOMS_LOG_LEN 0x3fffffffu
+
+void
+hra_rooms_apply_log (hra_rooms_t *r, uint8_t *log, size_t cap);
+
 // Number of rooms held.
 size_t
 hra_rooms_count (const hra_rooms_t *r);

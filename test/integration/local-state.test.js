@@ -187,6 +187,40 @@ describe("local state: socket.io-adapter's Maps are the only membership index", 
     assert.equal(adapter.rooms.size, 2);
   });
 
+  it("hears of rooms through the room log: many in one tick, non-ASCII and very long names, numbers", async function () {
+    const adapter = await start();
+    const client = await cluster.connect(0);
+    const socket = cluster.serverSocket(0, client);
+    const got = [];
+    client.on("m", (x) => got.push(x));
+    // 5,000 rooms created in one tick: the 64 KiB log fills and is handed to C several times on the way
+    const many = Array.from({ length: 5000 }, (_, i) => `many-${i}-${"x".repeat(i % 40)}`);
+    const odd = ["é-ü", "日本語", "😀 emoji", "", "a\u0000b", "L".repeat(40000)]; // the last is too long for the log
+    socket.join([...many, ...odd, 3.5, -0, 2 ** 40, 1.5e-7]);
+    const rooms = [many[0], many[4999], ...odd, 3.5, 0, 2 ** 40, 1.5e-7];
+    for (const room of rooms) pub.publish(`socket.io#/#${room}#`, classic([room], [], ["m", String(room).slice(0, 20)]));
+    await pub.publish("socket.io#/#nobody#", classic(["nobody"], [], ["m", "miss"]));
+    await waitFor(() => got.length === rooms.length, 5000, { what: "a broadcast to each room" });
+    assert.deepEqual(got, rooms.map((r) => String(r).slice(0, 20)));
+    // deleted through the log as well: all misses now, and nothing reaches JS
+    socket.leave("é-ü");
+    for (const room of many) socket.leave(room);
+    socket.leave(odd[5]);
+    socket.leave(3.5);
+    const ignored = adapter.stats.ignoredRoom;
+    const tap = tapBatches(adapter);
+    try {
+      for (const room of [many[0], many[4999], "é-ü", odd[5], "3.5"]) pub.publish(`socket.io#/#${room}#`, classic([room], [], ["m", "gone"]));
+      await pub.publish("socket.io#/#日本語#", classic(["日本語"], [], ["m", "still"]));
+      await waitFor(() => got.length === rooms.length + 1, 5000, { what: "the last broadcast" });
+      assert.equal(got[got.length - 1], "still");
+      assert.equal(adapter.stats.ignoredRoom - ignored, 5);
+      assert.equal(tap.records, 1);
+    } finally {
+      tap.restore();
+    }
+  });
+
   // Rooms per client, then broadcasts from "another server" with every mix of rooms and exceptions: each must
   // reach exactly the sockets socket.io-adapter's apply() picks on the same Maps.
   const CASES = [

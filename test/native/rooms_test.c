@@ -555,6 +555,93 @@ alloc_failures (void) {
   hra_rooms_free(r);
 }
 
+// Appends one record to a room log as lib/adapter.js writes it.
+static size_t
+log_put (uint8_t *log, size_t at, const char *name, size_t len, uint32_t flags) {
+  uint32_t head = (uint32_t) len | flags;
+  memcpy(log + at, &head, 4);
+  memcpy(log + at + 4, name, len);
+  return at + 4 + ((len + 3) & ~(size_t) 3);
+}
+
+static void
+log_set_used (uint8_t *log, size_t end) {
+  uint32_t used = (uint32_t) (end - 4);
+  memcpy(log, &used, 4);
+}
+
+static uint32_t
+log_used (const uint8_t *log) {
+  uint32_t used;
+  memcpy(&used, log, 4);
+  return used;
+}
+
+static void
+room_log (void) {
+  static uint8_t log[256];
+  hra_rooms_t *r = hra_rooms_new(5);
+  CHECK(r != NULL);
+  if (r == NULL) return;
+  // Creations and deletions apply in order; names of every length pad to 4 bytes; NUM rooms are their own.
+  size_t at = 4;
+  at = log_put(log, at, "a", 1, HRA_ROOMS_LOG_ON);
+  at = log_put(log, at, "bcde", 4, HRA_ROOMS_LOG_ON);
+  at = log_put(log, at, "", 0, HRA_ROOMS_LOG_ON);
+  at = log_put(log, at, "12", 2, HRA_ROOMS_LOG_ON | HRA_ROOMS_LOG_NUM);
+  at = log_put(log, at, "x\0yz#", 5, HRA_ROOMS_LOG_ON);
+  at = log_put(log, at, "a", 1, 0);
+  log_set_used(log, at);
+  hra_rooms_apply_log(r, log, sizeof(log));
+  CHECK(log_used(log) == 0);
+  CHECK(hra_rooms_count(r) == 4 && r->num_count == 1 && !r->lossy);
+  CHECK(!hra_rooms_has(r, str_key("a")) && hra_rooms_has(r, str_key("bcde")) && hra_rooms_has(r, str_key("")));
+  CHECK(hra_rooms_has(r, num_key("12")) && !hra_rooms_has(r, str_key("12")));
+  CHECK(hra_rooms_has(r, (hra_room_key_t){ (const uint8_t *) "x\0yz#", 5, HRA_ROOM_STR }));
+  CHECK(hra_rooms_has_str_or_num(r, (const uint8_t *) "12.0", 4));
+  // An empty log changes nothing.
+  hra_rooms_apply_log(r, log, sizeof(log));
+  CHECK(hra_rooms_count(r) == 4);
+  at = log_put(log, 4, "12", 2, HRA_ROOMS_LOG_NUM);
+  log_set_used(log, at);
+  hra_rooms_apply_log(r, log, sizeof(log));
+  CHECK(hra_rooms_count(r) == 3 && r->num_count == 0);
+  check_invariants(r);
+
+  // A record running past the bytes used, or a used count past the log: lossy, every room may be held (nothing
+  // held is dropped), and the log is emptied.
+  at = log_put(log, 4, "abcdefgh", 8, HRA_ROOMS_LOG_ON);
+  log_set_used(log, at - 4);
+  hra_rooms_apply_log(r, log, sizeof(log));
+  CHECK(r->lossy && log_used(log) == 0 && hra_rooms_has(r, str_key("never")));
+  hra_rooms_free(r);
+  r = hra_rooms_new(5);
+  CHECK(r != NULL);
+  if (r == NULL) return;
+  uint32_t huge = 1000;
+  memcpy(log, &huge, 4);
+  hra_rooms_apply_log(r, log, sizeof(log));
+  CHECK(r->lossy && log_used(log) == 0);
+  hra_rooms_free(r);
+
+  // A creation that fails for memory: lossy too.
+  r = hra_rooms_new(5);
+  CHECK(r != NULL);
+  if (r == NULL) return;
+  at = 4;
+  for (int i = 0; i < 20; i++) {
+    char name[16];
+    snprintf(name, sizeof(name), "r%d", i);
+    at = log_put(log, at, name, strlen(name), HRA_ROOMS_LOG_ON);
+  }
+  log_set_used(log, at);
+  fail_rate = 1000;
+  hra_rooms_apply_log(r, log, sizeof(log));
+  fail_rate = 0;
+  CHECK(r->lossy && hra_rooms_has(r, str_key("r19")) && log_used(log) == 0);
+  hra_rooms_free(r);
+}
+
 int
 main (void) {
   edge_cases();
@@ -563,6 +650,7 @@ main (void) {
     differential(seed * 0x9e3779b97f4a7c15u, 20000, 0);
   differential(0xfeedu, 20000, 50);
   alloc_failures();
+  room_log();
   many_rooms();
   printf("rooms_test: %d checks, %d failures\n", checks, failures);
   return failures ? 1 : 0;
