@@ -70,8 +70,9 @@ const KIND_ACK = -1;
 
 // The room log (native/rooms.h): created and deleted rooms, written here and read by C before its next lookup,
 // so a room created costs no call into C. A u32 of bytes used, then per room a u32 head (name length | flags)
-// and the name's UTF-8, padded to 4 bytes.
-const ROOM_LOG_BYTES = 64 * 1024;
+// and the name's UTF-8, padded to 4 bytes. Small, since every namespace has one: when it is full, one call
+// (adapter_rooms_sync) empties it, about every 150 socket-id rooms.
+const ROOM_LOG_BYTES = 4096;
 const LOG_NUM = 0x80000000;
 const LOG_ON = 0x40000000;
 

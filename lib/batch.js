@@ -8,7 +8,8 @@ const C = require("./binding").constants;
 const HEADER = C.F_TARGETS_AT + 1;
 
 // Every local socket: a broadcast that names no rooms and no exception held here.
-const ALL = Object.freeze({ rooms: Object.freeze([]), except: Object.freeze([]) });
+const NONE = Object.freeze([]);
+const ALL = Object.freeze({ rooms: NONE, except: NONE });
 
 // A target list's rooms and exceptions (names in buf; a name flagged TARGET_NUM is a room joined with a number,
 // its text the canonical String(number)). Returns null when it does not fit in its record.
@@ -16,17 +17,17 @@ function readTargets(buf, words, p, end) {
   const nrooms = words[p];
   const nexcept = words[p + 1];
   if (p + 2 + 2 * (nrooms + nexcept) > end) return null;
-  const rooms = new Array(nrooms);
-  const except = new Array(nexcept);
+  const rooms = [];
+  const except = nexcept === 0 ? NONE : [];
   for (let k = 0, q = p + 2; k < nrooms + nexcept; k++, q += 2) {
     const off = words[q];
     const w = words[q + 1];
-    const len = w >= C.TARGET_NUM ? w - C.TARGET_NUM : w;
+    const num = w >= C.TARGET_NUM;
+    const len = num ? w - C.TARGET_NUM : w;
     if (off + len > buf.length) return null;
     const text = buf.toString("utf8", off, off + len);
-    const key = w >= C.TARGET_NUM ? Number(text) : text;
-    if (k < nrooms) rooms[k] = key;
-    else except[k - nrooms] = key;
+    if (k < nrooms) rooms.push(num ? Number(text) : text);
+    else except.push(num ? Number(text) : text);
   }
   return { rooms, except };
 }

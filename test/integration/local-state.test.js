@@ -193,7 +193,7 @@ describe("local state: socket.io-adapter's Maps are the only membership index", 
     const socket = cluster.serverSocket(0, client);
     const got = [];
     client.on("m", (x) => got.push(x));
-    // 5,000 rooms created in one tick: the 64 KiB log fills and is handed to C several times on the way
+    // 5,000 rooms created in one tick: the 4 KiB log fills and is handed to C many times on the way
     const many = Array.from({ length: 5000 }, (_, i) => `many-${i}-${"x".repeat(i % 40)}`);
     const odd = ["é-ü", "日本語", "😀 emoji", "", "a\u0000b", "L".repeat(40000)]; // the last is too long for the log
     socket.join([...many, ...odd, 3.5, -0, 2 ** 40, 1.5e-7]);
