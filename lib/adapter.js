@@ -441,16 +441,17 @@ class RedisAdapter extends Adapter {
     }
   }
 
-  // Calls fn(id) for each local socket id the targets select, as socket.io-adapter's apply() walks them: the
+  // Calls fn(id) for each local socket id the targets (lib/batch.js) select, as socket.io-adapter's apply() walks them: the
   // members of each room in turn, each once, minus the members of the exceptions; with no rooms, every socket
   // of this.sids (first-join order) minus the exceptions. C listed only rooms this node holds.
   _eachTarget(targets, fn) {
-    const { rooms, except } = targets;
-    if (rooms.length === 1 && except.length === 0) {
-      const members = this.rooms.get(rooms[0]);
+    if (typeof targets !== "object") {
+      // one room, no exception (lib/batch.js gives its key alone)
+      const members = this.rooms.get(targets);
       if (members !== undefined) for (const id of members) fn(id);
       return;
     }
+    const { rooms, except } = targets;
     let excluded = null;
     if (except.length > 0) {
       excluded = new Set();
@@ -475,24 +476,30 @@ class RedisAdapter extends Adapter {
     }
   }
 
-  // Writes a packet to the sockets the targets select; returns how many there were.
+  // Writes a packet to the sockets the targets select; returns how many there were. One room without exceptions
+  // (most broadcasts) is walked here, without a callback.
   _write(encoded, packetOpts, targets, lazyPacket, onTarget) {
     const sockets = this.nsp.sockets;
     let packet = null;
     let count = 0;
-    this._eachTarget(targets, (id) => {
-      const socket = sockets.get(id);
-      if (socket === undefined) return;
-      count++;
-      if (onTarget !== undefined) onTarget(socket);
-      const listeners = socket._anyOutgoingListeners;
-      if (listeners !== undefined && listeners.length > 0 && typeof socket.notifyOutgoingListeners === "function") {
-        if (packet === null) packet = lazyPacket();
-        socket.notifyOutgoingListeners(packet);
+    if (typeof targets !== "object") {
+      const members = this.rooms.get(targets);
+      if (members !== undefined) {
+        for (const id of members) {
+          const socket = sockets.get(id);
+          if (socket === undefined) continue;
+          count++;
+          packet = this._send(socket, encoded, packetOpts, packet, lazyPacket, onTarget);
+        }
       }
-      if (packetOpts.volatile !== true) holdConnection(socket.conn);
-      socket.client.writeToEngine(encoded, packetOpts);
-    });
+    } else {
+      this._eachTarget(targets, (id) => {
+        const socket = sockets.get(id);
+        if (socket === undefined) return;
+        count++;
+        packet = this._send(socket, encoded, packetOpts, packet, lazyPacket, onTarget);
+      });
+    }
     if (count > 0) {
       this._delivered++;
       this._deliveries += count;
@@ -500,6 +507,19 @@ class RedisAdapter extends Adapter {
       this._noTarget++;
     }
     return count;
+  }
+
+  // One socket's copy; returns the packet object for onAnyOutgoing listeners once one needed it (else packet).
+  _send(socket, encoded, packetOpts, packet, lazyPacket, onTarget) {
+    if (onTarget !== undefined) onTarget(socket);
+    const listeners = socket._anyOutgoingListeners;
+    if (listeners !== undefined && listeners.length > 0 && typeof socket.notifyOutgoingListeners === "function") {
+      if (packet === null) packet = lazyPacket();
+      socket.notifyOutgoingListeners(packet);
+    }
+    if (packetOpts.volatile !== true) holdConnection(socket.conn);
+    socket.client.writeToEngine(encoded, packetOpts);
+    return packet;
   }
 
   _deliver(buf, words, i, targets) {

@@ -11,33 +11,62 @@ const HEADER = C.F_TARGETS_AT + 1;
 const NONE = Object.freeze([]);
 const ALL = Object.freeze({ rooms: NONE, except: NONE });
 
+// Room names decoded before, by a hash of their bytes (ASCII names only, checked byte for byte on every use): a
+// burst to a set of rooms then costs a hash and a compare per record instead of a new string, whose own hash the
+// rooms Map would compute again. A collision only means decoding again.
+const names = new Map();
+
+function roomName(buf, off, len) {
+  if (len > 64) return buf.toString("utf8", off, off + len);
+  let h = len;
+  for (let i = off, end = off + len; i < end; i++) {
+    const b = buf[i];
+    if (b >= 0x80) return buf.toString("utf8", off, off + len);
+    h = Math.imul(h ^ b, 0x01000193);
+  }
+  const known = names.get(h);
+  if (known !== undefined && known.length === len) {
+    let i = 0;
+    while (i < len && known.charCodeAt(i) === buf[off + i]) i++;
+    if (i === len) return known;
+  }
+  const name = buf.toString("latin1", off, off + len); // ASCII: the same string as UTF-8 gives
+  if (names.size >= 4096) names.clear();
+  names.set(h, name);
+  return name;
+}
+
 // A target list's rooms and exceptions (names in buf; a name flagged TARGET_NUM is a room joined with a number,
-// its text the canonical String(number)). Returns null when it does not fit in its record.
+// its text the canonical String(number)): one room and no exception as that room's key alone (the common case,
+// no allocation), else { rooms, except }. Returns null when it does not fit in its record.
 function readTargets(buf, words, p, end) {
   const nrooms = words[p];
   const nexcept = words[p + 1];
   if (p + 2 + 2 * (nrooms + nexcept) > end) return null;
-  const rooms = [];
-  const except = nexcept === 0 ? NONE : [];
+  let rooms = null;
+  let except = NONE;
   for (let k = 0, q = p + 2; k < nrooms + nexcept; k++, q += 2) {
     const off = words[q];
     const w = words[q + 1];
     const num = w >= C.TARGET_NUM;
     const len = num ? w - C.TARGET_NUM : w;
     if (off + len > buf.length) return null;
-    const text = buf.toString("utf8", off, off + len);
-    if (k < nrooms) rooms.push(num ? Number(text) : text);
-    else except.push(num ? Number(text) : text);
+    const text = roomName(buf, off, len);
+    const key = num ? Number(text) : text;
+    if (nrooms === 1 && nexcept === 0) return key;
+    if (k < nrooms) (rooms === null ? (rooms = []) : rooms).push(key);
+    else (except === NONE ? (except = []) : except).push(key);
   }
-  return { rooms, except };
+  return { rooms: rooms === null ? NONE : rooms, except };
 }
 
 /**
  * Hands each record of a batch, in order, to its adapter (looked up by id in `adapters`):
  * a finished request to adapter._onrequestdone(token, status, payload, received, expected), anything else
  * to adapter._onrecord(kind, buf, words, i, targets), where i is the record's first word and targets, when the
- * record has a target list, is { rooms, except }: the rooms (none: every local socket) minus the exceptions,
- * as socket.io-adapter's apply() reads them, with only the rooms this node holds listed.
+ * record has a target list, is one room's key (a string or a number), or { rooms, except }: the rooms (none:
+ * every local socket) minus the exceptions, as socket.io-adapter's apply() reads them; only rooms this node
+ * holds are listed.
  */
 function readBatch(buf, words, adapters) {
   let last = null;
@@ -55,7 +84,7 @@ function readBatch(buf, words, adapters) {
       if (first === C.TARGETS_ALL) targets = ALL;
       else if (first === C.TARGETS_SAME) targets = last;
       else targets = last = readTargets(buf, words, i + at, i + len);
-      if (targets === null) {
+      if (targets === null || targets === undefined) {
         debug("malformed target list in batch record at word %d", i);
         return;
       }

@@ -263,7 +263,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
 
 // Membership (socket.io-adapter's, with C told of created and deleted rooms) and receive-side helpers, shared
 // with the classic adapter (they use no `super`).
-for (const name of ["_hold", "addAll", "del", "_del", "delAll", "_eachTarget", "_write", "_deliver", "_decodeForListeners"]) {
+for (const name of ["_hold", "addAll", "del", "_del", "delAll", "_eachTarget", "_write", "_send", "_deliver", "_decodeForListeners"]) {
   ShardedRedisAdapter.prototype[name] = RedisAdapter.prototype[name];
 }
 
