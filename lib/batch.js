@@ -11,31 +11,6 @@ const HEADER = C.F_TARGETS_AT + 1;
 const NONE = Object.freeze([]);
 const ALL = Object.freeze({ rooms: NONE, except: NONE });
 
-// Room names decoded before, by a hash of their bytes (ASCII names only, checked byte for byte on every use): a
-// burst to a set of rooms then costs a hash and a compare per record instead of a new string, whose own hash the
-// rooms Map would compute again. A collision only means decoding again.
-const names = new Map();
-
-function roomName(buf, off, len) {
-  if (len > 64) return buf.toString("utf8", off, off + len);
-  let h = len;
-  for (let i = off, end = off + len; i < end; i++) {
-    const b = buf[i];
-    if (b >= 0x80) return buf.toString("utf8", off, off + len);
-    h = Math.imul(h ^ b, 0x01000193);
-  }
-  const known = names.get(h);
-  if (known !== undefined && known.length === len) {
-    let i = 0;
-    while (i < len && known.charCodeAt(i) === buf[off + i]) i++;
-    if (i === len) return known;
-  }
-  const name = buf.toString("latin1", off, off + len); // ASCII: the same string as UTF-8 gives
-  if (names.size >= 4096) names.clear();
-  names.set(h, name);
-  return name;
-}
-
 // A target list's rooms and exceptions (names in buf; a name flagged TARGET_NUM is a room joined with a number,
 // its text the canonical String(number)): one room and no exception as that room's key alone (the common case,
 // no allocation), else { rooms, except }. Returns null when it does not fit in its record.
@@ -51,7 +26,7 @@ function readTargets(buf, words, p, end) {
     const num = w >= C.TARGET_NUM;
     const len = num ? w - C.TARGET_NUM : w;
     if (off + len > buf.length) return null;
-    const text = roomName(buf, off, len);
+    const text = buf.toString("utf8", off, off + len);
     const key = num ? Number(text) : text;
     if (nrooms === 1 && nexcept === 0) return key;
     if (k < nrooms) (rooms === null ? (rooms = []) : rooms).push(key);
