@@ -9,6 +9,7 @@ const { randomBytes } = require("node:crypto");
 const v8 = require("node:v8");
 const { Server } = require("socket.io");
 const { adapterFactory } = require("./adapters");
+const { serve, main } = require("./child");
 
 const gc = global.gc; // bench/rooms.js starts this process with --expose-gc
 const cfg = JSON.parse(process.argv[2]);
@@ -74,21 +75,10 @@ async function run(args) {
   };
 }
 
-process.on("message", async (m) => {
-  if (m.cmd === "exit") process.exit(0);
-  try {
-    if (m.cmd !== "run") throw new Error(`unknown command ${m.cmd}`);
-    process.send({ id: m.id, result: await run(m.args) });
-  } catch (err) {
-    process.send({ id: m.id, error: String((err && err.stack) || err) });
-  }
-});
+serve({ run }, () => io.close());
 
-(async () => {
+main(async () => {
   io = new Server({ adapter: await adapterFactory(cfg.impl, cfg.url, cfg.options) });
   await new Promise((r) => setTimeout(r, 200)); // let the adapter subscribe before the baseline
   process.send({ up: true });
-})().catch((err) => {
-  console.error(err);
-  process.exit(1);
 });
