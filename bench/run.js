@@ -4,7 +4,7 @@
 const { spawnSync } = require("node:child_process");
 const path = require("node:path");
 
-const ALL = ["receive-discard", "sparse", "broadcast", "fanout", "publish-rate", "requests", "sharded", "receive-discard-tls", "fanout-tls", "primus"];
+const ALL = ["receive-discard", "rooms", "sparse", "broadcast", "fanout", "publish-rate", "requests", "sharded", "receive-discard-tls", "fanout-tls", "primus"];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const scenarios = wanted.length ? wanted : ALL;
 let failed = 0;

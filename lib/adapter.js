@@ -1,9 +1,11 @@
 "use strict";
 // RedisAdapter: socket.io-adapter's in-memory Adapter plus the classic Redis adapter protocol of
 // @socket.io/redis-adapter 8.x. Broadcasts are published with notepack.io (byte-identical to upstream
-// by construction). Receiving, filtering, target selection, packet encoding and the bookkeeping of
-// requests and acknowledgements happen in C; JS gets one batch per read wakeup and one callback per
-// finished request, and supplies only what only JS knows (sockets, handshakes, local operations).
+// by construction). Receiving, filtering by the rooms this node holds, packet encoding and the bookkeeping
+// of requests and acknowledgements happen in C; JS gets one batch per read wakeup and one callback per
+// finished request, and supplies only what only JS knows: sockets, membership (socket.io-adapter's own
+// `rooms`/`sids` Maps, the one index; C hears only of rooms created and deleted), handshakes, local
+// operations.
 const { createRequire } = require("node:module");
 const { randomBytes } = require("node:crypto");
 const { Adapter } = require("socket.io-adapter");
@@ -66,6 +68,14 @@ const TIMEOUT_MESSAGES = {
 
 const KIND_ACK = -1;
 
+// The room log (native/rooms.h): created and deleted rooms, written here and read by C before its next lookup,
+// so a room created costs no call into C. A u32 of bytes used, then per room a u32 head (name length | flags)
+// and the name's UTF-8, padded to 4 bytes. Small, since every namespace has one: when it is full, one call
+// (adapter_rooms_sync) empties it, about every 150 socket-id rooms.
+const ROOM_LOG_BYTES = 4096;
+const LOG_NUM = 0x80000000;
+const LOG_ON = 0x40000000;
+
 // Channel names are C strings: a NUL would cut them short (and mix namespaces). Refused up front,
 // before any connection is acquired.
 function refuseNul(what, s) {
@@ -92,9 +102,9 @@ class RedisAdapter extends Adapter {
     this._shared = shared;
     this._client = shared.acquire();
     this._closed = false;
-    this._slots = new Map();
-    this._slotIds = [];
-    this._freeSlots = [];
+    this._delivered = 0;
+    this._deliveries = 0;
+    this._noTarget = 0;
     this._publishDropped = 0;
     this._lastServerCount = 0;
     this._pending = new PendingRequests(this); // token -> { kind, resolve, reject } or ack callbacks
@@ -103,6 +113,9 @@ class RedisAdapter extends Adapter {
     this._id = this._client._register(this);
     watchAdapter(this, shared);
     this._handle = {};
+    // subscriptionMode "dynamic" subscribes per room: C hears of every room at once, not through the log.
+    const dynamic = opts.subscriptionMode === "dynamic";
+    initRoomLog(this, !dynamic);
     const seed = randomBytes(8);
     binding.adapter_init(
       this._handle,
@@ -118,7 +131,8 @@ class RedisAdapter extends Adapter {
         seedHi: seed.readUInt32LE(4),
         specificResponseChannel: this.publishOnSpecificResponseChannel,
         rawBroadcasts: !this._nativeEncode,
-        dynamic: opts.subscriptionMode === "dynamic",
+        dynamic,
+        roomLog: this._roomLog || undefined,
       },
       this._client.cmd._handle,
     );
@@ -126,79 +140,100 @@ class RedisAdapter extends Adapter {
     this._coalesce = opts.coalesceWrites !== false;
     this._holdNext = false;
     if (this._coalesce) coalesceNamespace(nsp);
+    // "dynamic": interest-based subscriptions, one channel per room this node holds (socket-id rooms
+    // included), so broadcasts for rooms held elsewhere never reach this node. C subscribes when it is told
+    // a room was created (_hold) and unsubscribes when it is deleted; churn is batched per loop turn in C.
     this.subscriptionMode = opts.subscriptionMode === "dynamic" ? "dynamic" : "pattern";
-    if (this.subscriptionMode === "dynamic") {
-      // Interest-based subscriptions: one channel per room this node holds (socket-id rooms included),
-      // so broadcasts for rooms held elsewhere never reach this node. Churn is batched per loop turn in C.
-      this.on("create-room", (room) => this._interest(room, true));
-      this.on("delete-room", (room) => this._interest(room, false));
-    }
-  }
-
-  _interest(room, on) {
-    if (this._closed) return;
-    if (typeof room === "string") binding.adapter_interest(this._handle, room, on);
-    else if (typeof room === "number") binding.adapter_interest(this._handle, String(room), on);
   }
 
   get stats() {
     const s = binding.adapter_stats(this._handle);
+    s.delivered = this._delivered;
+    s.deliveries = this._deliveries;
+    s.ignoredNoTarget = (s.ignoredNoTarget || 0) + this._noTarget;
     s.ignored = s.ignoredRoom + s.ignoredOwn + s.ignoredNamespace + s.ignoredNoTarget;
     s.publishDropped = this._publishDropped;
     return s;
   }
 
-  // --- membership: socket.io-adapter's Maps and the native index, in step --------------------
+  // --- membership: socket.io-adapter's Maps, the only index --------------------------------------
+  //
+  // addAll / del / delAll / _del are socket.io-adapter's, with fewer Map lookups, and with one thing added: C
+  // is told when a room is created (its first member) and deleted (its last), so that it can drop a message
+  // for a room this node does not hold before decoding it, without calling JS. Same Maps, same events, in
+  // the same order. (Shared with the sharded adapter, which has another base class.)
 
-  _slotFor(id) {
-    let slot = this._slots.get(id);
-    if (slot === undefined) {
-      slot = this._freeSlots.length > 0 ? this._freeSlots.pop() : this._slotIds.length;
-      this._slots.set(id, slot);
-      this._slotIds[slot] = id;
-    }
-    return slot;
-  }
-
-  _room(op, slot, room) {
-    if (typeof room === "number") binding.adapter_room(this._handle, op, slot, String(room), true);
-    else binding.adapter_room(this._handle, op, slot, room, false);
-  }
-
-  // The native side of addAll / del / delAll (shared with the sharded adapter, which has another base class).
-  _indexAdd(id, rooms) {
+  // The room set in C (and, in subscriptionMode "dynamic", the room's channel) follows the rooms Map: through
+  // the room log, or by a call when there is none or the name would not fit in it.
+  _hold(room, on) {
     if (this._closed) return;
-    const slot = this._slotFor(id);
-    for (const room of rooms) this._room(1, slot, room);
-  }
-
-  _indexDel(id, room) {
-    const slot = this._slots.get(id);
-    if (slot !== undefined && !this._closed) this._room(2, slot, room);
-  }
-
-  _indexDelAll(id) {
-    const slot = this._slots.get(id);
-    if (slot === undefined) return;
-    if (!this._closed) binding.adapter_room(this._handle, 3, slot, "", false);
-    this._slots.delete(id);
-    this._slotIds[slot] = undefined;
-    this._freeSlots.push(slot);
+    const num = typeof room === "number";
+    if (!num && typeof room !== "string") return;
+    const name = num ? String(room) : room;
+    const log = this._roomLog;
+    const need = 4 + 3 * name.length + 3; // a UTF-16 unit is at most 3 bytes of UTF-8
+    if (log === null || need > ROOM_LOG_BYTES - 4) {
+      binding.adapter_room(this._handle, on, name, num);
+      return;
+    }
+    const words = this._roomLogWords;
+    let used = words[0]; // C empties the log when it reads it
+    if (4 + used + need > ROOM_LOG_BYTES) {
+      binding.adapter_rooms_sync(this._handle);
+      used = 0;
+    }
+    const at = 4 + used;
+    let p = at + 4;
+    let i = 0;
+    for (const n = name.length; i < n; i++) {
+      const c = name.charCodeAt(i);
+      if (c >= 0x80) break;
+      log[p++] = c;
+    }
+    if (i < name.length) p = at + 4 + log.write(name, at + 4, "utf8");
+    const len = p - at - 4;
+    words[at >>> 2] = len | (num ? LOG_NUM : 0) | (on ? LOG_ON : 0);
+    words[0] = used + 4 + ((len + 3) & ~3);
   }
 
   addAll(id, rooms) {
-    super.addAll(id, rooms);
-    this._indexAdd(id, rooms);
+    let mine = this.sids.get(id);
+    if (mine === undefined) this.sids.set(id, (mine = new Set()));
+    for (const room of rooms) {
+      mine.add(room);
+      let members = this.rooms.get(room);
+      if (members === undefined) {
+        this.rooms.set(room, (members = new Set()));
+        this._hold(room, true);
+        this.emit("create-room", room);
+      }
+      const before = members.size;
+      members.add(id);
+      if (members.size !== before) this.emit("join-room", room, id);
+    }
   }
 
   del(id, room) {
-    super.del(id, room);
-    this._indexDel(id, room);
+    const mine = this.sids.get(id);
+    if (mine !== undefined) mine.delete(room);
+    this._del(room, id);
+  }
+
+  _del(room, id) {
+    const members = this.rooms.get(room);
+    if (members === undefined) return;
+    if (members.delete(id)) this.emit("leave-room", room, id);
+    if (members.size === 0 && this.rooms.delete(room)) {
+      this._hold(room, false);
+      this.emit("delete-room", room);
+    }
   }
 
   delAll(id) {
-    super.delAll(id);
-    this._indexDelAll(id);
+    const mine = this.sids.get(id);
+    if (mine === undefined) return;
+    for (const room of mine) this._del(room, id);
+    this.sids.delete(id);
   }
 
   // --- publishing ------------------------------------------------------------------------------
@@ -377,14 +412,14 @@ class RedisAdapter extends Adapter {
 
   // --- records from the native receive path ----------------------------------------------------
 
-  _onrecord(kind, buf, words, i, tp, tn) {
+  _onrecord(kind, buf, words, i, targets) {
     switch (kind) {
       case C.REC_BROADCAST:
-        return this._deliver(buf, words, i, tp, tn);
+        return this._deliver(buf, words, i, targets);
       case C.REC_RAW_BROADCAST:
-        return this._deliverRaw(buf, words, i, tp, tn);
+        return this._deliverRaw(buf, words, i, targets);
       case C.REC_BCAST_ACK:
-        return this._deliverWithAck(buf, words, i, tp, tn);
+        return this._deliverWithAck(buf, words, i, targets);
       case C.REC_ACK_COUNT: {
         const p = this._pending.get(words[i + C.F_ACK_TOKEN]);
         if (p !== undefined && p.kind === KIND_ACK) p.clientCountCallback(words[i + C.F_ACK_COUNT]);
@@ -406,32 +441,88 @@ class RedisAdapter extends Adapter {
     }
   }
 
-  // Writes a packet to the target sockets: the slots words[p .. p + n), or with n === -1 every local socket
-  // in first-join order (this.sids, as the in-memory adapter's apply() walks it).
-  _write(encoded, packetOpts, words, p, n, lazyPacket, onTarget) {
+  // Calls fn(id) for each local socket id the targets (lib/batch.js) select, as socket.io-adapter's apply() walks them: the
+  // members of each room in turn, each once, minus the members of the exceptions; with no rooms, every socket
+  // of this.sids (first-join order) minus the exceptions. C listed only rooms this node holds.
+  _eachTarget(targets, fn) {
+    if (typeof targets !== "object") {
+      // one room, no exception (lib/batch.js gives its key alone)
+      const members = this.rooms.get(targets);
+      if (members !== undefined) for (const id of members) fn(id);
+      return;
+    }
+    const { rooms, except } = targets;
+    let excluded = null;
+    if (except.length > 0) {
+      excluded = new Set();
+      for (const room of except) {
+        const members = this.rooms.get(room);
+        if (members !== undefined) for (const id of members) excluded.add(id);
+      }
+    }
+    if (rooms.length === 0) {
+      for (const id of this.sids.keys()) if (excluded === null || !excluded.has(id)) fn(id);
+      return;
+    }
+    const seen = new Set();
+    for (const room of rooms) {
+      const members = this.rooms.get(room);
+      if (members === undefined) continue;
+      for (const id of members) {
+        if (seen.has(id) || (excluded !== null && excluded.has(id))) continue;
+        seen.add(id);
+        fn(id);
+      }
+    }
+  }
+
+  // Writes a packet to the sockets the targets select; returns how many there were. One room without exceptions
+  // (most broadcasts) is walked here, without a callback.
+  _write(encoded, packetOpts, targets, lazyPacket, onTarget) {
     const sockets = this.nsp.sockets;
     let packet = null;
     let count = 0;
-    const send = (id) => {
-      if (id === undefined) return;
-      const socket = sockets.get(id);
-      if (socket === undefined) return;
-      count++;
-      if (onTarget !== undefined) onTarget(socket);
-      const listeners = socket._anyOutgoingListeners;
-      if (listeners !== undefined && listeners.length > 0 && typeof socket.notifyOutgoingListeners === "function") {
-        if (packet === null) packet = lazyPacket();
-        socket.notifyOutgoingListeners(packet);
+    if (typeof targets !== "object") {
+      const members = this.rooms.get(targets);
+      if (members !== undefined) {
+        for (const id of members) {
+          const socket = sockets.get(id);
+          if (socket === undefined) continue;
+          count++;
+          packet = this._send(socket, encoded, packetOpts, packet, lazyPacket, onTarget);
+        }
       }
-      if (packetOpts.volatile !== true) holdConnection(socket.conn);
-      socket.client.writeToEngine(encoded, packetOpts);
-    };
-    if (n === -1) for (const id of this.sids.keys()) send(id);
-    else for (let k = 0; k < n; k++) send(this._slotIds[words[p + k]]);
+    } else {
+      this._eachTarget(targets, (id) => {
+        const socket = sockets.get(id);
+        if (socket === undefined) return;
+        count++;
+        packet = this._send(socket, encoded, packetOpts, packet, lazyPacket, onTarget);
+      });
+    }
+    if (count > 0) {
+      this._delivered++;
+      this._deliveries += count;
+    } else {
+      this._noTarget++;
+    }
     return count;
   }
 
-  _deliver(buf, words, i, tp, tn) {
+  // One socket's copy; returns the packet object for onAnyOutgoing listeners once one needed it (else packet).
+  _send(socket, encoded, packetOpts, packet, lazyPacket, onTarget) {
+    if (onTarget !== undefined) onTarget(socket);
+    const listeners = socket._anyOutgoingListeners;
+    if (listeners !== undefined && listeners.length > 0 && typeof socket.notifyOutgoingListeners === "function") {
+      if (packet === null) packet = lazyPacket();
+      socket.notifyOutgoingListeners(packet);
+    }
+    if (packetOpts.volatile !== true) holdConnection(socket.conn);
+    socket.client.writeToEngine(encoded, packetOpts);
+    return packet;
+  }
+
+  _deliver(buf, words, i, targets) {
     const flags = words[i + C.F_BC_FLAGS];
     const off = words[i + C.F_BC_OFF];
     const len = words[i + C.F_BC_LEN];
@@ -440,11 +531,11 @@ class RedisAdapter extends Adapter {
     for (let k = 0, p = i + C.F_BC_ATT; k < natt; k++, p += 2) encoded.push(buf.subarray(words[p], words[p] + words[p + 1]));
     const packetOpts = packetOptsFor(flags);
     if (natt === 0 && canPreComputeFrame) packetOpts.wsPreEncodedFrame = WebSocket.Sender.frame(buf.subarray(off, off + len), FRAME_OPTS);
-    this._write(encoded, packetOpts, words, tp, tn, () => this._decodeForListeners(encoded));
+    this._write(encoded, packetOpts, targets, () => this._decodeForListeners(encoded));
   }
 
   // A custom parser is in use: decode the packet data and let server.encoder encode it.
-  _deliverRaw(buf, words, i, tp, tn) {
+  _deliverRaw(buf, words, i, targets) {
     const flags = words[i + C.F_RAW_FLAGS];
     const dataOff = words[i + C.F_RAW_DATA_OFF];
     const packet = { type: words[i + C.F_RAW_TYPE], data: notepack.decode(buf.subarray(dataOff, dataOff + words[i + C.F_RAW_DATA_LEN])), nsp: this.nsp.name };
@@ -452,11 +543,11 @@ class RedisAdapter extends Adapter {
     if (idLen > 0) packet.id = notepack.decode(buf.subarray(words[i + C.F_RAW_ID_OFF], words[i + C.F_RAW_ID_OFF] + idLen));
     const packetOpts = packetOptsFor(flags);
     const encoded = this._encode(packet, packetOpts);
-    this._write(encoded, packetOpts, words, tp, tn, () => packet);
+    this._write(encoded, packetOpts, targets, () => packet);
   }
 
   // Another server's broadcast with acks, run on our sockets with our own ack id.
-  _deliverWithAck(buf, words, i, tp, tn) {
+  _deliverWithAck(buf, words, i, targets) {
     const off = words[i + C.F_BA_OFF];
     const len = words[i + C.F_BA_LEN];
     const split = words[i + C.F_BA_SPLIT];
@@ -486,7 +577,7 @@ class RedisAdapter extends Adapter {
       }
       this._respond(RequestType.BROADCAST_ACK, requestId, requesterUid, payload);
     };
-    const count = this._write(encoded, packetOpts, words, tp, tn, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
+    const count = this._write(encoded, packetOpts, targets, () => packet || this._decodeForListeners(encoded), (socket) => socket.acks.set(id, ack));
     this._respond(RequestType.BROADCAST_CLIENT_COUNT, requestId, requesterUid, String(count));
   }
 
@@ -646,6 +737,13 @@ class PendingRequests extends Map {
   }
 }
 
+// A room log for the adapter (null: C hears of rooms by calls). Buffer.alloc of this size has its own, aligned
+// memory, which C pins for as long as the adapter lives.
+function initRoomLog(adapter, enabled) {
+  adapter._roomLog = enabled ? Buffer.alloc(ROOM_LOG_BYTES) : null;
+  adapter._roomLogWords = enabled ? new Uint32Array(adapter._roomLog.buffer, adapter._roomLog.byteOffset, ROOM_LOG_BYTES / 4) : null;
+}
+
 const EMPTY_OPTS = Object.freeze({ rooms: Object.freeze([]), except: Object.freeze([]), flags: Object.freeze({}) });
 
 function isEmptyObject(o) {
@@ -681,4 +779,4 @@ function toArray(x) {
   return Array.isArray(x) ? x : [];
 }
 
-module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder, refuseNul };
+module.exports = { RedisAdapter, RequestType, uid2, parseAnswers, usesDefaultEncoder, refuseNul, initRoomLog };

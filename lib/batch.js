@@ -7,15 +7,44 @@ const C = require("./binding").constants;
 
 const HEADER = C.F_TARGETS_AT + 1;
 
+// Every local socket: a broadcast that names no rooms and no exception held here.
+const NONE = Object.freeze([]);
+const ALL = Object.freeze({ rooms: NONE, except: NONE });
+
+// A target list's rooms and exceptions (names in buf; a name flagged TARGET_NUM is a room joined with a number,
+// its text the canonical String(number)): one room and no exception as that room's key alone (the common case,
+// no allocation), else { rooms, except }. Returns null when it does not fit in its record.
+function readTargets(buf, words, p, end) {
+  const nrooms = words[p];
+  const nexcept = words[p + 1];
+  if (p + 2 + 2 * (nrooms + nexcept) > end) return null;
+  let rooms = null;
+  let except = NONE;
+  for (let k = 0, q = p + 2; k < nrooms + nexcept; k++, q += 2) {
+    const off = words[q];
+    const w = words[q + 1];
+    const num = w >= C.TARGET_NUM;
+    const len = num ? w - C.TARGET_NUM : w;
+    if (off + len > buf.length) return null;
+    const text = buf.toString("utf8", off, off + len);
+    const key = num ? Number(text) : text;
+    if (nrooms === 1 && nexcept === 0) return key;
+    if (k < nrooms) (rooms === null ? (rooms = []) : rooms).push(key);
+    else (except === NONE ? (except = []) : except).push(key);
+  }
+  return { rooms: rooms === null ? NONE : rooms, except };
+}
+
 /**
  * Hands each record of a batch, in order, to its adapter (looked up by id in `adapters`):
  * a finished request to adapter._onrequestdone(token, status, payload, received, expected), anything else
- * to adapter._onrecord(kind, buf, words, i, tp, tn), where i is the record's first word and the record's
- * target slots are words[tp .. tp + tn) (tn === -1: every local socket, in the adapter's own order).
+ * to adapter._onrecord(kind, buf, words, i, targets), where i is the record's first word and targets, when the
+ * record has a target list, is one room's key (a string or a number), or { rooms, except }: the rooms (none:
+ * every local socket) minus the exceptions, as socket.io-adapter's apply() reads them; only rooms this node
+ * holds are listed.
  */
 function readBatch(buf, words, adapters) {
-  let lastP = 0;
-  let lastN = 0;
+  let last = null;
   let i = 0;
   while (i < words.length) {
     const len = words[i + C.F_WORDS];
@@ -24,19 +53,15 @@ function readBatch(buf, words, adapters) {
       return;
     }
     const at = words[i + C.F_TARGETS_AT];
-    let tp = 0;
-    let tn = 0;
+    let targets = null;
     if (at !== 0) {
-      const count = words[i + at];
-      if (count === C.TARGETS_ALL) tn = -1;
-      else if (count === C.TARGETS_SAME) {
-        tp = lastP;
-        tn = lastN;
-      } else {
-        tp = i + at + 1;
-        tn = count;
-        lastP = tp;
-        lastN = tn;
+      const first = words[i + at];
+      if (first === C.TARGETS_ALL) targets = ALL;
+      else if (first === C.TARGETS_SAME) targets = last;
+      else targets = last = readTargets(buf, words, i + at, i + len);
+      if (targets === null || targets === undefined) {
+        debug("malformed target list in batch record at word %d", i);
+        return;
       }
     }
     const kind = words[i];
@@ -48,7 +73,7 @@ function readBatch(buf, words, adapters) {
           const payload = buf.subarray(off, off + words[i + C.F_DONE_LEN]);
           adapter._onrequestdone(words[i + C.F_DONE_TOKEN], words[i + C.F_DONE_STATUS], payload, words[i + C.F_DONE_RECEIVED] | 0, words[i + C.F_DONE_EXPECTED] | 0);
         } else {
-          adapter._onrecord(kind, buf, words, i, tp, tn);
+          adapter._onrecord(kind, buf, words, i, targets);
         }
       } catch (err) {
         debug("batch record %d failed: %s", kind, err && err.stack);
@@ -58,4 +83,4 @@ function readBatch(buf, words, adapters) {
   }
 }
 
-module.exports = { readBatch };
+module.exports = { readBatch, ALL };

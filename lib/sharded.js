@@ -3,15 +3,15 @@
 // Pub/Sub) on socket.io-adapter's ClusterAdapter. The base class keeps every ClusterAdapter
 // semantic (publish before local delivery, requests, timeouts, error messages); this class supplies
 // publishing (SPUBLISH), serverCount (PUBSUB SHARDNUMSUB) and the receive path. Received broadcasts
-// are decoded, filtered against the native room index and encoded in C; JS gets one batch per read
-// wakeup and only writes frames. Requests, and the responses to this node's own pending requests,
+// are decoded, filtered by the rooms this node holds and encoded in C; JS gets one batch per read
+// wakeup and only picks the sockets (from the base class's Maps) and writes frames. Requests, and the responses to this node's own pending requests,
 // arrive as raw records and go through the base class's onMessage / onResponse.
 const { randomBytes } = require("node:crypto");
 const { ClusterAdapter, MessageType } = require("socket.io-adapter");
 const notepack = require("notepack.io");
 const debug = require("debug")("socket.io-hiredis-adapter:sharded");
 const binding = require("./binding");
-const { RedisAdapter, usesDefaultEncoder, refuseNul } = require("./adapter");
+const { RedisAdapter, usesDefaultEncoder, refuseNul, initRoomLog } = require("./adapter");
 const { coalesceNamespace, holdConnection, holdForThisTick } = require("./cork");
 const { watchAdapter, unwatchAdapter } = require("./client");
 
@@ -90,9 +90,9 @@ class ShardedRedisAdapter extends ClusterAdapter {
     this._shared = shared;
     this._client = shared.acquire();
     this._closed = false;
-    this._slots = new Map();
-    this._slotIds = [];
-    this._freeSlots = [];
+    this._delivered = 0;
+    this._deliveries = 0;
+    this._noTarget = 0;
     this._roomChannels = new Set(); // rooms whose channel this adapter holds a subscription for
     this._lastServerCount = 0;
     this._nativeEncode = usesDefaultEncoder(this.encoder);
@@ -105,6 +105,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
     this._id = this._client._register(this);
     watchAdapter(this, shared);
     this._handle = {};
+    initRoomLog(this, true); // room channels are this class's (adapter_ssub), not C's
     const seed = randomBytes(8);
     binding.adapter_init(
       this._handle,
@@ -123,6 +124,7 @@ class ShardedRedisAdapter extends ClusterAdapter {
         // With connection state recovery the base class appends an offset, and a custom parser
         // encodes differently: both need the JS path for every broadcast.
         jsBroadcasts: !this._nativeEncode || recovery,
+        roomLog: this._roomLog,
       },
       this._client.cmd._handle,
     );
@@ -143,6 +145,9 @@ class ShardedRedisAdapter extends ClusterAdapter {
 
   get stats() {
     const s = binding.adapter_stats(this._handle);
+    s.delivered = this._delivered;
+    s.deliveries = this._deliveries;
+    s.ignoredNoTarget = (s.ignoredNoTarget || 0) + this._noTarget;
     s.ignored = s.ignoredRoom + s.ignoredOwn + s.ignoredNamespace + s.ignoredNoTarget;
     return s;
   }
@@ -155,23 +160,6 @@ class ShardedRedisAdapter extends ClusterAdapter {
 
   _track(id, pending) {
     if (!this._closed) binding.adapter_track(this._handle, id, pending);
-  }
-
-  // --- membership: socket.io-adapter's Maps and the native index, in step --------------------
-
-  addAll(id, rooms) {
-    super.addAll(id, rooms);
-    this._indexAdd(id, rooms);
-  }
-
-  del(id, room) {
-    super.del(id, room);
-    this._indexDel(id, room);
-  }
-
-  delAll(id) {
-    super.delAll(id);
-    this._indexDelAll(id);
   }
 
   // --- publishing (the base class calls these) ---------------------------------------------------
@@ -220,8 +208,8 @@ class ShardedRedisAdapter extends ClusterAdapter {
 
   // --- records from the native receive path ----------------------------------------------------
 
-  _onrecord(kind, buf, words, i, tp, tn) {
-    if (kind === C.REC_BROADCAST) return this._deliver(buf, words, i, tp, tn);
+  _onrecord(kind, buf, words, i, targets) {
+    if (kind === C.REC_BROADCAST) return this._deliver(buf, words, i, targets);
     if (kind !== C.REC_SHARDED) return;
     const off = words[i + C.F_MSG_OFF];
     const payload = buf.subarray(off, off + words[i + C.F_MSG_LEN]);
@@ -273,8 +261,9 @@ class ShardedRedisAdapter extends ClusterAdapter {
   }
 }
 
-// Receive-side helpers shared with the classic adapter (they use no `super`).
-for (const name of ["_slotFor", "_room", "_indexAdd", "_indexDel", "_indexDelAll", "_write", "_deliver", "_decodeForListeners"]) {
+// Membership (socket.io-adapter's, with C told of created and deleted rooms) and receive-side helpers, shared
+// with the classic adapter (they use no `super`).
+for (const name of ["_hold", "addAll", "del", "_del", "delAll", "_eachTarget", "_write", "_send", "_deliver", "_decodeForListeners"]) {
   ShardedRedisAdapter.prototype[name] = RedisAdapter.prototype[name];
 }
 

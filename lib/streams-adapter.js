@@ -10,7 +10,7 @@ const { ClusterAdapter, MessageType } = require("socket.io-adapter");
 const msgpack = require("@msgpack/msgpack");
 const debug = require("debug")("socket.io-hiredis-adapter:streams");
 const binding = require("./binding");
-const { RedisAdapter, usesDefaultEncoder, refuseNul } = require("./adapter");
+const { RedisAdapter, usesDefaultEncoder, refuseNul, initRoomLog } = require("./adapter");
 const { hasBinary, TrackedMap } = require("./sharded");
 const { NativeConnection, watchAdapter, unwatchAdapter } = require("./client");
 const { coalesceNamespace } = require("./cork");
@@ -157,9 +157,9 @@ class StreamsAdapter extends ClusterAdapter {
     this._readers = readers;
     this._client = shared.acquire();
     this._closed = false;
-    this._slots = new Map();
-    this._slotIds = [];
-    this._freeSlots = [];
+    this._delivered = 0;
+    this._deliveries = 0;
+    this._noTarget = 0;
     this._jsInvalid = 0;
     this._encodeFailures = 0; // messages msgpack could not encode (stats.encodeFailures)
     this._warnedEncode = false;
@@ -174,6 +174,7 @@ class StreamsAdapter extends ClusterAdapter {
     this._id = this._client._register(this);
     watchAdapter(this, shared);
     this._handle = {};
+    initRoomLog(this, true); // C learns the rooms held here through it (lib/adapter.js)
     const seed = randomBytes(8);
     binding.adapter_init(
       this._handle,
@@ -193,6 +194,7 @@ class StreamsAdapter extends ClusterAdapter {
         // With connection state recovery the base class appends the entry id to the packet, and a
         // custom parser encodes differently: both need the JS path for every broadcast.
         jsBroadcasts: !this._nativeEncode || recovery,
+        roomLog: this._roomLog,
       },
       this._client.cmd._handle,
     );
@@ -204,6 +206,9 @@ class StreamsAdapter extends ClusterAdapter {
   get stats() {
     const s = binding.adapter_stats(this._handle);
     s.invalid += this._jsInvalid;
+    s.delivered = this._delivered;
+    s.deliveries = this._deliveries;
+    s.ignoredNoTarget = (s.ignoredNoTarget || 0) + this._noTarget;
     s.encodeFailures = this._encodeFailures;
     s.ignored = s.ignoredRoom + s.ignoredOwn + s.ignoredNamespace + s.ignoredNoTarget;
     s.reader = binding.streams_stats(this._reader.handle);
@@ -212,23 +217,6 @@ class StreamsAdapter extends ClusterAdapter {
 
   _track(id, pending) {
     if (!this._closed) binding.adapter_track(this._handle, id, pending);
-  }
-
-  // --- membership: socket.io-adapter's Maps and the native index, in step --------------------
-
-  addAll(id, rooms) {
-    super.addAll(id, rooms);
-    this._indexAdd(id, rooms);
-  }
-
-  del(id, room) {
-    super.del(id, room);
-    this._indexDel(id, room);
-  }
-
-  delAll(id) {
-    super.delAll(id);
-    this._indexDelAll(id);
   }
 
   // --- publishing (the base class calls these) ---------------------------------------------------
@@ -384,8 +372,8 @@ class StreamsAdapter extends ClusterAdapter {
 
   // --- records from the native receive path ----------------------------------------------------
 
-  _onrecord(kind, buf, words, i, tp, tn) {
-    if (kind === C.REC_BROADCAST) return this._deliver(buf, words, i, tp, tn);
+  _onrecord(kind, buf, words, i, targets) {
+    if (kind === C.REC_BROADCAST) return this._deliver(buf, words, i, targets);
     if (kind === C.REC_STREAM) return this._onentry(buf, words, i);
     if (kind !== C.REC_SHARDED) return;
     const off = words[i + C.F_MSG_OFF];
@@ -439,8 +427,9 @@ class StreamsAdapter extends ClusterAdapter {
   }
 }
 
-// Receive-side helpers shared with the classic adapter (they use no `super`).
-for (const name of ["_slotFor", "_room", "_indexAdd", "_indexDel", "_indexDelAll", "_write", "_deliver", "_decodeForListeners"]) {
+// Membership (socket.io-adapter's, with C told of created and deleted rooms) and receive-side helpers, shared
+// with the classic adapter (they use no `super`).
+for (const name of ["_hold", "addAll", "del", "_del", "delAll", "_eachTarget", "_write", "_send", "_deliver", "_decodeForListeners"]) {
   StreamsAdapter.prototype[name] = RedisAdapter.prototype[name];
 }
 

@@ -84,7 +84,6 @@ hra_adapter_free (hra_adapter_t *a) {
   free(a->response);
   free(a->specific);
   if (a->rooms) hra_rooms_free(a->rooms);
-  hra_u32vec_free(&a->targets);
   free(a->keys);
   hra_buf_free(&a->numtext);
   hra_buf_free(&a->out);
@@ -146,24 +145,33 @@ hra_adapter_stats (const hra_adapter_t *a) {
 
 size_t
 hra_adapter_memory (const hra_adapter_t *a) {
-  return sizeof(*a) + hra_rooms_memory(a->rooms) + a->out.cap + a->numtext.cap + a->keys_cap * sizeof(hra_room_key_t) + a->targets.cap * 4;
+  return sizeof(*a) + hra_rooms_memory(a->rooms) + a->out.cap + a->numtext.cap + a->keys_cap * sizeof(hra_room_key_t);
 }
 
 int
-hra_adapter_join (hra_adapter_t *a, uint32_t slot, int kind, const uint8_t *name, size_t len) {
+hra_adapter_hold (hra_adapter_t *a, int kind, const uint8_t *name, size_t len) {
   hra_room_key_t k = { name, len, kind ? HRA_ROOM_NUM : HRA_ROOM_STR };
-  return hra_rooms_join(a->rooms, slot, k);
+  hra_adapter__sync_rooms(a);  // in order with what was logged before
+  return hra_rooms_add(a->rooms, k);
 }
 
 int
-hra_adapter_leave (hra_adapter_t *a, uint32_t slot, int kind, const uint8_t *name, size_t len) {
+hra_adapter_release (hra_adapter_t *a, int kind, const uint8_t *name, size_t len) {
   hra_room_key_t k = { name, len, kind ? HRA_ROOM_NUM : HRA_ROOM_STR };
-  return hra_rooms_leave(a->rooms, slot, k);
+  hra_adapter__sync_rooms(a);
+  return hra_rooms_remove(a->rooms, k);
 }
 
-int
-hra_adapter_leave_all (hra_adapter_t *a, uint32_t slot) {
-  return hra_rooms_leave_all(a->rooms, slot);
+void
+hra_adapter_set_room_log (hra_adapter_t *a, uint8_t *log, size_t cap) {
+  hra_adapter__sync_rooms(a);
+  a->room_log = cap >= 4 ? log : NULL;
+  a->room_log_cap = cap;
+}
+
+void
+hra_adapter_sync_rooms (hra_adapter_t *a) {
+  hra_adapter__sync_rooms(a);
 }
 
 static int
@@ -225,9 +233,9 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
   }
   uint32_t flags = (env.is_volatile ? HRA_BFLAG_VOLATILE : 0) | (env.compress_false ? HRA_BFLAG_COMPRESS_FALSE : 0);
   if (a->raw_broadcasts) {
-    hra_targets_t t = hra_adapter__targets(a);
+    hra_targets_t t = a->targets;
     size_t id_len = env.has_id ? env.id.len : 0;
-    if ((err = hra_batch_begin(batch, HRA_REC_RAW_BROADCAST, a->id, 6 + hra_batch_targets_words(t), env.data.len + id_len)) != 0) {
+    if ((err = hra_batch_begin(batch, HRA_REC_RAW_BROADCAST, a->id, 6 + hra_batch_targets_words(t), env.data.len + id_len + hra_batch_targets_bytes(t))) != 0) {
       invalid(a, err);
       return;
     }
@@ -239,13 +247,11 @@ on_broadcast (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_ba
     hra_batch_end(batch);
   } else {
     hra_slice_t packet = { a->out.data, a->out.len };
-    if ((err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, hra_adapter__targets(a))) != 0) {
+    if ((err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, a->targets)) != 0) {
       invalid(a, err);
       return;
     }
   }
-  a->stats.delivered++;
-  a->stats.deliveries += a->targets.len;
 }
 
 // Outgoing msgpack is written with msgpack-c's packer straight into our buffers; values that are
@@ -861,7 +867,8 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
   size_t need = a->out.len + rid.len + uid.len;
   for (size_t i = 0; i < natt; i++)
     need += a->attachments.items[i].len;
-  hra_targets_t t = hra_adapter__targets(a);
+  hra_targets_t t = a->targets;
+  need += hra_batch_targets_bytes(t);
   int berr = natt > UINT32_MAX / 4 ? HRA_ELIMIT : hra_batch_begin(batch, HRA_REC_BCAST_ACK, a->id, 8 + 2 * natt + hra_batch_targets_words(t), need);
   if (berr) {
     invalid(a, berr);
@@ -876,8 +883,6 @@ on_broadcast_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch)
     hra_batch_slice(batch, a->attachments.items[i].base, a->attachments.items[i].len);
   hra_batch_targets(batch, t);
   hra_batch_end(batch);
-  a->stats.delivered++;
-  a->stats.deliveries += a->targets.len;
 }
 
 static void
@@ -943,6 +948,7 @@ on_request (hra_adapter_t *a, hra_slice_t payload, hra_batch_t *batch) {
 int
 hra_adapter_on_message (hra_adapter_t *a, int kind, hra_slice_t pattern, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
   if (a->sharded) return 0;  // sharded.c's front: the glue hands it its messages
+  hra_adapter__sync_rooms(a);
   if (kind == 'p') {
     if (!slice_is(pattern, a->pattern, a->prefix_len + 1)) return 0;
     on_broadcast(a, channel, payload, batch);

@@ -55,12 +55,10 @@ typedef struct {
 
 typedef struct {
   uint64_t received;  // broadcast messages seen on this node's channels
-  uint64_t delivered;  // broadcast messages delivered to at least one local socket
-  uint64_t deliveries;  // socket deliveries
   uint64_t ignored_room;  // dropped before decoding: the node holds no such room
   uint64_t ignored_own;  // our own publish echoed back
   uint64_t ignored_nsp;  // for another namespace
-  uint64_t ignored_no_target;  // decoded, but no local socket matched
+  uint64_t ignored_no_target;  // decoded, but the node holds none of its rooms (JS counts the deliveries)
   uint64_t invalid;  // malformed, over a limit, or of a shape we refuse
   uint64_t requests;  // request-channel messages handed to JS
   uint64_t responses;  // responses matched to a pending request of ours
@@ -128,7 +126,7 @@ hra_sharded_kind (const hra_adapter_t *a);
 int
 hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch);
 
-// Sharded: writes the room channel P#N#<room># into out (reset first). kind as for hra_adapter_join.
+// Sharded: writes the room channel P#N#<room># into out (reset first).
 int
 hra_sharded_room_channel (hra_adapter_t *a, const uint8_t *room, size_t len, hra_buf_t *out);
 
@@ -137,15 +135,21 @@ hra_sharded_room_channel (hra_adapter_t *a, const uint8_t *room, size_t len, hra
 int
 hra_sharded_track (hra_adapter_t *a, const uint8_t *id, size_t len, int on);
 
-// Room membership mirror. kind: 0 string room, 1 number room (name is the JS String(number) text).
+// The rooms held here (rooms.h): JS created (hold) or deleted (release) a room. kind: 0 string room, 1 number
+// room (name is the JS String(number) text). hold returns HRA_OK or an HRA_E* code, release 1 or 0.
 int
-hra_adapter_join (hra_adapter_t *a, uint32_t slot, int kind, const uint8_t *name, size_t len);
+hra_adapter_hold (hra_adapter_t *a, int kind, const uint8_t *name, size_t len);
 
 int
-hra_adapter_leave (hra_adapter_t *a, uint32_t slot, int kind, const uint8_t *name, size_t len);
+hra_adapter_release (hra_adapter_t *a, int kind, const uint8_t *name, size_t len);
 
-int
-hra_adapter_leave_all (hra_adapter_t *a, uint32_t slot);
+// The room log JS writes (rooms.h), borrowed: the caller keeps it alive and unmoved until it sets another (or
+// NULL), and may call hra_adapter_sync_rooms at any time; messages apply it first on their own.
+void
+hra_adapter_set_room_log (hra_adapter_t *a, uint8_t *log, size_t cap);
+
+void
+hra_adapter_sync_rooms (hra_adapter_t *a);
 
 // Routes one pub/sub message. Returns 1 when it belonged to this adapter (whatever became of it).
 int

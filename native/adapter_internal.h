@@ -24,9 +24,10 @@ struct hra_adapter_s {
   uint32_t id;
   uint32_t max_depth;
   uint32_t max_message_bytes;
-  hra_rooms_t *rooms;
-  hra_u32vec_t targets;
-  int targets_all;  // the message named no rooms and no exceptions: targets are every local socket
+  hra_rooms_t *rooms;  // the rooms held here (membership itself is JS's)
+  uint8_t *room_log;  // JS's log of rooms created and deleted since (rooms.h), owned by the glue; or NULL
+  size_t room_log_cap;
+  hra_targets_t targets;  // of the message being processed: its held rooms and exceptions (in keys or skeys)
   hra_room_key_t *keys;  // rooms then except of the message being processed
   size_t keys_cap;
   hra_buf_t numtext;  // canonical text of number rooms named by the message
@@ -53,11 +54,13 @@ struct hra_adapter_s {
   size_t skeys_cap;
 };
 
-// The target list of the message being processed, for the batch writer.
-static inline hra_targets_t
-hra_adapter__targets (const hra_adapter_t *a) {
-  hra_targets_t t = { a->targets.data, a->targets.len, a->targets_all };
-  return t;
+// Applies what JS logged about rooms since the last message, before anything is looked up.
+static inline void
+hra_adapter__sync_rooms (hra_adapter_t *a) {
+  uint32_t used;
+  if (a->room_log == NULL) return;
+  memcpy(&used, a->room_log, 4);
+  if (used != 0) hra_rooms_apply_log(a->rooms, a->room_log, a->room_log_cap);
 }
 
 // A message was malformed, over a limit or of a shape we refuse: count it.

@@ -48,6 +48,39 @@ hra_batch_slice (hra_batch_t *b, const void *p, size_t n) {
   put(b, (uint32_t) n);
 }
 
+// 1 when t names the same rooms, in the same order, as the last list written (for the same adapter).
+static int
+same_as_last (const hra_batch_t *b, uint32_t adapter, hra_targets_t t) {
+  if (!b->has_last || b->last_adapter != adapter || b->last_nrooms != t.nrooms || b->last_nexcept != t.nexcept) return 0;
+  const uint8_t *p = b->last.data, *end = b->last.data + b->last.len;
+  for (size_t i = 0; i < t.nrooms + t.nexcept; i++) {
+    uint32_t head = (uint32_t) t.keys[i].len | (t.keys[i].kind == HRA_ROOM_NUM ? HRA_TARGET_NUM : 0), stored;
+    if ((size_t) (end - p) < 4) return 0;
+    memcpy(&stored, p, 4);
+    p += 4;
+    if (stored != head || (size_t) (end - p) < t.keys[i].len) return 0;
+    if (t.keys[i].len && memcmp(p, t.keys[i].base, t.keys[i].len) != 0) return 0;
+    p += t.keys[i].len;
+  }
+  return p == end;
+}
+
+// Keeps a copy of the list just written, for the next same_as_last; without memory, just forgets the last.
+static void
+remember (hra_batch_t *b, uint32_t adapter, hra_targets_t t, size_t at) {
+  b->has_last = 0;
+  b->last.len = 0;
+  for (size_t i = 0; i < t.nrooms + t.nexcept; i++) {
+    uint32_t head = (uint32_t) t.keys[i].len | (t.keys[i].kind == HRA_ROOM_NUM ? HRA_TARGET_NUM : 0);
+    if (hra_buf_append(&b->last, &head, 4) != 0 || hra_buf_append(&b->last, t.keys[i].base, t.keys[i].len) != 0) return;
+  }
+  b->has_last = 1;
+  b->last_nrooms = t.nrooms;
+  b->last_nexcept = t.nexcept;
+  b->last_list = at;
+  b->last_adapter = adapter;
+}
+
 void
 hra_batch_targets (hra_batch_t *b, hra_targets_t t) {
   size_t at = b->words.len / 4;
@@ -57,17 +90,17 @@ hra_batch_targets (hra_batch_t *b, hra_targets_t t) {
     put(b, HRA_TARGETS_ALL);
     return;
   }
-  if (b->has_last && b->last_adapter == adapter && *word_at(b, b->last_list) == t.n &&
-    (t.n == 0 || memcmp(word_at(b, b->last_list + 1), t.slots, 4 * t.n) == 0)) {
+  if (same_as_last(b, adapter, t)) {
     put(b, HRA_TARGETS_SAME);
     return;
   }
-  put(b, (uint32_t) t.n);
-  if (t.n) memcpy(b->words.data + b->words.len, t.slots, 4 * t.n);
-  b->words.len += 4 * t.n;
-  b->has_last = 1;
-  b->last_list = at;
-  b->last_adapter = adapter;
+  put(b, (uint32_t) t.nrooms);
+  put(b, (uint32_t) t.nexcept);
+  for (size_t i = 0; i < t.nrooms + t.nexcept; i++) {
+    put(b, hra_batch_bytes(b, t.keys[i].base, t.keys[i].len));
+    put(b, (uint32_t) t.keys[i].len | (t.keys[i].kind == HRA_ROOM_NUM ? HRA_TARGET_NUM : 0));
+  }
+  remember(b, adapter, t, at);
 }
 
 void
@@ -90,7 +123,9 @@ hra_batch_broadcast (hra_batch_t *b, uint32_t adapter, uint32_t flags, hra_slice
     bytes += att[i].len;
   }
   if (natt > UINT32_MAX / 4) return HRA_ELIMIT;
-  int err = hra_batch_begin(b, HRA_REC_BROADCAST, adapter, 4 + 2 * natt + hra_batch_targets_words(t), bytes);
+  size_t tbytes = hra_batch_targets_bytes(t);
+  if (tbytes > UINT32_MAX - bytes) return HRA_ELIMIT;
+  int err = hra_batch_begin(b, HRA_REC_BROADCAST, adapter, 4 + 2 * natt + hra_batch_targets_words(t), bytes + tbytes);
   if (err) return err;
   put(b, flags);
   uint32_t off = hra_batch_bytes(b, "4", 1);
@@ -129,15 +164,18 @@ hra_batch_reset (hra_batch_t *b) {
   b->words.len = 0;
   b->records = 0;
   b->has_last = 0;
+  b->last.len = 0;
   // Do not keep a huge buffer around after one burst.
   if (b->bytes.cap > 2 * cap) hra_buf_free(&b->bytes);
   if (b->words.cap > 2 * cap) hra_buf_free(&b->words);
+  if (b->last.cap > cap) hra_buf_free(&b->last);
 }
 
 void
 hra_batch_free (hra_batch_t *b) {
   hra_buf_free(&b->bytes);
   hra_buf_free(&b->words);
+  hra_buf_free(&b->last);
   b->records = 0;
   b->has_last = 0;
 }

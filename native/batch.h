@@ -30,11 +30,15 @@
 //     ClusterAdapter, with its entry id (the offset). Flags: HRA_ST_JSON, the data is JSON text, else the
 //     msgpack bytes its base64 `data` field held.
 //
-// A target list is a count n followed by n socket slots, or a marker with no slots after it:
-//   HRA_TARGETS_ALL: every local socket of the adapter (a broadcast with no rooms and no exceptions), which
-//     JS walks in its own first-join order;
-//   HRA_TARGETS_SAME: the same slots as the last target list written in this batch, which was for the same
-//     adapter (a burst to one room costs one list, not one per message).
+// A target list says which local sockets get the record, by rooms (JS holds the membership, in the adapter's
+// `rooms`/`sids` Maps, and walks it as socket.io-adapter's apply() does). It is either a marker alone:
+//   HRA_TARGETS_ALL: every local socket of the adapter (no rooms, no exception held here), in JS's own
+//     first-join order;
+//   HRA_TARGETS_SAME: the same rooms as the last target list written in this batch, which was for the same
+//     adapter (a burst to one room costs one list, not one per message);
+// or nrooms, nexcept, then (off, len) x (nrooms + nexcept): the rooms, then the exceptions, each a name in
+//   `bytes`, its len word or'ed with HRA_TARGET_NUM for a room joined with a number (JS key: Number(name)).
+//   Only rooms this node holds are listed; nrooms == 0 means every local socket minus the exceptions.
 // A batch has a size cap: the glue flushes it to JS between two messages once hra_batch_full() says so.
 #ifndef HRA_BATCH_H
 #define HRA_BATCH_H
@@ -43,6 +47,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "rooms.h"
 
 enum {
   HRA_REC_BROADCAST = 1,
@@ -67,6 +72,7 @@ enum {
 #define HRA_BATCH_HEADER 4u
 #define HRA_TARGETS_ALL 0xffffffffu
 #define HRA_TARGETS_SAME 0xfffffffeu
+#define HRA_TARGET_NUM 0x80000000u
 #define HRA_BATCH_DEFAULT_CAP (4u << 20)
 
 // Field positions, relative to a record's first word (the header is words 0-3).
@@ -137,16 +143,22 @@ typedef struct {
   size_t records;
   size_t cap;  // bytes + words past which hra_batch_full() is true (0: HRA_BATCH_DEFAULT_CAP)
   size_t start;  // word index of the record being written
-  // The last explicit target list of this batch, for HRA_TARGETS_SAME.
-  size_t last_list;  // word index of its count, when has_last
+  // The last explicit target list of this batch, for HRA_TARGETS_SAME: its rooms, copied (kind, length, bytes
+  // each), since the names it points to in `bytes` cannot be compared without knowing where each ends.
+  hra_buf_t last;
+  size_t last_nrooms;
+  size_t last_nexcept;
+  size_t last_list;  // word index of its first word, when has_last
   uint32_t last_adapter;
   int has_last;
 } hra_batch_t;
 
-// A target list to write: slots, or every local socket (then slots may be empty).
+// A target list to write: rooms then exceptions (only those held here), or every local socket (then keys may
+// be empty).
 typedef struct {
-  const uint32_t *slots;
-  size_t n;
+  const hra_room_key_t *keys;
+  size_t nrooms;
+  size_t nexcept;
   int all;
 } hra_targets_t;
 
@@ -167,7 +179,8 @@ hra_batch_slice (hra_batch_t *b, const void *p, size_t n);
 uint32_t
 hra_batch_bytes (hra_batch_t *b, const void *p, size_t n);
 
-// Writes a target list (n + slots, or a marker) and records its position in the header.
+// Writes a target list (counts + rooms, or a marker) and records its position in the header. Room names longer
+// than what fits a len word (2^31 bytes) must not be passed.
 void
 hra_batch_targets (hra_batch_t *b, hra_targets_t t);
 
@@ -179,10 +192,21 @@ hra_batch_end (hra_batch_t *b);
 void
 hra_batch_cancel (hra_batch_t *b);
 
-// Words to reserve for a target list of n slots.
+// Words to reserve for a target list.
 static inline size_t
 hra_batch_targets_words (hra_targets_t t) {
-  return t.all ? 1 : 1 + t.n;
+  return t.all ? 1 : 2 + 2 * (t.nrooms + t.nexcept);
+}
+
+// Bytes to reserve for a target list (its room names).
+static inline size_t
+hra_batch_targets_bytes (hra_targets_t t) {
+  size_t n = 0;
+  if (!t.all) {
+    for (size_t i = 0; i < t.nrooms + t.nexcept; i++)
+      n += t.keys[i].len;
+  }
+  return n;
 }
 
 // The whole HRA_REC_BROADCAST record: '4' + packet, its attachments, its targets.

@@ -283,6 +283,23 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   bool classic = false;
   if (napi_get_named_property(env, argv[2], "classicPubSub", &ev) == napi_ok && napi_get_value_bool(env, ev, &classic) != napi_ok) classic = false;
   o.classic_pubsub = classic;
+  // roomLog: a Buffer JS logs created and deleted rooms into (rooms.h), 4-byte aligned (Buffer.alloc).
+  void *log_mem = NULL;
+  size_t log_cap = 0;
+  napi_value log;
+  napi_valuetype log_type = napi_undefined;
+  if (napi_get_named_property(env, argv[2], "roomLog", &log) != napi_ok || napi_typeof(env, log, &log_type) != napi_ok) {
+    hra_napi_throw_last(env, "adapter_init");
+    goto done;
+  }
+  if (log_type != napi_undefined) {
+    bool is_buffer = false;
+    if (napi_is_buffer(env, log, &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, log, &log_mem, &log_cap) != napi_ok ||
+      log_cap < 4 || ((uintptr_t) log_mem & 3) != 0) {
+      hra_napi_type_error(env, "roomLog must be a 4-byte aligned Buffer of at least 4 bytes");
+      goto done;
+    }
+  }
   ja = calloc(1, sizeof(*ja));
   if (ja == NULL || (ja->a = hra_adapter_new(&o)) == NULL) {
     free(ja);
@@ -290,12 +307,17 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     goto done;
   }
-  if (napi_type_tag_object(env, argv[0], &adapter_tag) != napi_ok ||
+  // The log is pinned by a reference until the finalizer: the core reads it on every message.
+  if ((log_mem != NULL && napi_create_reference(env, log, 1, &ja->room_log) != napi_ok) ||
+    napi_type_tag_object(env, argv[0], &adapter_tag) != napi_ok ||
     napi_wrap(env, argv[0], ja, adapter_finalize, NULL, NULL) != napi_ok) {
+    hra_napi_throw_last(env, "adapter_init");
+    if (ja->room_log != NULL && napi_delete_reference(env, ja->room_log) != napi_ok) {
+      // Nothing more to undo: the Buffer just stays pinned.
+    }
     adapter_release(ja);
     free(ja);
     ja = NULL;
-    hra_napi_throw_last(env, "adapter_init");
     goto done;
   }
   hra_subs_init(&ja->interest, o.seed ^ 0x5bd1e9955bd1e995ULL);
@@ -310,6 +332,7 @@ hra_js_adapter_init (napi_env env, napi_callback_info info) {
   hra_adapter_host_t host = adapter_host_template;
   host.data = ja;
   hra_adapter_set_host(ja->a, &host);
+  if (log_mem != NULL) hra_adapter_set_room_log(ja->a, log_mem, log_cap);
   if (jc->open && jc_live(jc)) {
     ja->sub = jc;
     ja->next = jc->adapters;
@@ -368,6 +391,9 @@ adapter_finalize (napi_env env, void *data, void *hint) {
     ja->inst->adapters = ja->all_next;
   if (ja->all_next) ja->all_next->all_prev = ja->all_prev;
   adapter_release(ja);
+  // Only now that nothing reads the room log (ja->a is gone) may its Buffer go. Should the reference not be
+  // deleted, the Buffer stays pinned (a leak of its 4 KiB): nothing else can be done in a finalizer.
+  if (ja->room_log != NULL && napi_delete_reference(env, ja->room_log) != napi_ok) ja->room_log = NULL;
   free(ja);
 }
 
@@ -384,96 +410,55 @@ hra_js_adapter_close (napi_env env, napi_callback_info info) {
   return make_bool(env, true);
 }
 
-// adapter_room(handle, op, slot, room, numeric): op 1 join, 2 leave, 3 leave all (room ignored).
-// Number rooms arrive as their JS String(room) text with numeric = true.
+// Reads a string argument into a stack buffer or a malloc'd one (*heap set when it must be freed).
+static napi_status
+get_string_arg (napi_env env, napi_value v, char *stack, size_t cap, char **out, size_t *len) {
+  napi_status s = napi_get_value_string_utf8(env, v, stack, cap, len);
+  if (s != napi_ok) return s;
+  *out = stack;
+  if (*len < cap - 1) return napi_ok;
+  if ((s = napi_get_value_string_utf8(env, v, NULL, 0, len)) != napi_ok) return s;
+  char *heap = malloc(*len + 1);
+  if (heap == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return napi_generic_failure;
+  }
+  if ((s = napi_get_value_string_utf8(env, v, heap, *len + 1, len)) != napi_ok) {
+    free(heap);
+    return s;
+  }
+  *out = heap;
+  return napi_ok;
+}
+
+// adapter_rooms_sync(handle): applies the room log now (JS calls it when the log is full).
 static napi_value
-hra_js_adapter_room (napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+hra_js_adapter_rooms_sync (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
   HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   js_adapter_t *ja = get_adapter(env, argv[0]);
   if (ja == NULL) return NULL;
   if (ja->a == NULL) return make_bool(env, false);
-  uint32_t op = 0, slot = 0;
-  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[1], &op));
-  HRA_NAPI_CALL(env, napi_get_value_uint32(env, argv[2], &slot));
-  int r = 0;
-  if (op == 3) {
-    r = hra_adapter_leave_all(ja->a, slot);
-  } else {
-    napi_valuetype t;
-    HRA_NAPI_CALL(env, napi_typeof(env, argv[3], &t));
-    char stack[256];
-    char *name = stack;
-    size_t len = 0;
-    int kind = 0;
-    if (t == napi_string) {
-      HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[3], stack, sizeof(stack), &len));
-      if (len >= sizeof(stack) - 1) {
-        HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[3], NULL, 0, &len));
-        name = malloc(len + 1);
-        if (name == NULL) {
-          napi_throw_error(env, "ENOMEM", "out of memory");
-          return NULL;
-        }
-        if (napi_get_value_string_utf8(env, argv[3], name, len + 1, &len) != napi_ok) {
-          free(name);
-          hra_napi_throw_last(env, "adapter_room");
-          return NULL;
-        }
-      }
-    } else {
-      return make_bool(env, false);  // symbols and objects are not mirrored natively
-    }
-    bool numeric = false;
-    if (argc >= 5 && napi_get_value_bool(env, argv[4], &numeric) != napi_ok) numeric = false;
-    kind = numeric ? 1 : 0;
-    if (op == 1)
-      r = hra_adapter_join(ja->a, slot, kind, (const uint8_t *) name, len);
-    else
-      r = hra_adapter_leave(ja->a, slot, kind, (const uint8_t *) name, len);
-    if (name != stack) free(name);
-  }
-  if (r < 0) {
-    napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
-    return NULL;
-  }
+  hra_adapter_sync_rooms(ja->a);
   int64_t mem = (int64_t) hra_adapter_memory(ja->a), delta = mem - ja->memory, adjusted;
   if (delta > 65536 || delta < -65536) {
     if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
   }
-  return make_bool(env, r > 0);
+  return make_bool(env, true);
 }
 
-// adapter_interest(handle, room, on): subscriptionMode 'dynamic' only. The node holds (on = true) or no
-// longer holds (false) the room whose JS String(room) text is `room`: SUBSCRIBE / UNSUBSCRIBE K#N#room#,
-// reference counted (the number 5 and the string "5" share a channel). Returns false when not applicable.
-static napi_value
-hra_js_adapter_interest (napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) return hra_napi_type_error(env, "adapter_interest(handle, room, on)");
-  js_adapter_t *ja = get_adapter(env, argv[0]);
-  if (ja == NULL) return NULL;
-  if (ja->a == NULL || !jc_live(ja->sub) || !hra_adapter_is_dynamic(ja->a)) return make_bool(env, false);
-  bool on = false;
-  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[2], &on));
-  size_t len = 0;
-  HRA_NAPI_CALL(env, napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+// subscriptionMode 'dynamic': the node holds (on) or no longer holds the room whose JS String(room) text is
+// name: SUBSCRIBE / UNSUBSCRIBE K#N#name#, reference counted (the number 5 and the string "5" share a channel).
+static int
+interest (js_adapter_t *ja, const char *name, size_t len, int on) {
+  if (len > HRA_ROOMS_MAX_NAME) return HRA_OK;  // never subscribed
   const char *prefix = hra_adapter_prefix(ja->a);
   size_t plen = strlen(prefix);
-  if (len > HRA_ROOMS_MAX_NAME) return make_bool(env, false);  // never indexed, never subscribed
   char *ch = malloc(plen + len + 2);
-  if (ch == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
+  if (ch == NULL) return HRA_ENOMEM;
   memcpy(ch, prefix, plen + 1);
-  if (napi_get_value_string_utf8(env, argv[1], ch + plen, len + 1, &len) != napi_ok) {
-    free(ch);
-    return hra_napi_throw_last(env, "adapter_interest"), NULL;
-  }
+  if (len) memcpy(ch + plen, name, len);
   ch[plen + len] = '#';
   size_t clen = plen + len + 1;
   int r = 0;
@@ -493,9 +478,44 @@ hra_js_adapter_interest (napi_env env, napi_callback_info info) {
   }
   free(ch);
   interest_collect(ja);
-  if (r < 0) {
-    napi_throw_error(env, r == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(r));
+  return r < 0 ? r : HRA_OK;
+}
+
+// adapter_room(handle, on, room, numeric): JS created (on) or deleted (!on) a room, whose JS String(room)
+// text is room; numeric when it was joined as a number. C keeps only the set of rooms held (rooms.h), and in
+// subscriptionMode 'dynamic' the room's channel subscription. Membership is JS's alone. (Without subscriptions
+// to make, JS writes the room log instead and calls this only for a name too long for the log.)
+static napi_value
+hra_js_adapter_room (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  HRA_NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) return hra_napi_type_error(env, "adapter_room(handle, on, room, numeric)");
+  js_adapter_t *ja = get_adapter(env, argv[0]);
+  if (ja == NULL) return NULL;
+  if (ja->a == NULL) return make_bool(env, false);
+  bool on = false, numeric = false;
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[1], &on));
+  HRA_NAPI_CALL(env, napi_get_value_bool(env, argv[3], &numeric));
+  char stack[256];
+  char *name = NULL;
+  size_t len = 0;
+  if (get_string_arg(env, argv[2], stack, sizeof(stack), &name, &len) != napi_ok) return hra_napi_throw_last(env, "adapter_room"), NULL;
+  int kind = numeric ? 1 : 0, err = HRA_OK;
+  if (on)
+    err = hra_adapter_hold(ja->a, kind, (const uint8_t *) name, len);
+  else
+    hra_adapter_release(ja->a, kind, (const uint8_t *) name, len);
+  // The set follows the rooms Map even when the subscription fails: the caller hears of that by the throw.
+  if (err == HRA_OK && hra_adapter_is_dynamic(ja->a) && jc_live(ja->sub)) err = interest(ja, name, len, on);
+  if (name != stack) free(name);
+  if (err < 0) {
+    napi_throw_error(env, err == HRA_ENOMEM ? "ENOMEM" : "EINVAL", hra_strerror(err));
     return NULL;
+  }
+  int64_t mem = (int64_t) hra_adapter_memory(ja->a), delta = mem - ja->memory, adjusted;
+  if (delta > 65536 || delta < -65536) {
+    if (napi_adjust_external_memory(env, delta, &adjusted) == napi_ok) ja->memory = mem;
   }
   return make_bool(env, true);
 }
@@ -598,27 +618,6 @@ done:
   return result;
 }
 
-// Reads a string argument into a stack buffer or a malloc'd one (*heap set when it must be freed).
-static napi_status
-get_string_arg (napi_env env, napi_value v, char *stack, size_t cap, char **out, size_t *len) {
-  napi_status s = napi_get_value_string_utf8(env, v, stack, cap, len);
-  if (s != napi_ok) return s;
-  *out = stack;
-  if (*len < cap - 1) return napi_ok;
-  if ((s = napi_get_value_string_utf8(env, v, NULL, 0, len)) != napi_ok) return s;
-  char *heap = malloc(*len + 1);
-  if (heap == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return napi_generic_failure;
-  }
-  if ((s = napi_get_value_string_utf8(env, v, heap, *len + 1, len)) != napi_ok) {
-    free(heap);
-    return s;
-  }
-  *out = heap;
-  return napi_ok;
-}
-
 // adapter_ssub(handle, subscribe, room): SSUBSCRIBE / SUNSUBSCRIBE the room channel P#N#<room>#
 // (reference counted in conn.c, so String(5) and "5" sharing a channel stay consistent).
 static napi_value
@@ -699,8 +698,6 @@ hra_js_adapter_stats (napi_env env, napi_callback_info info) {
   if (ja->a == NULL) return o;
   const hra_adapter_stats_t *st = hra_adapter_stats(ja->a);
   HRA_NAPI_CALL(env, set_number(env, o, "received", (double) st->received));
-  HRA_NAPI_CALL(env, set_number(env, o, "delivered", (double) st->delivered));
-  HRA_NAPI_CALL(env, set_number(env, o, "deliveries", (double) st->deliveries));
   HRA_NAPI_CALL(env, set_number(env, o, "ignoredRoom", (double) st->ignored_room));
   HRA_NAPI_CALL(env, set_number(env, o, "ignoredOwn", (double) st->ignored_own));
   HRA_NAPI_CALL(env, set_number(env, o, "ignoredNamespace", (double) st->ignored_nsp));
@@ -720,7 +717,7 @@ hra_binding_adapter_define (napi_env env, napi_value exports, instance_t *inst) 
     { "adapter_init", NULL, hra_js_adapter_init, NULL, NULL, NULL, napi_default, inst },
     { "adapter_close", NULL, hra_js_adapter_close, NULL, NULL, NULL, napi_default, inst },
     { "adapter_room", NULL, hra_js_adapter_room, NULL, NULL, NULL, napi_default, inst },
-    { "adapter_interest", NULL, hra_js_adapter_interest, NULL, NULL, NULL, napi_default, inst },
+    { "adapter_rooms_sync", NULL, hra_js_adapter_rooms_sync, NULL, NULL, NULL, napi_default, inst },
     { "adapter_stats", NULL, hra_js_adapter_stats, NULL, NULL, NULL, napi_default, inst },
     { "adapter_request", NULL, hra_js_adapter_request, NULL, NULL, NULL, napi_default, inst },
     { "adapter_broadcast_ack", NULL, hra_js_adapter_broadcast_ack, NULL, NULL, NULL, napi_default, inst },

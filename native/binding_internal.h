@@ -47,6 +47,7 @@ struct js_adapter_s {
   int emitter;
   int64_t memory;
   hra_subs_t interest;  // subscriptionMode 'dynamic': the room channels this adapter holds on sub
+  napi_ref room_log;  // the Buffer JS logs created and deleted rooms into (rooms.h), pinned while a reads it
   js_adapter_t *next;  // in sub->adapters
   js_adapter_t *all_next;  // in inst->adapters
   js_adapter_t *all_prev;

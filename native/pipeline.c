@@ -97,6 +97,22 @@ hra_pipeline_deliverable (const hra_envelope_t *env, unsigned max_depth) {
   return HRA_OK;
 }
 
+int
+hra_pipeline_select (hra_adapter_t *a, hra_room_key_t *keys, size_t nrooms, size_t nall) {
+  size_t kept = 0, kept_rooms = 0;
+  for (size_t i = 0; i < nall; i++) {
+    if (i == nrooms) kept_rooms = kept;
+    // A name as long as a target list's length word could not be a room of a JS string.
+    if (keys[i].len < HRA_TARGET_NUM && hra_rooms_has(a->rooms, keys[i])) keys[kept++] = keys[i];
+  }
+  if (nall == nrooms) kept_rooms = kept;
+  a->targets.keys = keys;
+  a->targets.nrooms = kept_rooms;
+  a->targets.nexcept = kept - kept_rooms;
+  a->targets.all = kept == 0;
+  return nrooms > 0 && kept_rooms == 0;
+}
+
 // Target selection and encoding shared by plain broadcasts and broadcasts with acks: fills
 // a->targets, a->out and a->attachments. Returns 1 when no local socket matches (nothing encoded).
 int
@@ -113,11 +129,7 @@ hra_pipeline_prepare (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, i
       a->keys[i].base = a->numtext.data + (uintptr_t) a->keys[i].base;
     }
   }
-  // No keys at all leaves a->keys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_adapter).
-  const hra_room_key_t *except_keys = a->keys != NULL ? a->keys + nrooms : NULL;
-  if (hra_rooms_targets(a->rooms, a->keys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
-  a->targets_all = nall == 0;
-  if (a->targets.len == 0) return 1;
+  if (hra_pipeline_select(a, a->keys, nrooms, nall) != 0) return 1;
   if (a->raw_broadcasts) return hra_pipeline_has_proto_key(data, a->max_depth) ? HRA_ENOTSUP : HRA_OK;
   hra_slice_t nsp = { (const uint8_t *) a->nsp, a->nsp_len };
   a->out.len = 0;
@@ -219,13 +231,8 @@ hra_pipeline_obj_next (hra_json_t *j, int *first, hra_slice_t *key, hra_slice_t 
 static void
 broadcast_record (hra_adapter_t *a, uint32_t flags, hra_batch_t *batch) {
   hra_slice_t packet = { a->out.data, a->out.len };
-  int err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, hra_adapter__targets(a));
-  if (err) {
-    hra_adapter__invalid(a, err);
-    return;
-  }
-  a->stats.delivered++;
-  a->stats.deliveries += a->targets.len;
+  int err = hra_batch_broadcast(batch, a->id, flags, packet, a->attachments.items, a->attachments.len, a->targets);
+  if (err) hra_adapter__invalid(a, err);
 }
 
 static int
@@ -382,11 +389,7 @@ hra_pipeline_cluster_json (hra_adapter_t *a, hra_slice_t data, hra_batch_t *batc
   if ((err = json_room_keys(a, except, et, &nall)) != 0) return err;
   for (size_t i = 0; i < nall; i++)
     a->skeys[i].base = a->scratch.data + (uintptr_t) a->skeys[i].base;
-  // No keys at all leaves a->skeys NULL: NULL + 0 is undefined behaviour in C (found by fuzz_sharded).
-  const hra_room_key_t *except_keys = a->skeys != NULL ? a->skeys + nrooms : NULL;
-  if (hra_rooms_targets(a->rooms, a->skeys, nrooms, except_keys, nall - nrooms, &a->targets) != 0) return HRA_ENOMEM;
-  a->targets_all = nall == 0;
-  if (a->targets.len == 0) {
+  if (hra_pipeline_select(a, a->skeys, nrooms, nall) != 0) {
     a->stats.ignored_no_target++;
     return HRA_OK;
   }

@@ -16,9 +16,14 @@
 int
 hra_pipeline_deliverable (const hra_envelope_t *env, unsigned max_depth);
 
-// Target selection and encoding for msgpack rooms/except/data: fills a->targets (and a->targets_all),
-// a->out and a->attachments. Returns 1 when no local socket matches (nothing encoded), else HRA_OK or an
-// HRA_E* code.
+// Target selection: keeps, in place, the keys (nrooms rooms, then the exceptions up to nall) of rooms held here,
+// and describes them in a->targets for the batch writer. Returns 1 when the message names rooms and none is
+// held here (no local socket can match), else HRA_OK.
+int
+hra_pipeline_select (hra_adapter_t *a, hra_room_key_t *keys, size_t nrooms, size_t nall);
+
+// Target selection and encoding for msgpack rooms/except/data: fills a->targets, a->out and
+// a->attachments. Returns 1 when no local socket can match (nothing encoded), else HRA_OK or an HRA_E* code.
 int
 hra_pipeline_prepare (hra_adapter_t *a, hra_slice_t rooms, hra_slice_t except, int type, const hra_slice_t *id, hra_slice_t data);
 

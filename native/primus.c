@@ -33,8 +33,6 @@ struct hra_primus_s {
   uint32_t max_message_bytes;
   hra_rooms_t *rooms;
   size_t held;  // rooms with local sparks
-  size_t held_long;  // of which with names too long for the index (their messages always go to JS)
-  uint32_t dup_max;  // highest index slot one name has needed (see hra_primus_presence)
   int undefined_held;  // the room "undefined" (where upstream sends what it cannot parse) is held
   hra_buf_t name;  // the room string of the message being processed, when not a slice of it
   hra_buf_t scratch;  // an unescaped object key
@@ -101,53 +99,25 @@ hra_primus_memory (const hra_primus_t *p) {
   return sizeof(*p) + hra_rooms_memory(p->rooms) + p->name.cap + p->scratch.cap + p->keys.cap;
 }
 
-// The index holds a name once per slot: the k-th JS room with the same UTF-8 takes slot k, so the name
-// stays held until each of them has gone (two JS strings differing only in lone surrogates share it).
-static int
-presence (hra_primus_t *p, const uint8_t *name, size_t len, int on);
-
+// The set of rooms held counts: a name added k times (two JS strings differing only in lone surrogates share
+// their UTF-8) stays held until it has been removed k times. Membership itself is JS's (lib/primus.js).
 int
 hra_primus_presence (hra_primus_t *p, const uint8_t *name, size_t len, int on) {
-  int r = presence(p, name, len, on);
-  if (len == 9 && memcmp(name, "undefined", 9) == 0) {
-    hra_room_key_t k = { name, len, HRA_ROOM_STR };
-    p->undefined_held = hra_rooms_has(p->rooms, k);
-  }
-  return r;
-}
-
-static int
-presence (hra_primus_t *p, const uint8_t *name, size_t len, int on) {
-  if (len > HRA_ROOMS_MAX_NAME) {
-    if (!on && p->held_long == 0) return 1;
-    p->held_long += on ? 1 : (size_t) -1;
-    p->held += on ? 1 : (size_t) -1;
-    return HRA_OK;
-  }
   hra_room_key_t k = { len ? name : (const uint8_t *) "", len, HRA_ROOM_STR };
   if (on) {
-    for (uint32_t s = 0;; s++) {
-      int r = hra_rooms_join(p->rooms, s, k);
-      if (r < 0) return r;
-      if (r == 1) {
-        if (s > p->dup_max) p->dup_max = s;
-        p->held++;
-        return HRA_OK;
-      }
-    }
+    int err = hra_rooms_add(p->rooms, k);
+    if (err != HRA_OK) return err;
+    p->held++;
+  } else {
+    if (hra_rooms_remove(p->rooms, k) != 1) return 1;
+    p->held--;
   }
-  for (uint32_t s = p->dup_max;; s--) {
-    if (hra_rooms_leave(p->rooms, s, k) == 1) {
-      p->held--;
-      return HRA_OK;
-    }
-    if (s == 0) return 1;
-  }
+  if (len == 9 && memcmp(name, "undefined", 9) == 0) p->undefined_held = hra_rooms_has(p->rooms, k);
+  return HRA_OK;
 }
 
 static int
 is_held (const hra_primus_t *p, hra_slice_t name) {
-  if (name.len > HRA_ROOMS_MAX_NAME) return p->held_long > 0;
   hra_room_key_t k = { name.len ? name.base : (const uint8_t *) "", name.len, HRA_ROOM_STR };
   return hra_rooms_has(p->rooms, k);
 }

@@ -2,7 +2,9 @@
 // PSUBSCRIBEs <channel>.* and publishes JSON.stringify({ room, data }) on <channel>.<its id>. For each
 // message this front checks the pattern and skips the node's own channel, scans the JSON body (never
 // builds it), reduces `room` to the JS string upstream's `rooms['+' + chunk.room]` would look up, asks
-// the room index whether a local spark is in that room, and only then writes a HRA_REC_PRIMUS record
+// the set of rooms held (rooms.h: keyed 32-bit fingerprints, the same set the socket.io adapter uses; a
+// rare false yes reaches JS, whose table then has no such room) whether a local spark may be in that
+// room, and only then writes a HRA_REC_PRIMUS record
 // (batch.h) for JS, with the data member's bytes passed through when they are exactly what Primus's
 // JSON encoder would send. Plain C, no Node-API: a fuzzer drives it directly.
 #ifndef HRA_PRIMUS_H
@@ -22,7 +24,7 @@ typedef struct {
   uint32_t js_id;  // written into every record: the JS object's id on its client
   uint32_t max_depth;  // deeper messages are dropped (counted)
   uint32_t max_message_bytes;  // larger messages are dropped (counted)
-  uint64_t seed;  // hash seed for the room index
+  uint64_t seed;  // key of the room set's fingerprints
 } hra_primus_opts_t;
 
 typedef struct {

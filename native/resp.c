@@ -134,10 +134,11 @@ hra_resp_reset (hra_resp_t *p) {
     p->cap_nodes = 0;
   }
   if (p->strs.cap > ((size_t) 1 << 20)) hra_buf_free(&p->strs);
+  p->in.len = 0;
+  p->in_pos = 0;
+  if (p->in.cap > ((size_t) 1 << 20)) hra_buf_free(&p->in);
   p->oom = 0;
   p->too_big = 0;
-  p->backlog.len = p->backlog_at = 0;
-  if (p->backlog.cap > ((size_t) 1 << 20)) hra_buf_free(&p->backlog);
   if (r == NULL) return HRA_ENOMEM;
   r->privdata = p;
   return HRA_OK;
@@ -151,53 +152,189 @@ hra_resp_free (hra_resp_t *p) {
   p->nodes = NULL;
   p->nnodes = p->cap_nodes = 0;
   hra_buf_free(&p->strs);
-  hra_buf_free(&p->backlog);
-  p->backlog_at = 0;
-}
-
-// The reader is given at most FEED_SLICE bytes at a time, the rest waiting in our backlog: each time it
-// has consumed 1 KiB it moves everything it holds unread to the front of its buffer, so a 64 KiB read
-// fed whole costs up to 63 bytes moved per byte parsed (about a fifth of the receive path's CPU for
-// 200-byte pmessages); fed in slices, at most a few.
-#define FEED_SLICE 4096
-
-static int
-feed_slice (hra_resp_t *p) {
-  size_t left = p->backlog.len - p->backlog_at;
-  size_t n = left < FEED_SLICE ? left : FEED_SLICE;
-  if (redisReaderFeed(p->reader, (const char *) p->backlog.data + p->backlog_at, n) != REDIS_OK) return HRA_ENOMEM;
-  p->backlog_at += n;
-  if (p->backlog_at == p->backlog.len) p->backlog.len = p->backlog_at = 0;
-  return HRA_OK;
+  hra_buf_free(&p->in);
+  p->in_pos = 0;
 }
 
 int
 hra_resp_feed (hra_resp_t *p, const char *buf, size_t len) {
   if (p->reader == NULL) return HRA_ENOMEM;
-  if (p->backlog.len == 0) {
-    size_t n = len < FEED_SLICE ? len : FEED_SLICE;
-    if (redisReaderFeed(p->reader, buf, n) != REDIS_OK) return HRA_ENOMEM;
-    buf += n;
-    len -= n;
+  if (p->in_pos == p->in.len) {
+    p->in.len = p->in_pos = 0;
+    // A big reply parsed in place does not keep its memory once it is done (hiredis does the same).
+    if (p->in.cap > ((size_t) 256 << 10)) hra_buf_free(&p->in);
+  } else if (p->in_pos >= p->in.len - p->in_pos) {
+    // What is left (an incomplete reply) is no longer than what was consumed before it: moving it to the
+    // front costs at most what reading those bytes did.
+    memmove(p->in.data, p->in.data + p->in_pos, p->in.len - p->in_pos);
+    p->in.len -= p->in_pos;
+    p->in_pos = 0;
   }
-  return hra_buf_append(&p->backlog, buf, len);
+  return hra_buf_append(&p->in, buf, len);
 }
+
+// A canonical RESP count at b[*pos..len): "0", or a digit 1-9 then at most 9 more digits, then CRLF. 1 with *v
+// and *pos past the CRLF; 0 when the bytes end first; -1 for anything else (hiredis decides what that is).
+static int
+read_count (const uint8_t *b, size_t len, size_t *pos, uint64_t *v) {
+  size_t i = *pos, start = i;
+  uint64_t x = 0;
+  while (i < len && b[i] >= '0' && b[i] <= '9') {
+    if (i - start == 10 || (i > start && x == 0)) return -1;
+    x = x * 10 + (uint64_t) (b[i] - '0');
+    i++;
+  }
+  if (i == len || (i + 1 == len && b[i] == '\r')) return i - start <= 10 ? 0 : -1;
+  if (i == start || b[i] != '\r' || b[i + 1] != '\n') return -1;
+  *v = x;
+  *pos = i + 2;
+  return 1;
+}
+
+// The shape of every pub/sub message (and most replies worth the trouble): an array of 1 to FAST_MAX bulk
+// strings, all canonical. Parsed straight from what was read, nothing copied: the strings stay in p->in, where
+// the reply's nodes point. 1: a reply in *out, *used its bytes; 0: a prefix of such a reply, more bytes needed;
+// -1: anything else, for hiredis (so is a reply over max_bytes: hiredis then fails it with HRA_ELIMIT).
+#define FAST_MAX 8
+
+static int
+fast_reply (hra_resp_t *p, hra_reply_t *out, size_t *used) {
+  const uint8_t *b = p->in.data + p->in_pos;
+  size_t len = p->in.len - p->in_pos, pos = 1, bytes = 0;
+  uint64_t count, n;
+  if (len == 0) return 0;
+  if (b[0] != '*') return -1;
+  int rc = read_count(b, len, &pos, &count);
+  if (rc <= 0) return rc;
+  if (count == 0 || count > FAST_MAX) return -1;
+  if (p->cap_nodes < FAST_MAX + 1) {
+    hra_reply_node_t *nodes = realloc(p->nodes, (FAST_MAX + 1) * sizeof(*nodes));
+    if (nodes == NULL) return -1;
+    p->nodes = nodes;
+    p->cap_nodes = FAST_MAX + 1;
+  }
+  p->nodes[0] = (hra_reply_node_t){ HRA_R_ARRAY, (uint32_t) count, 0, 0 };
+  for (uint64_t i = 1; i <= count; i++) {
+    if (pos == len) return 0;
+    if (b[pos++] != '$') return -1;
+    if ((rc = read_count(b, len, &pos, &n)) <= 0) return rc;
+    if (n > INT32_MAX) return -1;
+    if (len - pos < n + 2) return 0;
+    if (b[pos + n] != '\r' || b[pos + n + 1] != '\n') return -1;
+    p->nodes[i] = (hra_reply_node_t){ HRA_R_STRING, (uint32_t) n, 0, p->in_pos + pos };
+    pos += n + 2;
+    bytes += n;
+  }
+  if (p->max_bytes != 0 && ((count + 1) * sizeof(hra_reply_node_t) > p->max_bytes || bytes > p->max_bytes - (count + 1) * sizeof(hra_reply_node_t))) return -1;
+  p->nnodes = (size_t) count + 1;
+  out->nodes = p->nodes;
+  out->count = p->nnodes;
+  out->data = p->in.data;
+  *used = pos;
+  return 1;
+}
+
+// The length of the first reply at b[0..len), any RESP2 shape, without parsing it: 1 with *n, 0 when the bytes
+// end first, -1 when it is not plain RESP2 with canonical counts up to INT32_MAX nested at most 7 deep
+// (hiredis's own limit).
+static int
+reply_extent (const uint8_t *b, size_t len, size_t *n) {
+  uint64_t owed[8];
+  int depth = 0, rc;
+  size_t pos = 0;
+  owed[0] = 1;
+  while (depth >= 0) {
+    if (owed[depth] == 0) {
+      depth--;
+      continue;
+    }
+    owed[depth]--;
+    if (pos == len) return 0;
+    uint8_t t = b[pos++];
+    uint64_t v;
+    if (t == '+' || t == '-' || t == ':') {
+      const uint8_t *cr = memchr(b + pos, '\r', len - pos);
+      for (;;) {
+        if (cr == NULL || cr + 1 == b + len) return 0;
+        if (cr[1] == '\n') break;
+        cr = memchr(cr + 1, '\r', (size_t) (b + len - cr - 1));
+      }
+      pos = (size_t) (cr - b) + 2;
+    } else if (t == '$' || t == '*') {
+      if (pos < len && b[pos] == '-') {  // "-1": nil
+        if (len - pos < 4) return 0;
+        if (memcmp(b + pos, "-1\r\n", 4) != 0) return -1;
+        pos += 4;
+        continue;
+      }
+      if ((rc = read_count(b, len, &pos, &v)) <= 0) return rc;
+      // hiredis 0.14 reads counts into an int: past INT32_MAX, what it makes of one is its own business.
+      if (v > INT32_MAX) return -1;
+      if (t == '$') {
+        if (len - pos < v + 2) return 0;
+        pos += v + 2;
+      } else if (v > 0) {
+        if (depth == 7) return -1;
+        owed[++depth] = v;
+      }
+    } else {
+      return -1;
+    }
+  }
+  *n = pos;
+  return 1;
+}
+
+// A reply other than an array of bulk strings, bigger than this, that has not all arrived goes to hiredis as it
+// comes, instead of being scanned again from its start on every read.
+#define STAGE_MAX (64u << 10)
 
 int
 hra_resp_next (hra_resp_t *p, hra_reply_t *out) {
   if (p->reader == NULL) return HRA_ENOMEM;
-  void *obj = NULL;
   for (;;) {
-    if (redisReaderGetReply(p->reader, &obj) != REDIS_OK) return p->too_big ? HRA_ELIMIT : p->oom ? HRA_ENOMEM
-                                                                                                  : HRA_EINVAL;
-    if (obj != NULL || p->backlog.len == 0) break;
-    if (feed_slice(p) != HRA_OK) return HRA_ENOMEM;
+    redisReader *r = p->reader;
+    size_t avail = p->in.len - p->in_pos, n = 0;
+    if (r->len == r->pos && r->ridx == -1 && !p->hiredis_only) {
+      // hiredis holds nothing: the next reply starts at in_pos.
+      if (avail == 0) {
+        p->in.len = p->in_pos = 0;
+        return 0;
+      }
+      int rc = fast_reply(p, out, &n);
+      if (rc == 1) {
+        p->in_pos += n;
+        return 1;
+      }
+      if (rc == 0) return 0;  // however big: looking at it again costs FAST_MAX headers at most
+      rc = reply_extent(p->in.data + p->in_pos, avail, &n);
+      if (rc == 0 && avail <= STAGE_MAX) return 0;
+      if (rc != 1) n = 0;  // not plain RESP2, or big and incomplete: hiredis takes it in chunks
+    }
+    void *obj = NULL;
+    if (n == 0 && r->len - r->pos < HRA_RESP_CHUNK && avail > 0) {
+      // A reply hiredis is in the middle of, or one we cannot size: a chunk at a time (see HRA_RESP_CHUNK).
+      n = avail > HRA_RESP_CHUNK ? HRA_RESP_CHUNK : avail;
+    } else if (n == 0) {
+      n = avail;
+    }
+    if (n > 0) {
+      if (redisReaderFeed(r, (const char *) p->in.data + p->in_pos, n) != REDIS_OK) return HRA_ENOMEM;
+      p->in_pos += n;
+    }
+    if (redisReaderGetReply(r, &obj) != REDIS_OK) return p->too_big ? HRA_ELIMIT : p->oom ? HRA_ENOMEM
+                                                                                          : HRA_EINVAL;
+    if (obj != NULL) {
+      out->nodes = p->nodes;
+      out->count = p->nnodes;
+      out->data = p->strs.data;
+      return 1;
+    }
+    if (p->in_pos == p->in.len) {
+      p->in.len = p->in_pos = 0;
+      return 0;
+    }
   }
-  if (obj == NULL) return 0;
-  out->nodes = p->nodes;
-  out->count = p->nnodes;
-  out->data = p->strs.data;
-  return 1;
 }
 
 void
@@ -209,7 +346,7 @@ hra_resp_consumed (hra_resp_t *p) {
 size_t
 hra_resp_buffered (const hra_resp_t *p) {
   const redisReader *r = p->reader;
-  return (r != NULL ? r->len - r->pos : 0) + (p->backlog.len - p->backlog_at);
+  return (r != NULL ? r->len - r->pos : 0) + (p->in.len - p->in_pos);
 }
 
 size_t

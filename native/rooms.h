@@ -1,6 +1,9 @@
-// Room index of one namespace adapter: rooms <-> socket slots, mirroring socket.io-adapter's `rooms`/`sids` Maps.
-// hra_rooms_t owns copies of all room names (keys are borrowed only for the duration of a call); free it with
-// hra_rooms_free. hra_u32vec_t is owned by the caller, reusable across calls, and freed with hra_u32vec_free.
+// The rooms one namespace adapter holds locally, for the receive path's "is this room ours?" before anything is
+// decoded. Membership itself (which sockets are in which room) lives only in JS, in socket.io-adapter's
+// `rooms`/`sids` Maps: JS tells this set when a room is created (its first member) and deleted (its last).
+// One 32-bit keyed fingerprint per room, in an open-addressing table: no names are stored, so hra_rooms_has may
+// answer 1 for a room that is not held (about once in 2^32 / count lookups: harmless, JS then finds no member)
+// but never 0 for a held one. hra_rooms_t owns its table; free it with hra_rooms_free.
 #ifndef HRA_ROOMS_H
 #define HRA_ROOMS_H
 
@@ -14,8 +17,7 @@
 #define HRA_ROOM_STR 0
 #define HRA_ROOM_NUM 1
 
-#define HRA_ROOMS_MAX_NAME 65536u  // longer room names are rejected with HRA_ELIMIT
-#define HRA_ROOMS_MAX_SLOT 0x7fffffffu  // larger slots are rejected with HRA_ELIMIT
+#define HRA_ROOMS_MAX_NAME 65536u  // dynamic subscriptions are not made for longer room names
 
 typedef struct hra_rooms_s hra_rooms_t;
 
@@ -25,66 +27,53 @@ typedef struct {
   int kind;  // HRA_ROOM_STR or HRA_ROOM_NUM
 } hra_room_key_t;
 
-// A growable uint32 vector; zero-initialise it ({ 0 }) before first use.
-typedef struct {
-  uint32_t *data;
-  size_t len;
-  size_t cap;
-} hra_u32vec_t;
-
-int
-hra_u32vec_reserve (hra_u32vec_t *v, size_t extra);
-
-void
-hra_u32vec_free (hra_u32vec_t *v);
-
-// seed should be random per process (or per table): it keys the hashes so hostile room names cannot flood a
-// bucket. Returns NULL when out of memory.
+// seed should be random per process (or per table): it keys the fingerprints, so hostile room names can
+// neither flood a probe sequence nor be chosen to collide with a held room. Returns NULL when out of memory.
 hra_rooms_t *
 hra_rooms_new (uint64_t seed);
 
 void
 hra_rooms_free (hra_rooms_t *r);
 
-// Adds slot to the room, creating the room if needed. A slot's first join registers it in the `sids` order.
-// Returns 1 if added, 0 if already a member, HRA_ELIMIT (slot or name too large), HRA_EINVAL (bad kind) or
-// HRA_ENOMEM; on error nothing changed.
+// A room was created: its first member joined. The set counts rooms, so a room created twice must be deleted
+// twice (JS reports each creation and deletion exactly once). Returns HRA_OK, HRA_EINVAL (bad kind) or
+// HRA_ENOMEM (nothing changed).
 int
-hra_rooms_join (hra_rooms_t *r, uint32_t slot, hra_room_key_t key);
+hra_rooms_add (hra_rooms_t *r, hra_room_key_t key);
 
-// Removes slot from the room and deletes the room when it becomes empty. Like the JS adapter's del(), the slot
-// stays registered in the `sids` order even when it leaves its last room; only hra_rooms_leave_all unregisters it.
-// Returns 1 if removed, 0 if not a member; never fails.
+// A room was deleted: its last member left. Returns 1 if a fingerprint was removed, 0 if none matched; never
+// fails.
 int
-hra_rooms_leave (hra_rooms_t *r, uint32_t slot, hra_room_key_t key);
+hra_rooms_remove (hra_rooms_t *r, hra_room_key_t key);
 
-// The JS adapter's delAll(): leaves every room of slot (O(rooms of slot)) and unregisters it, after which JS may
-// reuse the slot. Returns the number of rooms left; never fails.
-int
-hra_rooms_leave_all (hra_rooms_t *r, uint32_t slot);
-
-// 1 if the room exists, else 0.
+// 1 if the room may be held (see above), else 0.
 int
 hra_rooms_has (const hra_rooms_t *r, hra_room_key_t key);
 
-// The classic adapter's pre-decode channel check: 1 if the STR room s exists or, when s is numeric by JS rules
-// (!isNaN(s) && !isNaN(parseFloat(s))), the NUM room String(parseFloat(s)) exists. It may answer 1 falsely
-// (harmless: the message is filtered after decoding) but never 0 for a room that exists.
+// The classic adapter's pre-decode channel check: 1 if the STR room s may be held or, when s is numeric by JS
+// rules (!isNaN(s) && !isNaN(parseFloat(s))), the NUM room String(parseFloat(s)) may be held. Like
+// hra_rooms_has it may answer 1 falsely but never 0 for a room that is held.
 int
 hra_rooms_has_str_or_num (const hra_rooms_t *r, const uint8_t *s, size_t len);
 
-// The in-memory adapter's apply() target selection. Replaces out's contents with the selected slots: with
-// nrooms > 0, the members of each existing room in order, each slot once, minus the members of every existing
-// except room; with nrooms == 0, every registered slot in first-join order, minus the excluded ones. Rooms that
-// do not exist are ignored. Returns HRA_OK or HRA_ENOMEM (out->len is then 0).
-int
-hra_rooms_targets (hra_rooms_t *r, const hra_room_key_t *rooms, size_t nrooms, const hra_room_key_t *except, size_t nexcept, hra_u32vec_t *out);
+// The room log: creations and deletions written by JS into memory it shares with C (lib/adapter.js), so that a
+// room created costs JS no call into C. Its first u32 (native byte order) is the number of bytes of records after
+// it; each record is a u32 head, the name's length or'ed with the flags below, then the name, padded to a
+// multiple of 4 bytes. Applies every record in order and empties the log (the first u32 back to 0). A record
+// that would not fit, or a creation that fails for memory, makes the set lossy: from then on hra_rooms_has
+// answers 1 for every room (nothing held is ever dropped; misses then reach JS).
+#define HRA_ROOMS_LOG_NUM 0x80000000u  // a room joined with a number
+#define HRA_ROOMS_LOG_ON 0x40000000u  // created (else deleted)
+#define HRA_ROOMS_LOG_LEN 0x3fffffffu
 
-// Number of rooms.
+void
+hra_rooms_apply_log (hra_rooms_t *r, uint8_t *log, size_t cap);
+
+// Number of rooms held.
 size_t
 hra_rooms_count (const hra_rooms_t *r);
 
-// Bytes held by the index, for napi_adjust_external_memory.
+// Bytes held by the set, for napi_adjust_external_memory.
 size_t
 hra_rooms_memory (const hra_rooms_t *r);
 

@@ -284,6 +284,7 @@ slice_is (hra_slice_t s, const char *z, size_t n) {
 int
 hra_sharded_on_message (hra_adapter_t *a, hra_slice_t channel, hra_slice_t payload, hra_batch_t *batch) {
   int route;
+  hra_adapter__sync_rooms(a);
   if (slice_is(channel, a->specific, strlen(a->specific))) {
     route = ROUTE_RESPONSE;
   } else if (channel.len >= a->prefix_len && memcmp(channel.base, a->prefix, a->prefix_len) == 0 &&

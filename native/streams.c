@@ -192,6 +192,7 @@ hra_streams_on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_sl
 
 static void
 on_entry (hra_streams_t *s, hra_adapter_t *a, hra_slice_t id, hra_slice_t uid, hra_slice_t type, hra_slice_t data, hra_batch_t *batch) {
+  hra_adapter__sync_rooms(a);  // the rooms JS created or deleted since, before any room is looked up
   if (uid.base != NULL && uid.len == a->uid_len && memcmp(uid.base, a->uid, uid.len) == 0) {
     a->stats.ignored_own++;
     return;

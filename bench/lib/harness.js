@@ -32,9 +32,9 @@ function percentile(a, p) {
 
 // A forked child speaking {id, cmd, args} -> {id, result|error}; other messages go to onMessage.
 class Child {
-  static async start(file, cfg, { onMessage } = {}) {
+  static async start(file, cfg, { onMessage, execArgv: own = [] } = {}) {
     // BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") goes to every child: for profiling.
-    const execArgv = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ").filter(Boolean) : [];
+    const execArgv = [...own, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ").filter(Boolean) : [])];
     const child = new Child(fork(path.join(__dirname, file), [JSON.stringify(cfg)], { stdio: "inherit", execArgv }), onMessage);
     child.ready = await child._first((m) => m.up);
     return child;

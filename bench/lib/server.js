@@ -7,7 +7,9 @@
 // Sockets join the rooms listed in their handshake query (`rooms=a,b,c`). With `sentinel`, the
 // process also holds one in-process client in room "sentinel", whose "sentinel" event tells the
 // driver that everything published before it has been processed here. With `coalesceWrites`, the
-// process calls our exported coalesceWrites(io) on the server (for adapters that do not apply it).
+// process calls our exported coalesceWrites(io) on the server (for adapters that do not apply it). With
+// `holdRooms: n`, the namespace adapter holds n more rooms ("held-0" ...), one member each (socket ids with
+// no connection behind them: only the adapter's local state counts).
 const { performance } = require("node:perf_hooks");
 const { Server } = require("socket.io");
 const { io: ioc } = require("socket.io-client");
@@ -136,6 +138,10 @@ main(async () => {
   });
   io.on("ping", (arg, cb) => cb("pong")); // serverSideEmitWithAck from another server
   io.listen(0);
+  if (cfg.holdRooms) {
+    const adapter = io.of("/").adapter;
+    for (let i = 0; i < cfg.holdRooms; i++) adapter.addAll(`held-sid-${i}`, new Set([`held-${i}`]));
+  }
   if (cfg.coalesceWrites) require("../..").coalesceWrites(io);
   await new Promise((r) => io.httpServer.once("listening", r));
   const port = io.httpServer.address().port;

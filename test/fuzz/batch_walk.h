@@ -1,6 +1,6 @@
 // Walks a batch as lib/batch.js does and checks every record is well formed: its length steps exactly to
-// the next record, its target list lies inside it (count + slots, or a marker), and every (offset, length)
-// pair of a broadcast lies inside bytes. Shared by the fuzz targets and test/native/batch_test.c.
+// the next record, its target list lies inside it (counts + rooms, or a marker) with every room name inside
+// bytes, and every (offset, length) pair of a broadcast lies inside bytes. Shared by the fuzz targets and test/native/batch_test.c.
 #ifndef HRA_BATCH_WALK_H
 #define HRA_BATCH_WALK_H
 
@@ -28,8 +28,17 @@ batch_walk (const hra_batch_t *b) {
     uint32_t at = batch_walk_word(b, i + HRA_F_TARGETS_AT);
     if (at != 0) {
       if (at < HRA_BATCH_HEADER || at >= len) return -1;
-      uint32_t count = batch_walk_word(b, i + at);
-      if (count != HRA_TARGETS_ALL && count != HRA_TARGETS_SAME && count > len - at - 1) return -1;
+      uint32_t first = batch_walk_word(b, i + at);
+      if (first != HRA_TARGETS_ALL && first != HRA_TARGETS_SAME) {
+        if (len - at < 2) return -1;
+        uint64_t names = (uint64_t) first + batch_walk_word(b, i + at + 1);
+        if (2 * names > len - at - 2) return -1;
+        for (uint64_t k = 0; k < names; k++) {
+          uint32_t w = batch_walk_word(b, i + at + 3 + 2 * k);
+          uint64_t end = (uint64_t) batch_walk_word(b, i + at + 2 + 2 * k) + (w & ~HRA_TARGET_NUM);
+          if (end > b->bytes.len) return -1;
+        }
+      }
     }
     if (batch_walk_word(b, i) == HRA_REC_BROADCAST) {
       uint32_t natt = batch_walk_word(b, i + HRA_F_BC_NATT);

@@ -75,11 +75,10 @@ init (void) {
     if (adapters[i] == NULL) abort();
     hra_adapter_host_t h = { NULL, host_publish, host_numsub, host_done, host_now, host_schedule };
     hra_adapter_set_host(adapters[i], &h);
-    for (uint32_t slot = 0; slot < 6; slot++) {
-      const char *r = rooms[slot % 4];
-      if (hra_adapter_join(adapters[i], slot, 0, (const uint8_t *) r, strlen(r)) < 0) abort();
-      if (hra_adapter_join(adapters[i], slot, 1, (const uint8_t *) "5", 1) < 0) abort();
+    for (int k = 0; k < 4; k++) {
+      if (hra_adapter_hold(adapters[i], 0, (const uint8_t *) rooms[k], strlen(rooms[k])) < 0) abort();
     }
+    if (hra_adapter_hold(adapters[i], 1, (const uint8_t *) "5", 1) < 0) abort();
   }
 }
 

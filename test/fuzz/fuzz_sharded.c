@@ -27,9 +27,9 @@ init (void) {
     o.js_broadcasts = i == 1;
     adapters[i] = hra_adapter_new(&o);
     if (adapters[i] == NULL) abort();
-    if (hra_adapter_join(adapters[i], 0, 0, (const uint8_t *) "room1", 5) < 0) abort();
-    if (hra_adapter_join(adapters[i], 1, 0, (const uint8_t *) "room2", 5) < 0) abort();
-    if (hra_adapter_join(adapters[i], 1, 1, (const uint8_t *) "5", 1) < 0) abort();
+    if (hra_adapter_hold(adapters[i], 0, (const uint8_t *) "room1", 5) < 0) abort();
+    if (hra_adapter_hold(adapters[i], 0, (const uint8_t *) "room2", 5) < 0) abort();
+    if (hra_adapter_hold(adapters[i], 1, (const uint8_t *) "5", 1) < 0) abort();
     hra_sharded_track(adapters[i], (const uint8_t *) "f000000000000001", 16, 1);
     hra_sharded_track(adapters[i], (const uint8_t *) "f000000000000002", 16, 1);
   }

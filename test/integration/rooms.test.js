@@ -58,9 +58,20 @@ async function scenario(cluster) {
   check("left");
   log.push(["socket.rooms", [...sa.rooms].map(name), [...sb.rooms].map(name)]);
 
+  // socket.io's own operations on the Maps: socketsJoin/Leave, fetchSockets, except (local: upstream applies
+  // the cluster-wide forms on its own node only once its request comes back from Redis)
+  io.local.in("r1").socketsJoin(["r3", 9]);
+  check("socketsJoin");
+  log.push(["fetch", (await io.local.in(9).fetchSockets()).map((s) => name(s.id)), (await io.local.except("r3").fetchSockets()).map((s) => name(s.id))]);
+  io.local.in("r3").socketsLeave(["r1", "r3", "none"]);
+  check("socketsLeave");
+
   a.disconnect();
   await waitFor(() => !io.of("/").sockets.has(sa.id), 2000, { what: "server-side disconnect" });
   check("disconnected");
+  io.local.in(sb.id).disconnectSockets(true);
+  await waitFor(() => !io.of("/").sockets.has(sb.id), 2000, { what: "disconnectSockets" });
+  check("all gone");
   return log;
 }
 

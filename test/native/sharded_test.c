@@ -98,12 +98,12 @@ main (void) {
   hra_adapter_t *a = hra_adapter_new(&o);
   CHECK(a != NULL);
   if (a == NULL) return 1;
-  CHECK(hra_adapter_join(a, 0, 0, (const uint8_t *) "room1", 5) == 1);
-  CHECK(hra_adapter_join(a, 1, 0, (const uint8_t *) "room2", 5) == 1);
+  CHECK(hra_adapter_hold(a, 0, (const uint8_t *) "room1", 5) == HRA_OK);
+  CHECK(hra_adapter_hold(a, 0, (const uint8_t *) "room2", 5) == HRA_OK);
   hra_batch_t b;
   memset(&b, 0, sizeof(b));
 
-  // SH1 from another node: one broadcast record to both slots, the packet string passed through
+  // SH1 from another node: one broadcast record to every local socket, the packet string passed through
   const char *sh1 = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"hello\",\"world\",42]},\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}}},\"uid\":\"b1b1b1b1b1b1b1b1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(sh1), &b) == 1);
   CHECK(b.records == 1 && word(&b, HRA_F_KIND) == HRA_REC_BROADCAST && word(&b, HRA_F_ADAPTER) == 7);
@@ -114,7 +114,20 @@ main (void) {
   // to room1 only, on its channel; our own uid is ignored; another namespace is ignored
   const char *r1 = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"x\"]},\"opts\":{\"rooms\":[\"room\\u0031\"],\"except\":[],\"flags\":{\"volatile\":true}}},\"uid\":\"b1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#room1#"), S(r1), &b) == 1);
-  CHECK(b.records == 1 && word(&b, HRA_F_BC_FLAGS) == HRA_BFLAG_VOLATILE && targets0(&b) == 1 && word(&b, word(&b, HRA_F_TARGETS_AT) + 1) == 0);
+  // (the room named as a JSON escape: its unescaped name is listed, no exception)
+  uint32_t at = word(&b, HRA_F_TARGETS_AT);
+  CHECK(b.records == 1 && word(&b, HRA_F_BC_FLAGS) == HRA_BFLAG_VOLATILE && targets0(&b) == 1 && word(&b, at + 1) == 0);
+  CHECK(word(&b, at + 3) == 5 && memcmp(b.bytes.data + word(&b, at + 2), "room1", 5) == 0);
+  reset(&b);
+  // rooms not held here: nothing for JS; held exceptions are listed, others left out
+  const char *r3 = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"x\"]},\"opts\":{\"rooms\":[\"room3\",7],\"except\":[],\"flags\":{}}},\"uid\":\"b1\",\"nsp\":\"/\"}";
+  uint64_t no_target = hra_adapter_stats(a)->ignored_no_target;
+  CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(r3), &b) == 1 && b.records == 0 && hra_adapter_stats(a)->ignored_no_target == no_target + 1);
+  const char *ex = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"x\"]},\"opts\":{\"rooms\":[\"room3\",\"room2\"],\"except\":[\"room1\",\"nope\"],\"flags\":{}}},\"uid\":\"b1\",\"nsp\":\"/\"}";
+  CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(ex), &b) == 1 && b.records == 1);
+  at = word(&b, HRA_F_TARGETS_AT);
+  CHECK(word(&b, at) == 1 && word(&b, at + 1) == 1);
+  CHECK(memcmp(b.bytes.data + word(&b, at + 2), "room2", 5) == 0 && memcmp(b.bytes.data + word(&b, at + 4), "room1", 5) == 0);
   reset(&b);
   const char *own = "{\"type\":3,\"data\":{},\"uid\":\"a1a1a1a1a1a1a1a1\",\"nsp\":\"/\"}";
   CHECK(hra_sharded_on_message(a, S("socket.io#/#"), S(own), &b) == 1 && b.records == 0 && hra_adapter_stats(a)->ignored_own == 1);
@@ -165,8 +178,7 @@ main (void) {
     if (b.bytes.len > (1u << 20)) reset(&b);
   }
   CHECK(hra_adapter_stats(a)->invalid > 1000);
-  hra_buf_free(&b.bytes);
-  hra_buf_free(&b.words);
+  hra_batch_free(&b);
   hra_adapter_free(a);
   if (failures) {
     fprintf(stderr, "%d failure(s)\n", failures);

@@ -160,6 +160,23 @@ describe("Primus plugin: hostile messages", function () {
     assert.deepEqual(a.received, []);
   });
 
+  it("a room named over 64 KiB is held in C like any other: a message for another such room is dropped there", async function () {
+    const sender = await fleet.node();
+    const our = await fleet.node();
+    await fleet.subscribed();
+    const a = await fleet.connect(our, "a");
+    const held = "h".repeat(70000);
+    a.spark.join(held);
+    sender.primus.room("o".repeat(70000)).write("not for a");
+    sender.primus.room(held).write("for a");
+    await waitFor(() => a.received.length === 1);
+    assert.deepEqual(a.received, ["for a"]);
+    const s = our.primus.rooms.stats;
+    assert.equal(s.received, 2, JSON.stringify(s));
+    assert.equal(s.delivered, 1, JSON.stringify(s)); // the other long room's message never reached JS
+    assert.equal(s.ignoredRoom, 1, JSON.stringify(s));
+  });
+
   it("null, rooms whose string conversion throws, deep nesting, 10 MB: dropped or delivered, counted, no crash", async function () {
     const node = await fleet.node("ours", { channel: "hostile" });
     const small = await fleet.node("ours", { channel: "hostile", maxMessageBytes: 1 << 20, maxDepth: 20 });
